@@ -1,0 +1,18 @@
+// The backends the conformance suite and the gradient checks run, and the cases each skips.
+
+import { Backend } from '../../src/kernels/backend';
+import { ReferenceBackend } from '../../src/kernels/reference/reference';
+
+export interface BackendEntry {
+  name: string;
+  create: () => Backend | Promise<Backend>;
+  /** Relative tolerance per element for an O(1)-sized reduction; kernels scale it by √K. */
+  tolerance: number;
+}
+
+export const BACKENDS: BackendEntry[] = [
+  { name: 'reference-float32', create: () => new ReferenceBackend('float32'), tolerance: 2e-6 },
+];
+
+/** `${backend}:${case}` → why it is skipped. Every entry is a known gap with a reason. */
+export const SKIPS: Record<string, string> = {};

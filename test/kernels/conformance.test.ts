@@ -1,0 +1,222 @@
+// One suite for every backend: each kernel against the float64 reference on awkward shapes.
+//
+// A backend joins by adding itself to BACKENDS (test/kernels/backends.ts). A case a backend
+// cannot pass yet is skipped by name, with its reason, in SKIPS there — never silently.
+
+import { Backend, FloatArray, MatmulOptions, Tensor } from '../../src/kernels/backend';
+import { ReferenceBackend } from '../../src/kernels/reference/reference';
+import { BACKENDS, SKIPS } from './backends';
+import { Rng } from '../../src/engine/rng';
+
+const reference = new ReferenceBackend('float64');
+
+// Odd sizes, 1, sizes off the SIMD widths (4, 8, 16), tall-and-skinny.
+const MATMUL_SHAPES: Array<[number, number, number]> = [
+  [1, 1, 1], [1, 3, 1], [3, 1, 5], [2, 3, 4], [5, 7, 3], [13, 17, 19], [65, 3, 127],
+  [4, 8, 16], [33, 65, 31], [127, 65, 1], [1, 127, 65], [50, 128, 512], [200, 5, 9],
+];
+
+function randomArray(rng: Rng, n: number, scale = 1): Float64Array {
+  // Values representable in float32, so copies compare exactly on every backend.
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.fround((rng.uniform() * 2 - 1) * scale);
+  return out;
+}
+
+function randomIds(rng: Rng, n: number, vocab: number): Int32Array {
+  const ids = new Int32Array(n);
+  for (let i = 0; i < n; i++) ids[i] = Math.floor(rng.uniform() * vocab);
+  return ids;
+}
+
+/** Uploads the same data to the backend under test and to the reference. */
+function pair(backend: Backend, rows: number, cols: number, data: Float64Array): [Tensor, Tensor] {
+  const t = backend.alloc(rows, cols);
+  backend.upload(t, data);
+  const r = reference.alloc(rows, cols);
+  reference.upload(r, data);
+  return [t, r];
+}
+
+async function expectClose(backend: Backend, t: Tensor, r: Tensor, tol: number): Promise<void> {
+  const got = await backend.download(t);
+  const want = await reference.download(r);
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < want.length; i++) {
+    const err = Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i]));
+    if (!(err <= worst)) { worst = err; worstAt = i; }
+  }
+  if (!(worst <= tol)) {
+    throw new Error(`max relative error ${worst} at ${worstAt} (got ${got[worstAt]}, want ${want[worstAt]}) > ${tol}`);
+  }
+}
+
+function lengthOf(x: FloatArray): number { return x.length; }
+
+for (const entry of BACKENDS) {
+  const maybe = (caseName: string): jest.It => (SKIPS[`${entry.name}:${caseName}`] ? it.skip : it);
+
+  describe(`backend ${entry.name}`, () => {
+    let backend: Backend;
+    beforeAll(async () => { backend = await entry.create(); });
+    afterAll(() => backend?.destroy());
+    const tol = (): number => entry.tolerance;
+
+    for (const [M, K, N] of MATMUL_SHAPES) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          for (const accumulate of [false, true]) {
+            const label = `matmul ${M}x${K}x${N} tA=${transposeA} tB=${transposeB} acc=${accumulate}`;
+            maybe('matmul')(label, async () => {
+              const rng = new Rng(M * 1000003 + K * 1009 + N);
+              const opts: MatmulOptions = { transposeA, transposeB, accumulate };
+              const [a, ar] = transposeA ? pair(backend, K, M, randomArray(rng, K * M)) : pair(backend, M, K, randomArray(rng, M * K));
+              const [b, br] = transposeB ? pair(backend, N, K, randomArray(rng, N * K)) : pair(backend, K, N, randomArray(rng, K * N));
+              const [out, outr] = pair(backend, M, N, randomArray(rng, M * N));
+              backend.matmul(a, b, out, opts);
+              reference.matmul(ar, br, outr, opts);
+              await expectClose(backend, out, outr, tol() * Math.sqrt(K));
+            });
+          }
+        }
+      }
+    }
+
+    maybe('matmul-views')('matmul on row views reads and writes only the viewed rows', async () => {
+      const rng = new Rng(7);
+      const [a, ar] = pair(backend, 9, 5, randomArray(rng, 45));
+      const [b, br] = pair(backend, 6, 5, randomArray(rng, 30));
+      const [out, outr] = pair(backend, 11, 6, randomArray(rng, 66));
+      backend.matmul(backend.rowsOf(a, 2, 4), b, backend.rowsOf(out, 5, 4), { transposeB: true, accumulate: true });
+      reference.matmul(reference.rowsOf(ar, 2, 4), br, reference.rowsOf(outr, 5, 4), { transposeB: true, accumulate: true });
+      await expectClose(backend, out, outr, tol());
+    });
+
+    for (const [rows, cols] of [[1, 1], [3, 65], [127, 13], [64, 512]]) {
+      maybe('pointwise')(`addRowVector, sumRows, fill, copy, clamp, sumSquares ${rows}x${cols}`, async () => {
+        const rng = new Rng(rows * 31 + cols);
+        const [x, xr] = pair(backend, rows, cols, randomArray(rng, rows * cols, 3));
+        const [bias, biasr] = pair(backend, 1, cols, randomArray(rng, cols));
+        backend.addRowVector(x, bias);
+        reference.addRowVector(xr, biasr);
+        await expectClose(backend, x, xr, tol());
+
+        const [s, sr] = pair(backend, 1, cols, randomArray(rng, cols));
+        backend.sumRows(x, s, true);
+        reference.sumRows(xr, sr, true);
+        await expectClose(backend, s, sr, tol() * Math.sqrt(rows));
+        backend.sumRows(x, s, false);
+        reference.sumRows(xr, sr, false);
+        await expectClose(backend, s, sr, tol() * Math.sqrt(rows));
+
+        const [y, yr] = pair(backend, rows, cols, randomArray(rng, rows * cols));
+        backend.copy(x, y);
+        reference.copy(xr, yr);
+        await expectClose(backend, y, yr, tol());
+        backend.clampInPlace(y, 1.5);
+        reference.clampInPlace(yr, 1.5);
+        await expectClose(backend, y, yr, tol());
+
+        const [sq, sqr] = pair(backend, 1, 1, new Float64Array([2.5]));
+        backend.sumSquares(x, sq, true);
+        reference.sumSquares(xr, sqr, true);
+        await expectClose(backend, sq, sqr, tol() * Math.sqrt(rows * cols));
+        backend.sumSquares(y, sq, false);
+        reference.sumSquares(yr, sqr, false);
+        await expectClose(backend, sq, sqr, tol() * Math.sqrt(rows * cols));
+
+        backend.fill(y, 0.25);
+        const filled = await backend.download(y);
+        expect(lengthOf(filled)).toBe(rows * cols);
+        expect(Array.from(filled).every((v) => v === 0.25)).toBe(true);
+      });
+    }
+
+    for (const [n, V, E] of [[1, 1, 1], [7, 5, 3], [130, 65, 17], [64, 200, 64]]) {
+      maybe('embedding')(`embedding forward/backward n=${n} V=${V} E=${E}`, async () => {
+        const rng = new Rng(n + V * 7 + E * 13);
+        const ids = randomIds(rng, n, V);
+        const tok = backend.allocIndices(n); backend.uploadIndices(tok, ids);
+        const tokr = reference.allocIndices(n); reference.uploadIndices(tokr, ids);
+        const [w, wr] = pair(backend, V, E, randomArray(rng, V * E));
+        const [out, outr] = pair(backend, n, E, randomArray(rng, n * E));
+        backend.embeddingForward(w, tok, out);
+        reference.embeddingForward(wr, tokr, outr);
+        await expectClose(backend, out, outr, 0);
+        const [dw, dwr] = pair(backend, V, E, randomArray(rng, V * E));
+        backend.embeddingBackward(out, tok, dw);
+        reference.embeddingBackward(outr, tokr, dwr);
+        await expectClose(backend, dw, dwr, tol() * 4);
+      });
+    }
+
+    for (const [B, H] of [[1, 1], [3, 5], [2, 65], [50, 128], [7, 127]]) {
+      maybe('lstm')(`lstm cell forward/backward B=${B} H=${H}`, async () => {
+        const rng = new Rng(B * 97 + H);
+        const [gates, gatesr] = pair(backend, B, 4 * H, randomArray(rng, B * 4 * H, 3));
+        const [cPrev, cPrevr] = pair(backend, B, H, randomArray(rng, B * H, 2));
+        const [c, cr] = pair(backend, B, H, randomArray(rng, B * H));
+        const [h, hr] = pair(backend, B, H, randomArray(rng, B * H));
+        backend.lstmCellForward(gates, cPrev, c, h);
+        reference.lstmCellForward(gatesr, cPrevr, cr, hr);
+        await expectClose(backend, gates, gatesr, tol());
+        await expectClose(backend, c, cr, tol());
+        await expectClose(backend, h, hr, tol());
+
+        const [dh, dhr] = pair(backend, B, H, randomArray(rng, B * H));
+        const [dhRec, dhRecr] = pair(backend, B, H, randomArray(rng, B * H));
+        const [dc, dcr] = pair(backend, B, H, randomArray(rng, B * H));
+        const [dGates, dGatesr] = pair(backend, B, 4 * H, randomArray(rng, B * 4 * H));
+        backend.lstmCellBackward(gates, cPrev, c, dh, dhRec, dc, dGates);
+        reference.lstmCellBackward(gatesr, cPrevr, cr, dhr, dhRecr, dcr, dGatesr);
+        await expectClose(backend, dGates, dGatesr, tol());
+        await expectClose(backend, dc, dcr, tol());
+      });
+    }
+
+    for (const [N, V] of [[1, 1], [1, 2], [5, 3], [65, 65], [3200, 65], [17, 1000]]) {
+      maybe('softmax')(`softmax cross-entropy N=${N} V=${V}`, async () => {
+        const rng = new Rng(N * 5 + V);
+        const ids = randomIds(rng, N, V);
+        const tok = backend.allocIndices(N); backend.uploadIndices(tok, ids);
+        const tokr = reference.allocIndices(N); reference.uploadIndices(tokr, ids);
+        const [logits, logitsr] = pair(backend, N, V, randomArray(rng, N * V, 8));
+        const [loss, lossr] = pair(backend, 1, 1, new Float64Array([123]));
+        const [dl, dlr] = pair(backend, N, V, randomArray(rng, N * V));
+        backend.softmaxCrossEntropy(logits, tok, loss, dl, 1 / N);
+        reference.softmaxCrossEntropy(logitsr, tokr, lossr, dlr, 1 / N);
+        await expectClose(backend, loss, lossr, tol() * Math.sqrt(N) * 4);
+        await expectClose(backend, dl, dlr, tol());
+        // Evaluation mode: loss only, no gradient buffer.
+        backend.softmaxCrossEntropy(logits, tok, loss, null, 1);
+        await expectClose(backend, loss, lossr, tol() * Math.sqrt(N) * 4);
+      });
+    }
+
+    for (const [rows, cols] of [[1, 1], [3, 7], [65, 129]]) {
+      for (const clipNorm of [0, 0.5, 1000]) {
+        maybe('adam')(`adam ${rows}x${cols} clipNorm=${clipNorm}`, async () => {
+          const rng = new Rng(rows + cols * 3 + clipNorm);
+          const n = rows * cols;
+          const [p, pr] = pair(backend, rows, cols, randomArray(rng, n));
+          const [g, gr] = pair(backend, rows, cols, randomArray(rng, n));
+          const [m, mr] = pair(backend, rows, cols, randomArray(rng, n, 0.1));
+          const [v, vr] = pair(backend, rows, cols, randomArray(rng, n, 0.1).map(Math.abs));
+          const [ns, nsr] = pair(backend, 1, 1, new Float64Array([0]));
+          backend.sumSquares(g, ns, false);
+          reference.sumSquares(gr, nsr, false);
+          for (let step = 1; step <= 3; step++) {
+            const hyper = { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step };
+            backend.adamStep(p, g, m, v, hyper, ns, clipNorm);
+            reference.adamStep(pr, gr, mr, vr, hyper, nsr, clipNorm);
+          }
+          await expectClose(backend, p, pr, tol());
+          await expectClose(backend, m, mr, tol());
+          await expectClose(backend, v, vr, tol());
+        });
+      }
+    }
+  });
+}
