@@ -16,3 +16,6 @@ export const BACKENDS: BackendEntry[] = [
 
 /** `${backend}:${case}` → why it is skipped. Every entry is a known gap with a reason. */
 export const SKIPS: Record<string, string> = {};
+
+/** Backends whose model gradients are compared with the float64 reference's. */
+export const GRADCHECK_BACKENDS: BackendEntry[] = BACKENDS;

@@ -1,0 +1,151 @@
+// The typed configuration of a run: DEFAULTS live here once, and validateConfig() checks them once.
+
+import { UsageError } from './errors';
+
+export type BackendName = 'auto' | 'reference' | 'wasm' | 'gpujs';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'reference', 'wasm', 'gpujs'];
+
+/** The architecture; stored in every checkpoint and taken from it on resume. */
+export interface ModelConfig {
+  /** V: distinct code points in the corpus. */
+  vocabSize: number;
+  /** E */
+  embeddingSize: number;
+  /** H */
+  hiddenSize: number;
+  /** L */
+  layers: number;
+}
+
+export interface TrainConfig {
+  model: Omit<ModelConfig, 'vocabSize'>;
+  /** T: characters per truncated-BPTT window. */
+  seqLen: number;
+  /** B: parallel contiguous streams over the training text. */
+  batchSize: number;
+  learningRate: number;
+  /** Global-norm gradient clipping threshold; 0 turns it off. */
+  clipNorm: number;
+  /** Elementwise gradient clipping threshold; 0 turns it off. */
+  clipValue: number;
+  /** The last fraction of the corpus held out for validation. */
+  valFraction: number;
+  /** Stop after this many iterations (0: no limit; then --time must bound the run). */
+  maxIters: number;
+  /** Stop after this much wall-clock time (0: no limit). */
+  timeBudgetMs: number;
+  /** Evaluate on the validation split every this many iterations. */
+  evalEvery: number;
+  /** Save every this many iterations; 0 means at every evaluation (and always at the end). */
+  saveEvery: number;
+  seed: number;
+  backend: BackendName;
+  /** Worker threads for the wasm backend; 0 means one per available core. */
+  threads: number;
+  checkpointDir: string;
+  /** Checkpoint name; '' means the corpus file's base name. */
+  name: string;
+}
+
+export const DEFAULTS = {
+  layers: 2,
+  hiddenSize: 128,
+  embeddingSize: 64,
+  seqLen: 64,
+  batchSize: 32,
+  learningRate: 2e-3,
+  clipNorm: 5,
+  clipValue: 0,
+  valFraction: 0.1,
+  maxIters: 2000,
+  timeBudgetMs: 0,
+  evalEvery: 200,
+  saveEvery: 0,
+  seed: 1337,
+  backend: 'auto' as BackendName,
+  threads: 0,
+  checkpointDir: 'checkpoints',
+  name: '',
+  // Sampling
+  temperature: 0.8,
+  length: 1000,
+  topK: 0,
+  topP: 1,
+  // Adam's β1, β2, ε as in torch.optim.Adam.
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+} as const;
+
+/** Upper bounds that keep a typo from allocating the machine away. */
+export const LIMITS = {
+  hiddenSize: 8192,
+  embeddingSize: 8192,
+  layers: 16,
+  seqLen: 100000,
+  batchSize: 100000,
+};
+
+export function defaultTrainConfig(): TrainConfig {
+  return {
+    model: { layers: DEFAULTS.layers, hiddenSize: DEFAULTS.hiddenSize, embeddingSize: DEFAULTS.embeddingSize },
+    seqLen: DEFAULTS.seqLen,
+    batchSize: DEFAULTS.batchSize,
+    learningRate: DEFAULTS.learningRate,
+    clipNorm: DEFAULTS.clipNorm,
+    clipValue: DEFAULTS.clipValue,
+    valFraction: DEFAULTS.valFraction,
+    maxIters: DEFAULTS.maxIters,
+    timeBudgetMs: DEFAULTS.timeBudgetMs,
+    evalEvery: DEFAULTS.evalEvery,
+    saveEvery: DEFAULTS.saveEvery,
+    seed: DEFAULTS.seed,
+    backend: DEFAULTS.backend,
+    threads: DEFAULTS.threads,
+    checkpointDir: DEFAULTS.checkpointDir,
+    name: DEFAULTS.name,
+  };
+}
+
+function positiveInt(value: number, flag: string, max: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got ${value}`);
+  }
+}
+
+/** Checks the whole config once; the engine receives it frozen. */
+export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
+  positiveInt(config.model.layers, '--layers', LIMITS.layers);
+  positiveInt(config.model.hiddenSize, '--hidden', LIMITS.hiddenSize);
+  positiveInt(config.model.embeddingSize, '--embedding', LIMITS.embeddingSize);
+  positiveInt(config.seqLen, '--seq-len', LIMITS.seqLen);
+  positiveInt(config.batchSize, '--batch', LIMITS.batchSize);
+  positiveInt(config.evalEvery, '--eval-every', Number.MAX_SAFE_INTEGER);
+  if (!(config.learningRate > 0 && config.learningRate < 10)) {
+    throw new UsageError(`--lr must be a number above 0 (and below 10), got ${config.learningRate}`);
+  }
+  if (!(config.clipNorm >= 0)) throw new UsageError(`--clip-norm must be 0 (off) or positive, got ${config.clipNorm}`);
+  if (!(config.clipValue >= 0)) throw new UsageError(`--clip-value must be 0 (off) or positive, got ${config.clipValue}`);
+  if (!(config.valFraction >= 0 && config.valFraction < 1)) {
+    throw new UsageError(`--val-fraction must be at least 0 and below 1, got ${config.valFraction}`);
+  }
+  if (!(Number.isInteger(config.maxIters) && config.maxIters >= 0)) {
+    throw new UsageError(`--max-iters must be a whole number (0 for no limit), got ${config.maxIters}`);
+  }
+  if (!(Number.isInteger(config.saveEvery) && config.saveEvery >= 0)) {
+    throw new UsageError(`--save-every must be a whole number (0: at every evaluation), got ${config.saveEvery}`);
+  }
+  if (config.maxIters === 0 && config.timeBudgetMs === 0) {
+    throw new UsageError('--max-iters 0 needs a --time limit, or training would never stop');
+  }
+  if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) {
+    throw new UsageError(`--seed must be a whole number from 0 to 4294967295, got ${config.seed}`);
+  }
+  if (!BACKEND_NAMES.includes(config.backend)) {
+    throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got '${config.backend}'`);
+  }
+  if (!Number.isInteger(config.threads) || config.threads < 0 || config.threads > 256) {
+    throw new UsageError(`--threads must be a whole number from 0 (one per core) to 256, got ${config.threads}`);
+  }
+  return Object.freeze({ ...config, model: Object.freeze({ ...config.model }) });
+}

@@ -1,0 +1,56 @@
+// Adam with gradient clipping by value and by global norm, run by the backend on its own tensors.
+
+import { DEFAULTS } from '../config';
+import { Backend, Tensor } from '../kernels/backend';
+import { Param } from './model';
+
+export interface ClipConfig {
+  /** Global-norm threshold (torch.nn.utils.clip_grad_norm_); 0 is off. */
+  clipNorm: number;
+  /** Elementwise threshold (clip_grad_value_), applied before the norm; 0 is off. */
+  clipValue: number;
+}
+
+export class Adam {
+  /** First and second moments, one pair per parameter, same shapes. */
+  readonly moments: Array<{ m: Tensor; v: Tensor }>;
+  /** Steps taken; Adam's bias correction needs it, and resume restores it. */
+  step = 0;
+  /** ‖g‖² over every parameter, [1, 1], left on the backend. */
+  readonly normSq: Tensor;
+
+  constructor(
+    readonly backend: Backend,
+    readonly params: readonly Param[],
+    public learningRate: number,
+    readonly beta1: number = DEFAULTS.beta1,
+    readonly beta2: number = DEFAULTS.beta2,
+    readonly eps: number = DEFAULTS.eps,
+  ) {
+    this.moments = params.map((p) => ({ m: backend.alloc(p.value.rows, p.value.cols), v: backend.alloc(p.value.rows, p.value.cols) }));
+    this.normSq = backend.alloc(1, 1);
+  }
+
+  /**
+   * Clips the gradients as configured and takes one step. The squared global norm before
+   * norm clipping stays in this.normSq (after value clipping), for logging.
+   */
+  update(clip: ClipConfig): void {
+    const be = this.backend;
+    if (clip.clipValue > 0) for (const p of this.params) be.clampInPlace(p.grad, clip.clipValue);
+    this.params.forEach((p, i) => be.sumSquares(p.grad, this.normSq, i > 0));
+    this.step += 1;
+    const hyper = { lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, eps: this.eps, step: this.step };
+    this.params.forEach((p, i) => {
+      be.adamStep(p.value, p.grad, this.moments[i].m, this.moments[i].v, hyper, this.normSq, clip.clipNorm);
+    });
+  }
+
+  dispose(): void {
+    for (const { m, v } of this.moments) {
+      this.backend.dispose(m);
+      this.backend.dispose(v);
+    }
+    this.backend.dispose(this.normSq);
+  }
+}
