@@ -1,0 +1,338 @@
+// Reads, writes and validates the safetensors format (float32 only), knowing nothing of the engine.
+//
+// Layout (https://github.com/huggingface/safetensors, "Format"):
+//   [8 bytes]  N: little-endian u64, the header length in bytes
+//   [N bytes]  UTF-8 JSON object: { "__metadata__": {string: string},
+//                                   "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] }, ... }
+//   [rest]     the data section: raw little-endian tensor bytes; offsets are relative to its start
+// The reference writer sorts tensors by name, lays them out contiguously and pads the header
+// with spaces to a multiple of 8, so every tensor starts 8-byte aligned; we do the same.
+//
+// The reader trusts nothing: it checks the header against the file size before it allocates the
+// data section, so a damaged or hostile file fails with a one-line message instead of an
+// out-of-memory or a tensor full of garbage.
+
+import * as fs from 'fs';
+
+export interface NamedTensor {
+  name: string;
+  /** Row-major; a scalar has shape []. */
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface SafetensorsContents {
+  tensors: Map<string, NamedTensor>;
+  metadata: Record<string, string>;
+}
+
+/** A checkpoint that cannot be written or read; the message names the file and what to do. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+const HEADER_LENGTH_BYTES = 8;
+/** The reference implementation refuses headers over 100 MB (MAX_HEADER_SIZE); so do we. */
+const MAX_HEADER_BYTES = 100_000_000;
+const HEADER_ALIGNMENT = 8;
+const METADATA_KEY = '__metadata__';
+const F32_BYTES = 4;
+/** Float32Array views and typed copies below assume the host is little-endian, as the file is. */
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+const DAMAGED = 'the file is damaged, re-train or pick another checkpoint';
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** Serializes tensors (sorted by name) and string metadata into one safetensors file image. */
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>): Buffer {
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== 'string') {
+      throw new CheckpointError(
+        `checkpoint metadata ${JSON.stringify(key)} is a ${typeof value}; safetensors metadata values must be strings, so encode it first (e.g. JSON.stringify)`,
+      );
+    }
+  }
+
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header[METADATA_KEY] = metadata;
+
+  let offset = 0;
+  for (const tensor of sorted) {
+    checkTensorForWrite(tensor, header);
+    const byteLength = tensor.data.length * F32_BYTES;
+    header[tensor.name] = { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + byteLength] };
+    offset += byteLength;
+  }
+  const dataBytes = offset;
+
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const headerBytes = Math.ceil(json.length / HEADER_ALIGNMENT) * HEADER_ALIGNMENT;
+  const out = Buffer.alloc(HEADER_LENGTH_BYTES + headerBytes + dataBytes);
+  out.writeBigUInt64LE(BigInt(headerBytes), 0);
+  json.copy(out, HEADER_LENGTH_BYTES);
+  out.fill(0x20, HEADER_LENGTH_BYTES + json.length, HEADER_LENGTH_BYTES + headerBytes); // spaces
+
+  let position = HEADER_LENGTH_BYTES + headerBytes;
+  for (const tensor of sorted) {
+    writeFloat32LE(tensor.data, out, position);
+    position += tensor.data.length * F32_BYTES;
+  }
+  return out;
+}
+
+function checkTensorForWrite(tensor: NamedTensor, header: Record<string, unknown>): void {
+  const name = JSON.stringify(tensor.name);
+  if (tensor.name === '' || tensor.name === METADATA_KEY) {
+    throw new CheckpointError(`cannot save a tensor named ${name}; the name is reserved or empty`);
+  }
+  if (tensor.name in header) throw new CheckpointError(`cannot save two tensors named ${name}`);
+  if (!tensor.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new CheckpointError(`cannot save tensor ${name}: shape [${tensor.shape}] must be non-negative integers`);
+  }
+  const count = tensor.shape.reduce((p, d) => p * d, 1);
+  if (count !== tensor.data.length) {
+    throw new CheckpointError(
+      `cannot save tensor ${name}: shape [${tensor.shape}] holds ${count} values but the data has ${tensor.data.length}`,
+    );
+  }
+}
+
+function writeFloat32LE(data: Float32Array, out: Buffer, position: number): void {
+  if (HOST_IS_LITTLE_ENDIAN) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), position);
+    return;
+  }
+  for (let i = 0; i < data.length; i++) out.writeFloatLE(data[i], position + i * F32_BYTES);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/** Where one tensor lies in the data section, after validation. */
+interface TensorLayout {
+  name: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+interface ParsedHeader {
+  metadata: Record<string, string>;
+  layouts: TensorLayout[];
+  /** Bytes the header says the data section holds (the largest end offset). */
+  dataBytes: number;
+}
+
+/**
+ * Decodes a whole file image. `source` (usually the path) names the file in error messages.
+ * The returned tensors own their memory; they do not alias `bytes`.
+ */
+export function decodeSafetensors(bytes: Buffer, source: string): SafetensorsContents {
+  const headerBytes = readHeaderLength(bytes.subarray(0, HEADER_LENGTH_BYTES), bytes.length, source);
+  const headerStart = HEADER_LENGTH_BYTES;
+  const dataStart = headerStart + headerBytes;
+  const parsed = parseHeader(bytes.subarray(headerStart, dataStart), bytes.length - dataStart, source);
+  return { metadata: parsed.metadata, tensors: extractTensors(parsed, bytes.subarray(dataStart)) };
+}
+
+/** Reads a safetensors file, validating the header against the file size before reading the data. */
+export function readSafetensorsFile(path: string): SafetensorsContents {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (err) {
+    throw new CheckpointError(`cannot open checkpoint ${path}: ${describeFsError(err)}`);
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new CheckpointError(`${path} is not a file; give the path of a .safetensors checkpoint`);
+    const fileBytes = stat.size;
+
+    const lengthField = readExactly(fd, 0, Math.min(HEADER_LENGTH_BYTES, fileBytes), path);
+    const headerBytes = readHeaderLength(lengthField, fileBytes, path);
+    const dataStart = HEADER_LENGTH_BYTES + headerBytes;
+    const parsed = parseHeader(readExactly(fd, HEADER_LENGTH_BYTES, headerBytes, path), fileBytes - dataStart, path);
+    // Only now, with the size checked against the file, is the data section allocated.
+    const data = readExactly(fd, dataStart, parsed.dataBytes, path);
+    return { metadata: parsed.metadata, tensors: extractTensors(parsed, data) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file; check the path (checkpoints are written by `rnn train`)';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied; check the file permissions';
+  if (code === 'EISDIR') return 'it is a directory; give the path of a .safetensors checkpoint';
+  return (err as Error).message;
+}
+
+function readExactly(fd: number, position: number, length: number, path: string): Buffer {
+  const out = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, out, done, length - done, position + done);
+    if (n === 0) throw new CheckpointError(`${path} shrank while being read; is something else writing it? try again`);
+    done += n;
+  }
+  return out;
+}
+
+/** Validates the 8-byte length field against the file size; returns N. */
+function readHeaderLength(field: Buffer, fileBytes: number, source: string): number {
+  if (fileBytes < HEADER_LENGTH_BYTES) {
+    throw new CheckpointError(
+      `${source} is ${fileBytes} bytes, too short to be a safetensors file (it needs at least ${HEADER_LENGTH_BYTES}); ${DAMAGED}`,
+    );
+  }
+  const length = field.readBigUInt64LE(0);
+  const available = BigInt(fileBytes - HEADER_LENGTH_BYTES);
+  if (length > available) {
+    throw new CheckpointError(
+      `${source} is truncated or not a safetensors file: its header length field says ${length} bytes, the file has only ${available} after it; ${DAMAGED}`,
+    );
+  }
+  if (length > BigInt(MAX_HEADER_BYTES)) {
+    throw new CheckpointError(
+      `${source} has a ${length}-byte header, over the ${MAX_HEADER_BYTES}-byte limit of the safetensors format; ${DAMAGED}`,
+    );
+  }
+  return Number(length);
+}
+
+/** Validates the JSON header; `dataBytesInFile` is what follows the header in the file. */
+function parseHeader(headerBytes: Buffer, dataBytesInFile: number, source: string): ParsedHeader {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw new CheckpointError(`${source} has a header that is not valid UTF-8; ${DAMAGED}`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (err) {
+    // V8 quotes the offending text, which may span lines; keep the message on one.
+    const reason = (err as Error).message.replace(/\s+/g, ' ');
+    throw new CheckpointError(`${source} has a header that is not valid JSON (${reason}); ${DAMAGED}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new CheckpointError(`${source} has a header that is not a JSON object; ${DAMAGED}`);
+  }
+
+  let metadata: Record<string, string> = {};
+  const layouts: TensorLayout[] = [];
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === METADATA_KEY) metadata = parseMetadata(entry, source);
+    else layouts.push(parseTensorEntry(name, entry, source));
+  }
+
+  // Tensors must tile the data section exactly: no overlap (two tensors sharing bytes), no gap,
+  // nothing after the last one. The reference reader enforces the same.
+  layouts.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (let i = 0; i < layouts.length; i++) {
+    const layout = layouts[i];
+    if (layout.begin < covered) {
+      throw new CheckpointError(
+        `${source} has overlapping tensors: ${JSON.stringify(layout.name)} starts at byte ${layout.begin}, inside ${JSON.stringify(layouts[i - 1].name)} (which ends at ${covered}); ${DAMAGED}`,
+      );
+    }
+    if (layout.begin > covered) {
+      throw new CheckpointError(
+        `${source} has a gap in its tensor data: bytes ${covered}..${layout.begin} belong to no tensor (before ${JSON.stringify(layout.name)}); ${DAMAGED}`,
+      );
+    }
+    covered = layout.end;
+  }
+  if (covered > dataBytesInFile) {
+    throw new CheckpointError(
+      `${source} is truncated: header says ${covered} bytes of tensor data, the file has ${dataBytesInFile}; ${DAMAGED}`,
+    );
+  }
+  if (covered < dataBytesInFile) {
+    throw new CheckpointError(
+      `${source} has ${dataBytesInFile - covered} bytes after its last tensor (header says ${covered} bytes of tensor data, the file has ${dataBytesInFile}); ${DAMAGED}`,
+    );
+  }
+  return { metadata, layouts, dataBytes: covered };
+}
+
+function parseMetadata(entry: unknown, source: string): Record<string, string> {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new CheckpointError(`${source} has __metadata__ that is not a JSON object of strings; ${DAMAGED}`);
+  }
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(entry as Record<string, unknown>)) {
+    if (typeof value !== 'string') {
+      throw new CheckpointError(
+        `${source} has metadata ${JSON.stringify(key)} that is a ${value === null ? 'null' : typeof value}, but safetensors metadata values must be strings; ${DAMAGED}`,
+      );
+    }
+    metadata[key] = value;
+  }
+  return metadata;
+}
+
+function parseTensorEntry(name: string, entry: unknown, source: string): TensorLayout {
+  const what = `${source}: tensor ${JSON.stringify(name)}`;
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new CheckpointError(`${what} is not described by a JSON object; ${DAMAGED}`);
+  }
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (dtype !== 'F32') {
+    const described = typeof dtype === 'string' ? `dtype ${dtype}` : 'no string dtype';
+    throw new CheckpointError(
+      `${what} has ${described}; rnn reads only F32 (float32) checkpoints, so convert it to float32 and save again (in PyTorch: {k: v.float() for k, v in state_dict.items()})`,
+    );
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new CheckpointError(`${what} has shape ${JSON.stringify(shape)}; a shape is a list of non-negative integers; ${DAMAGED}`);
+  }
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[1] < offsets[0]
+  ) {
+    throw new CheckpointError(
+      `${what} has data_offsets ${JSON.stringify(offsets)}; they must be two integers [begin, end] with 0 <= begin <= end; ${DAMAGED}`,
+    );
+  }
+  const [begin, end] = offsets as number[];
+  // Multiply in BigInt: a hostile shape like [1e9, 1e9, 1e9] must not round into a match.
+  const expected = (shape as number[]).reduce((p, d) => p * BigInt(d), BigInt(F32_BYTES));
+  if (expected !== BigInt(end - begin)) {
+    throw new CheckpointError(
+      `${what} has shape [${shape}], which needs ${expected} bytes of F32, but its data_offsets [${begin}, ${end}] span ${end - begin}; ${DAMAGED}`,
+    );
+  }
+  return { name, shape: shape as number[], begin, end };
+}
+
+/** Copies each tensor out of the validated data section into its own aligned Float32Array. */
+function extractTensors(parsed: ParsedHeader, data: Buffer): Map<string, NamedTensor> {
+  const tensors = new Map<string, NamedTensor>();
+  // Sorted by name, as written, so iteration order does not depend on the file's layout.
+  const byName = [...parsed.layouts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const layout of byName) {
+    const count = (layout.end - layout.begin) / F32_BYTES;
+    const values = new Float32Array(count);
+    // The data section need not be 4-byte aligned in memory (other writers' headers, Buffer
+    // pooling), so copy bytes rather than viewing them.
+    if (HOST_IS_LITTLE_ENDIAN) {
+      new Uint8Array(values.buffer).set(data.subarray(layout.begin, layout.end));
+    } else {
+      for (let i = 0; i < count; i++) values[i] = data.readFloatLE(layout.begin + i * F32_BYTES);
+    }
+    tensors.set(layout.name, { name: layout.name, shape: layout.shape, data: values });
+  }
+  return tensors;
+}
