@@ -53,7 +53,7 @@ export function splitCorpus(text: string, source: string, valFraction: number, m
   const valCount = Math.floor(points.length * valFraction);
   const trainCount = points.length - valCount;
   if (trainCount < minTrainChars) {
-    const why = valCount > 0 ? ` after holding out ${valCount} for validation` : '';
+    const why = valCount > 0 ? ` (${trainCount} after holding out ${valCount} for validation)` : '';
     throw new UsageError(
       `${source} has ${points.length} characters${why}; training needs at least ${minTrainChars} ` +
       '(seq-len + 1): use a longer text or a smaller --seq-len');

@@ -1,0 +1,218 @@
+// What a checkpoint holds (weights, optimizer moments, carried state, run metadata) and how to find one.
+//
+// One safetensors file per checkpoint. Parameter tensors carry PyTorch's state_dict names, so
+//   model.load_state_dict(safetensors.torch.load_file(path), strict=False)
+// loads them into embedding → nn.LSTM → nn.Linear (strict=False skips the optimizer.* and
+// state.* tensors that resuming needs). Everything else lives in __metadata__ as strings.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { ModelConfig, TrainConfig } from '../config';
+import { UsageError } from '../errors';
+import { Backend } from '../kernels/backend';
+import { LstmModel, Workspace } from '../engine/model';
+import { Adam } from '../engine/optimizer';
+import { Vocab } from '../data/vocab';
+import { CheckpointError, NamedTensor, encodeSafetensors, readSafetensorsFile } from './safetensors';
+import { writeFileAtomic } from './save';
+
+export const FORMAT = 'rnn-checkpoint';
+export const FORMAT_VERSION = 1;
+export const EXTENSION = '.safetensors';
+
+export interface HistoryPoint {
+  iteration: number;
+  /** Mean training loss (nats/char) over the iterations since the previous point. */
+  trainLoss: number;
+  /** Validation loss (nats/char) at this iteration, when it was measured. */
+  valLoss?: number;
+}
+
+/** Where training stands: enough, with the tensors, to continue step for step. */
+export interface TrainProgress {
+  iteration: number;
+  epoch: number;
+  /** Next window within the epoch. */
+  window: number;
+  bestValLoss: number | null;
+  lastValLoss: number | null;
+  lastTrainLoss: number | null;
+  elapsedMs: number;
+  history: HistoryPoint[];
+}
+
+export interface CorpusFingerprint {
+  source: string;
+  sha256: string;
+  characters: number;
+}
+
+export interface CheckpointMeta {
+  model: ModelConfig;
+  train: TrainConfig;
+  vocab: Vocab;
+  progress: TrainProgress;
+  corpus: CorpusFingerprint;
+  adamStep: number;
+  createdAt: string;
+}
+
+export interface LoadedCheckpoint {
+  path: string;
+  meta: CheckpointMeta;
+  tensors: Map<string, NamedTensor>;
+}
+
+/** Reads every tensor back from the backend and writes one checkpoint file atomically. */
+export async function saveCheckpoint(
+  file: string, meta: CheckpointMeta, model: LstmModel, optimizer: Adam | null, carried: Workspace | null,
+): Promise<void> {
+  const be = model.backend;
+  const tensors: NamedTensor[] = [];
+  const f32 = async (t: Parameters<Backend['download']>[0]): Promise<Float32Array> => Float32Array.from(await be.download(t));
+  for (const p of model.params) tensors.push({ name: p.name, shape: p.shape, data: await f32(p.value) });
+  if (optimizer) {
+    for (let i = 0; i < model.params.length; i++) {
+      const p = model.params[i];
+      tensors.push({ name: `optimizer.exp_avg.${p.name}`, shape: p.shape, data: await f32(optimizer.moments[i].m) });
+      tensors.push({ name: `optimizer.exp_avg_sq.${p.name}`, shape: p.shape, data: await f32(optimizer.moments[i].v) });
+    }
+  }
+  if (carried) {
+    const { h, c } = carried.stateTensors();
+    for (let l = 0; l < h.length; l++) {
+      tensors.push({ name: `state.h_l${l}`, shape: [h[l].rows, h[l].cols], data: await f32(h[l]) });
+      tensors.push({ name: `state.c_l${l}`, shape: [c[l].rows, c[l].cols], data: await f32(c[l]) });
+    }
+  }
+  const metadata: Record<string, string> = {
+    format: FORMAT,
+    format_version: String(FORMAT_VERSION),
+    model_config: JSON.stringify({ cell: 'lstm', ...meta.model }),
+    train_config: JSON.stringify(meta.train),
+    vocab: meta.vocab.serialize(),
+    step: String(meta.progress.iteration),
+    best_val_loss: meta.progress.bestValLoss === null ? '' : String(meta.progress.bestValLoss),
+    progress: JSON.stringify(meta.progress),
+    corpus: JSON.stringify(meta.corpus),
+    optimizer: JSON.stringify({ name: 'adam', step: meta.adamStep }),
+    created_at: meta.createdAt,
+  };
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+}
+
+function parseJson<T>(file: string, key: string, text: string | undefined): T {
+  if (text === undefined) throw new CheckpointError(`${file} has no '${key}' in its metadata; it was not written by rnn`);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CheckpointError(`${file}: metadata '${key}' is not valid JSON; the file is damaged`);
+  }
+}
+
+/** Reads and validates a checkpoint file (format, config, vocabulary, tensor shapes). */
+export function loadCheckpoint(file: string): LoadedCheckpoint {
+  const { tensors, metadata } = readSafetensorsFile(file);
+  if (metadata.format !== FORMAT) {
+    throw new CheckpointError(`${file} is a safetensors file but not an rnn checkpoint (no format '${FORMAT}' in its metadata)`);
+  }
+  if (Number(metadata.format_version) !== FORMAT_VERSION) {
+    throw new CheckpointError(`${file} has checkpoint format ${metadata.format_version}; this rnn reads format ${FORMAT_VERSION}`);
+  }
+  const model = parseJson<ModelConfig & { cell?: string }>(file, 'model_config', metadata.model_config);
+  for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'layers'] as const) {
+    if (!Number.isInteger(model[key]) || model[key] < 1) throw new CheckpointError(`${file}: model_config.${key} is invalid`);
+  }
+  let vocab: Vocab;
+  try {
+    vocab = Vocab.deserialize(metadata.vocab ?? '');
+  } catch (err) {
+    throw new CheckpointError(`${file}: its vocabulary is unreadable (${(err as Error).message})`);
+  }
+  if (vocab.size !== model.vocabSize) throw new CheckpointError(`${file}: vocabulary has ${vocab.size} characters, model_config says ${model.vocabSize}`);
+  const optimizer = parseJson<{ step: number }>(file, 'optimizer', metadata.optimizer);
+  const meta: CheckpointMeta = {
+    model: { vocabSize: model.vocabSize, embeddingSize: model.embeddingSize, hiddenSize: model.hiddenSize, layers: model.layers },
+    train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
+    vocab,
+    progress: parseJson<TrainProgress>(file, 'progress', metadata.progress),
+    corpus: parseJson<CorpusFingerprint>(file, 'corpus', metadata.corpus),
+    adamStep: optimizer.step,
+    createdAt: metadata.created_at ?? '',
+  };
+  return { path: file, meta, tensors };
+}
+
+function tensorFor(ckpt: LoadedCheckpoint, name: string, shape: number[]): Float32Array {
+  const t = ckpt.tensors.get(name);
+  if (!t) throw new CheckpointError(`${ckpt.path} lacks tensor '${name}'`);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new CheckpointError(`${ckpt.path}: tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
+  }
+  return t.data;
+}
+
+/** Uploads the weights of a checkpoint into a freshly built model. */
+export function restoreModel(ckpt: LoadedCheckpoint, model: LstmModel): void {
+  for (const p of model.params) model.backend.upload(p.value, tensorFor(ckpt, p.name, p.shape));
+}
+
+export function hasTrainingState(ckpt: LoadedCheckpoint): boolean {
+  return ckpt.tensors.has('optimizer.exp_avg.embedding.weight');
+}
+
+/** Uploads optimizer moments and the carried hidden state, for --resume. */
+export function restoreTrainingState(ckpt: LoadedCheckpoint, model: LstmModel, optimizer: Adam, carried: Workspace): void {
+  const be = model.backend;
+  model.params.forEach((p, i) => {
+    be.upload(optimizer.moments[i].m, tensorFor(ckpt, `optimizer.exp_avg.${p.name}`, p.shape));
+    be.upload(optimizer.moments[i].v, tensorFor(ckpt, `optimizer.exp_avg_sq.${p.name}`, p.shape));
+  });
+  optimizer.step = ckpt.meta.adamStep;
+  const { h, c } = carried.stateTensors();
+  for (let l = 0; l < h.length; l++) {
+    be.upload(h[l], tensorFor(ckpt, `state.h_l${l}`, [h[l].rows, h[l].cols]));
+    be.upload(c[l], tensorFor(ckpt, `state.c_l${l}`, [c[l].rows, c[l].cols]));
+  }
+}
+
+/** The file names of a run: the latest state, and the best on validation kept apart. */
+export function checkpointPaths(dir: string, name: string): { latest: string; best: string } {
+  return { latest: path.join(dir, `${name}${EXTENSION}`), best: path.join(dir, `${name}.best${EXTENSION}`) };
+}
+
+/**
+ * Resolves --checkpoint: an existing path, or a run name in dir (its best checkpoint when it
+ * has one, else its latest). With nothing given: the most recently written checkpoint in dir.
+ */
+export function resolveCheckpoint(given: string | undefined, dir: string): string {
+  if (given) {
+    if (fs.existsSync(given) && fs.statSync(given).isFile()) return given;
+    const { latest, best } = checkpointPaths(dir, given.replace(/(\.best)?\.safetensors$/, ''));
+    if (fs.existsSync(best)) return best;
+    if (fs.existsSync(latest)) return latest;
+    throw new UsageError(`no checkpoint '${given}': not a file, and no ${path.basename(latest)} in ${dir}/ (see \`rnn info\`, or train one with \`rnn train corpus.txt\`)`);
+  }
+  const found = listCheckpoints(dir);
+  if (found.length === 0) {
+    throw new UsageError(`no checkpoint in ${dir}/; train one first, e.g. \`rnn train corpora/tinyshakespeare.txt\``);
+  }
+  return found[0].path;
+}
+
+/** Checkpoints in dir, newest first. */
+export function listCheckpoints(dir: string): Array<{ path: string; mtimeMs: number }> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith(EXTENSION) && !n.startsWith('.'))
+    .map((n) => path.join(dir, n))
+    .filter((p) => fs.statSync(p).isFile())
+    .map((p) => ({ path: p, mtimeMs: fs.statSync(p).mtimeMs }))
+    .sort((a, b) => b.mtimeMs - a.mtimeMs);
+}

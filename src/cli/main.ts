@@ -1,0 +1,67 @@
+// The CLI's entry and error boundary: one line on stderr per failure, exit 2 for usage, 1 otherwise.
+
+import { Command, CommanderError } from 'commander';
+import { UsageError, InterruptedError } from '../errors';
+import { CheckpointError } from '../checkpoint/safetensors';
+import { ExitSignal } from './exit';
+import { trainCommand } from './train';
+import { sampleCommand } from './sample';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+export const EXIT = { ok: 0, runtime: 1, usage: 2, interrupted: 130 } as const;
+
+function program(): Command {
+  const root = new Command('rnn')
+    .description('Character-level LSTM text generator: train on any text, then sample from it.')
+    .version(version, '-V, --version')
+    .addHelpText('after', `
+Examples:
+  $ rnn train corpora/tinyshakespeare.txt --time 10m
+  $ rnn sample --temp 0.8 --length 500
+
+Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted.`);
+  root.addCommand(trainCommand());
+  root.addCommand(sampleCommand());
+  // commander exits 1 on usage errors; exitOverride lets main() map them to 2.
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    // One line, in our voice: "rnn: option '--temp <t>' argument '0' is invalid. …"
+    cmd.configureOutput({ outputError: (str, write) => write(`rnn: ${str.replace(/^error: /, '').trim()} (see rnn ${cmd.name() === 'rnn' ? '' : `${cmd.name()} `}--help)\n`) });
+    cmd.commands.forEach(override);
+  };
+  override(root);
+  return root;
+}
+
+function fail(message: string, code: number, err?: unknown): number {
+  process.stderr.write(`rnn: ${message.split('\n')[0]}\n`);
+  if (process.env.RNN_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return code;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof ExitSignal) return err.code;
+    if (err instanceof CommanderError) {
+      // --help and --version arrive here as "errors" with exit code 0.
+      if (err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      return EXIT.usage; // commander has already printed its one-line message
+    }
+    if (err instanceof UsageError) return fail(err.message, EXIT.usage, err);
+    if (err instanceof InterruptedError) return fail(err.message, EXIT.interrupted, err);
+    if (err instanceof CheckpointError) return fail(err.message, EXIT.runtime, err);
+    const message = err instanceof Error ? err.message : String(err);
+    return fail(message, EXIT.runtime, err);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,246 @@
+// `rnn train <corpus>`: parse options into a TrainConfig, build or resume a model, run the trainer.
+
+import { Command, Option } from 'commander';
+import { createHash } from 'crypto';
+import * as path from 'path';
+import { DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, defaultTrainConfig, validateConfig } from '../config';
+import { UsageError, InterruptedError } from '../errors';
+import { readStdin, readTextFile, splitCorpus } from '../data/corpus';
+import { Batcher } from '../data/batcher';
+import { Vocab } from '../data/vocab';
+import { createBackend } from '../kernels';
+import { LstmModel } from '../engine/model';
+import { Adam } from '../engine/optimizer';
+import { Rng } from '../engine/rng';
+import { Trainer } from '../engine/trainer';
+import {
+  CheckpointMeta, LoadedCheckpoint, TrainProgress, checkpointPaths, hasTrainingState, loadCheckpoint,
+  restoreModel, restoreTrainingState, saveCheckpoint,
+} from '../checkpoint/checkpoint';
+import { createLog } from './log';
+import { intOption, numberOption, parseDuration } from './parse';
+import { ProgressReporter } from './progress';
+
+interface TrainOptions {
+  layers: number;
+  hidden: number;
+  embedding: number;
+  seqLen: number;
+  batch: number;
+  lr: number;
+  clipNorm: number;
+  clipValue: number;
+  valFraction: number;
+  maxIters: number;
+  time?: number;
+  evalEvery: number;
+  saveEvery: number;
+  checkpointDir: string;
+  name?: string;
+  seed: number;
+  backend: BackendName;
+  threads: number;
+  resume: boolean;
+  quiet: boolean;
+  json: boolean;
+}
+
+/** Flags that shape the model or the data order: on --resume they come from the checkpoint. */
+const FIXED_ON_RESUME: Array<[keyof TrainOptions, string]> = [
+  ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'], ['seqLen', '--seq-len'],
+  ['batch', '--batch'], ['valFraction', '--val-fraction'], ['seed', '--seed'],
+];
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train an LSTM on a text file (or - for stdin) and save checkpoints')
+    .argument('<corpus>', "a UTF-8 text file, or '-' to read standard input")
+    .option('--layers <n>', 'stacked LSTM layers', intOption(1, 16), DEFAULTS.layers)
+    .option('--hidden <n>', 'hidden units per layer', intOption(1, 8192), DEFAULTS.hiddenSize)
+    .option('--embedding <n>', 'character embedding size', intOption(1, 8192), DEFAULTS.embeddingSize)
+    .option('--seq-len <n>', 'characters per truncated-BPTT window', intOption(1, 100000), DEFAULTS.seqLen)
+    .option('--batch <n>', 'parallel streams over the text', intOption(1, 100000), DEFAULTS.batchSize)
+    .option('--lr <rate>', 'Adam learning rate', numberOption(0, 10, true), DEFAULTS.learningRate)
+    .option('--clip-norm <x>', 'clip gradients to this global norm (0: off)', numberOption(0), DEFAULTS.clipNorm)
+    .option('--clip-value <x>', 'clip each gradient element to ±x (0: off)', numberOption(0), DEFAULTS.clipValue)
+    .option('--val-fraction <f>', 'last fraction of the text held out for validation', numberOption(0, 0.9), DEFAULTS.valFraction)
+    .option('--max-iters <n>', 'stop after n iterations (0: no limit, needs --time)', intOption(0), DEFAULTS.maxIters)
+    .option('--time <duration>', 'stop after this long, e.g. 90s, 10m, 1h (with no --max-iters given, time alone bounds the run)', parseDuration)
+    .option('--eval-every <n>', 'measure validation loss every n iterations', intOption(1), DEFAULTS.evalEvery)
+    .option('--save-every <n>', 'save every n iterations (0: at every evaluation); always at the end', intOption(0), DEFAULTS.saveEvery)
+    .option('--checkpoint-dir <dir>', 'where checkpoints go', DEFAULTS.checkpointDir)
+    .option('--name <name>', "checkpoint name (default: the corpus file's base name)")
+    .option('--seed <n>', 'random seed (weights); runs are deterministic on a given backend', intOption(0, 0xffffffff), DEFAULTS.seed)
+    .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
+    .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .option('--resume', 'continue the run saved under --name in --checkpoint-dir', false)
+    .option('-q, --quiet', 'no progress on stderr, only warnings and errors', false)
+    .option('--json', 'print a JSON summary on stdout at the end', false)
+    .addHelpText('after', `
+Examples:
+  $ rnn train corpora/tinyshakespeare.txt --time 10m
+  $ rnn train corpora/tinyshakespeare.txt --layers 2 --hidden 256 --max-iters 5000
+  $ rnn train corpora/tinyshakespeare.txt --resume --time 5m
+  $ cat notes.txt | rnn train - --name notes --seq-len 32`)
+    .action(async (corpusArg: string, opts: TrainOptions, cmd: Command) => {
+      await runTrain(corpusArg, opts, cmd);
+    });
+}
+
+function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string): TrainConfig {
+  const config = defaultTrainConfig();
+  config.model = { layers: opts.layers, hiddenSize: opts.hidden, embeddingSize: opts.embedding };
+  config.seqLen = opts.seqLen;
+  config.batchSize = opts.batch;
+  config.learningRate = opts.lr;
+  config.clipNorm = opts.clipNorm;
+  config.clipValue = opts.clipValue;
+  config.valFraction = opts.valFraction;
+  config.timeBudgetMs = opts.time ?? 0;
+  // --time alone bounds the run by time: the default iteration cap applies only without it.
+  const itersGiven = cmd.getOptionValueSource('maxIters') === 'cli';
+  config.maxIters = opts.time !== undefined && !itersGiven ? 0 : opts.maxIters;
+  config.evalEvery = opts.evalEvery;
+  config.saveEvery = opts.saveEvery;
+  config.checkpointDir = opts.checkpointDir;
+  config.name = opts.name ?? (corpusArg === '-' ? 'stdin' : path.basename(corpusArg).replace(/\.[^.]*$/, ''));
+  if (!/^[\w.-]+$/.test(config.name)) {
+    throw new UsageError(`--name '${config.name}' may hold only letters, digits, '.', '_' and '-'`);
+  }
+  config.seed = opts.seed;
+  config.backend = opts.backend;
+  config.threads = opts.threads;
+  return config;
+}
+
+function fingerprint(text: string, source: string): CheckpointMeta['corpus'] {
+  return { source, sha256: createHash('sha256').update(text).digest('hex'), characters: [...text].length };
+}
+
+async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Promise<void> {
+  const log = createLog(opts.quiet);
+  let config = configFromOptions(opts, cmd, corpusArg);
+  const paths = checkpointPaths(config.checkpointDir, config.name);
+
+  let resumed: LoadedCheckpoint | null = null;
+  if (opts.resume) {
+    try {
+      resumed = loadCheckpoint(paths.latest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new UsageError(`--resume: no checkpoint ${paths.latest}; train without --resume first (or pass the run's --name)`);
+      }
+      throw err;
+    }
+    if (!hasTrainingState(resumed)) throw new UsageError(`--resume: ${paths.latest} holds weights only, no optimizer state`);
+    const saved = resumed.meta.train;
+    // Architecture and data order come from the checkpoint; a flag that disagrees is a usage error.
+    const savedValues: Record<string, number> = {
+      layers: resumed.meta.model.layers, hidden: resumed.meta.model.hiddenSize, embedding: resumed.meta.model.embeddingSize,
+      seqLen: saved.seqLen, batch: saved.batchSize, valFraction: saved.valFraction, seed: saved.seed,
+    };
+    for (const [key, flag] of FIXED_ON_RESUME) {
+      if (cmd.getOptionValueSource(key) === 'cli' && opts[key] !== savedValues[key]) {
+        throw new UsageError(`${flag} ${opts[key]} conflicts with the checkpoint being resumed (${savedValues[key]}); drop the flag or start a new --name`);
+      }
+    }
+    config = {
+      ...config,
+      model: { ...saved.model },
+      seqLen: saved.seqLen,
+      batchSize: saved.batchSize,
+      valFraction: saved.valFraction,
+      seed: saved.seed,
+      learningRate: cmd.getOptionValueSource('lr') === 'cli' ? config.learningRate : saved.learningRate,
+      clipNorm: cmd.getOptionValueSource('clipNorm') === 'cli' ? config.clipNorm : saved.clipNorm,
+      clipValue: cmd.getOptionValueSource('clipValue') === 'cli' ? config.clipValue : saved.clipValue,
+    };
+    // The budget counts from this session; an iteration cap is absolute.
+  }
+
+  const text = corpusArg === '-' ? await readStdin() : readTextFile(corpusArg);
+  const source = corpusArg === '-' ? 'stdin' : corpusArg;
+  const corpus = splitCorpus(text, source, config.valFraction, config.seqLen + 1);
+  const corpusPrint = fingerprint(text, source);
+  if (resumed && resumed.meta.corpus.sha256 !== corpusPrint.sha256) {
+    throw new UsageError(`--resume: ${source} is not the text ${paths.latest} was trained on (${resumed.meta.corpus.source}); resume with the same corpus`);
+  }
+  const vocab: Vocab = resumed ? resumed.meta.vocab : corpus.vocab;
+
+  const fitted = Batcher.fitBatchSize(corpus.train.length, config.batchSize, config.seqLen);
+  if (fitted < config.batchSize) {
+    if (resumed) throw new Error(`cannot resume: the corpus no longer fits --batch ${config.batchSize}`);
+    log.warn(`${source} gives ${corpus.train.length} training characters: too few for ${config.batchSize} streams of ${config.seqLen + 1}; using --batch ${fitted}`);
+    config.batchSize = fitted;
+  }
+  const frozen = validateConfig(config);
+
+  const backend = await createBackend(frozen.backend, { threads: frozen.threads });
+  let interrupted = false;
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts += 1;
+    if (interrupts > 1) {
+      process.stderr.write('\nrnn: interrupted again; exiting without waiting for the save\n');
+      process.exit(130);
+    }
+    interrupted = true;
+    process.stderr.write('\nrnn: interrupt: saving a resumable checkpoint (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    const modelConfig = { vocabSize: vocab.size, ...frozen.model };
+    const model = new LstmModel(backend, modelConfig);
+    const optimizer = new Adam(backend, model.params, frozen.learningRate);
+    const rng = new Rng(frozen.seed);
+    let progress: TrainProgress;
+    if (resumed) {
+      restoreModel(resumed, model);
+      progress = { ...resumed.meta.progress, history: [...resumed.meta.progress.history] };
+    } else {
+      model.initialize(rng);
+      progress = { iteration: 0, epoch: 0, window: 0, bestValLoss: null, lastValLoss: null, lastTrainLoss: null, elapsedMs: 0, history: [] };
+    }
+    const trainer = new Trainer(model, optimizer, frozen, corpus.train, corpus.val, progress);
+    if (resumed) restoreTrainingState(resumed, model, optimizer, trainer.workspace);
+
+    const verb = resumed ? `resuming ${paths.latest} at iteration ${progress.iteration}` : 'training';
+    log.info(`rnn: ${verb}: ${frozen.model.layers}x${frozen.model.hiddenSize} LSTM, ` +
+      `${model.parameterCount.toLocaleString('en-US')} parameters, vocabulary ${vocab.size}, ` +
+      `${corpus.train.length.toLocaleString('en-US')} train / ${corpus.val.length.toLocaleString('en-US')} val chars`);
+    log.info(`rnn: backend ${backend.name} (${backend.description}); B=${frozen.batchSize} T=${frozen.seqLen}`);
+    if (!trainer.evaluator) log.warn('the validation split is empty (--val-fraction or a tiny corpus): no validation loss, no best checkpoint');
+
+    const reporter = new ProgressReporter(log, frozen, progress.iteration);
+    const save = async (p: TrainProgress, best: boolean): Promise<void> => {
+      const meta: CheckpointMeta = {
+        model: modelConfig, train: { ...frozen }, vocab, progress: p, corpus: corpusPrint,
+        adamStep: optimizer.step, createdAt: new Date().toISOString(),
+      };
+      await saveCheckpoint(paths.latest, meta, model, optimizer, trainer.workspace);
+      if (best) await saveCheckpoint(paths.best, meta, model, optimizer, trainer.workspace);
+    };
+    const reason = await trainer.run({
+      onStep: (info) => reporter.step(info),
+      onEval: (info) => reporter.evaluated(info),
+      save,
+      stopRequested: () => interrupted,
+    });
+    reporter.finish(progress, reason, paths.latest);
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({
+        checkpoint: paths.latest, best: progress.bestValLoss === null ? null : paths.best,
+        iterations: progress.iteration, epochs: progress.epoch, stop: reason,
+        trainLoss: progress.lastTrainLoss, valLoss: progress.lastValLoss, bestValLoss: progress.bestValLoss,
+        elapsedMs: progress.elapsedMs, backend: backend.name, config: frozen,
+      })}\n`);
+    }
+    trainer.dispose();
+    if (reason === 'interrupted') throw new InterruptedError(`interrupted; resume with: rnn train ${corpusArg} --resume${opts.name ? ` --name ${opts.name}` : ''}`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    backend.destroy();
+  }
+}
