@@ -103,7 +103,9 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   config.evalEvery = opts.evalEvery;
   config.saveEvery = opts.saveEvery;
   config.checkpointDir = opts.checkpointDir;
-  config.name = opts.name ?? (corpusArg === '-' ? 'stdin' : path.basename(corpusArg).replace(/\.[^.]*$/, ''));
+  // Derived from the corpus file: made safe as a file name. Given with --name: checked.
+  const derived = corpusArg === '-' ? 'stdin' : path.basename(corpusArg).replace(/\.[^.]*$/, '').replace(/[^\w.-]+/g, '_');
+  config.name = opts.name ?? (derived.replace(/^[._]+$/, '') || 'corpus');
   if (!/^[\w.-]+$/.test(config.name)) {
     throw new UsageError(`--name '${config.name}' may hold only letters, digits, '.', '_' and '-'`);
   }

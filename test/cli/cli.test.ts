@@ -1,0 +1,129 @@
+// The real bin/rnn: stdout carries only the product, errors are one line with the right exit code.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { rnn, tempWorkspace, TINY } from './helpers';
+
+describe('rnn CLI', () => {
+  const { dir, corpus } = tempWorkspace();
+  const ckptDir = path.join(dir, 'ck');
+
+  beforeAll(() => {
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '10', '--checkpoint-dir', ckptDir]);
+    expect(run.stderr).toContain('backend reference');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(''); // progress goes to stderr only
+  });
+
+  it('writes the latest and the best checkpoint', () => {
+    expect(fs.existsSync(path.join(ckptDir, 'play.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(ckptDir, 'play.best.safetensors'))).toBe(true);
+    expect(fs.readdirSync(ckptDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('samples the requested number of characters to stdout, and names the checkpoint on stderr', () => {
+    const run = rnn(['sample', '--checkpoint-dir', ckptDir, '--length', '50', '--seed', '3', '--backend', 'reference']);
+    expect(run.code).toBe(0);
+    expect([...run.stdout.replace(/\n$/, '')].length).toBe(50);
+    expect(run.stderr).toMatch(/sampling from .*play/);
+  });
+
+  it('reproduces a sample exactly for the same seed', () => {
+    const args = ['sample', '--checkpoint-dir', ckptDir, '--length', '40', '--seed', '11', '--backend', 'reference'];
+    expect(rnn(args).stdout).toBe(rnn(args).stdout);
+  });
+
+  it('prints the prime first, then continues it', () => {
+    const run = rnn(['sample', '--checkpoint-dir', ckptDir, '--length', '10', '--prime', 'ROMEO:', '--backend', 'reference']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.startsWith('ROMEO:')).toBe(true);
+  });
+
+  it('--json prints one parseable object', () => {
+    const run = rnn(['sample', '--checkpoint-dir', ckptDir, '--length', '20', '--seed', '5', '--json', '--backend', 'reference']);
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect([...out.text].length).toBe(20);
+    expect(out.seed).toBe(5);
+    expect(out.temperature).toBe(0.8);
+  });
+
+  it('exits 0 quietly when stdout closes early (| head)', () => {
+    const { spawnSync } = require('child_process');
+    const bin = path.resolve(__dirname, '..', '..', 'bin', 'rnn');
+    const run = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${bin}" sample --checkpoint-dir "${ckptDir}" --length 1000000 --backend reference -q | head -c 10`], { encoding: 'utf8', timeout: 30000 });
+    expect(run.stdout.length).toBe(10);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+  });
+
+  const usage: Array<[string, string[], RegExp]> = [
+    ['--temp 0', ['sample', '--temp', '0'], /--temp/],
+    ['--temp -1', ['sample', '--temp', '-1'], /--temp/],
+    ['--temp abc', ['sample', '--temp', 'abc'], /--temp/],
+    ['--hidden 0', ['train', 'x.txt', '--hidden', '0'], /--hidden/],
+    ['a missing corpus', ['train', 'no-such-file.txt'], /no such file/],
+    ['a directory', ['train', '.'], /is a directory/],
+    ['an unknown command', ['frobnicate'], /unknown command/],
+    ['a missing checkpoint', ['sample', '--checkpoint', 'no-such-run'], /no checkpoint/],
+  ];
+  for (const [what, args, pattern] of usage) {
+    it(`rejects ${what} with one line on stderr and exit 2`, () => {
+      const run = rnn(args, { cwd: dir });
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(pattern);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    });
+  }
+
+  it('rejects an empty corpus and one shorter than seq-len + 1', () => {
+    const empty = path.join(dir, 'empty.txt');
+    fs.writeFileSync(empty, '');
+    const short = path.join(dir, 'short.txt');
+    fs.writeFileSync(short, 'To be, or not to be');
+    for (const file of [empty, short]) {
+      const run = rnn(['train', file], { cwd: dir });
+      expect(run.code).toBe(2);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(rnn(['train', short], { cwd: dir }).stderr).toMatch(/needs at least 65 \(seq-len \+ 1\)/);
+  });
+
+  it('rejects a truncated checkpoint with one line and exit 1', () => {
+    const whole = fs.readFileSync(path.join(ckptDir, 'play.safetensors'));
+    const cut = path.join(dir, 'cut.safetensors');
+    fs.writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const run = rnn(['sample', '--checkpoint', cut, '--backend', 'reference']);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/truncated|damaged/);
+  });
+
+  it('names prime characters the model never saw', () => {
+    const run = rnn(['sample', '--checkpoint-dir', ckptDir, '--prime', 'Zq€', '--backend', 'reference']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/never saw: "Z", "q", "€"|never saw: "Z", "€"|never saw/);
+  });
+
+  it('--resume continues to the same weights as an uninterrupted run', () => {
+    const a = path.join(dir, 'a'), b = path.join(dir, 'b');
+    expect(rnn(['train', corpus, ...TINY, '--max-iters', '12', '--checkpoint-dir', a]).code).toBe(0);
+    expect(rnn(['train', corpus, ...TINY, '--max-iters', '7', '--checkpoint-dir', b]).code).toBe(0);
+    const resumed = rnn(['train', corpus, ...TINY, '--max-iters', '12', '--checkpoint-dir', b, '--resume']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming .* at iteration 7/);
+    const tensorsOf = (file: string): Buffer => {
+      const bytes = fs.readFileSync(file);
+      return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
+    };
+    expect(tensorsOf(path.join(b, 'play.safetensors')).equals(tensorsOf(path.join(a, 'play.safetensors')))).toBe(true);
+  });
+
+  it('refuses --resume with a conflicting architecture flag', () => {
+    const run = rnn(['train', corpus, ...TINY, '--hidden', '16', '--max-iters', '12', '--checkpoint-dir', ckptDir, '--resume']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--hidden 16 conflicts/);
+  });
+});

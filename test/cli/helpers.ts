@@ -1,0 +1,43 @@
+// Runs the real bin/rnn (built into dist/ by `npm run build`) and captures what it prints.
+
+import { spawnSync, SpawnSyncReturns } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'rnn');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function rnn(args: string[], opts: { input?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Run {
+  const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    input: opts.input ?? '',
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '', RNN_DEBUG: '', ...opts.env },
+    timeout: opts.timeoutMs ?? 60000,
+  });
+  if (result.error) throw result.error;
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A temporary folder with a small generated corpus (a seeded, Shakespeare-shaped pattern). */
+export function tempWorkspace(): { dir: string; corpus: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-test-'));
+  const lines: string[] = [];
+  const names = ['ROMEO', 'JULIET', 'NURSE'];
+  for (let i = 0; i < 120; i++) {
+    lines.push(`${names[i % 3]}:`, `O gentle night, thy ${['stars', 'moon', 'dark'][i % 3]} are kind ${i % 7}.`, '');
+  }
+  const corpus = path.join(dir, 'play.txt');
+  fs.writeFileSync(corpus, lines.join('\n'));
+  return { dir, corpus };
+}
+
+/** Flags for a tiny, fast run on the reference backend. */
+export const TINY = ['--backend', 'reference', '--layers', '1', '--hidden', '8', '--embedding', '4', '--seq-len', '8', '--batch', '4', '--eval-every', '5'];
