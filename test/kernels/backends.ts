@@ -2,6 +2,7 @@
 
 import { Backend } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
+import { createWasmBackend } from '../../src/kernels/wasm';
 
 export interface BackendEntry {
   name: string;
@@ -12,6 +13,9 @@ export interface BackendEntry {
 
 export const BACKENDS: BackendEntry[] = [
   { name: 'reference-float32', create: () => new ReferenceBackend('float32'), tolerance: 2e-6 },
+  // float32 storage and float32 sums (the reference sums in float64); exp/σ/tanh within 2 ulp.
+  { name: 'wasm-1thread', create: () => createWasmBackend({ threads: 1 }), tolerance: 2e-6 },
+  { name: 'wasm-2threads', create: () => createWasmBackend({ threads: 2 }), tolerance: 2e-6 },
 ];
 
 /** `${backend}:${case}` → why it is skipped. Every entry is a known gap with a reason. */

@@ -14,6 +14,9 @@ const reference = new ReferenceBackend('float64');
 const MATMUL_SHAPES: Array<[number, number, number]> = [
   [1, 1, 1], [1, 3, 1], [3, 1, 5], [2, 3, 4], [5, 7, 3], [13, 17, 19], [65, 3, 127],
   [4, 8, 16], [33, 65, 31], [127, 65, 1], [1, 127, 65], [50, 128, 512], [200, 5, 9],
+  // Past common blocking sizes (K > 256, M > 128, N > 2048) and big enough to be split across
+  // threads, with odd edges on every side.
+  [129, 300, 67], [9, 40, 2100],
 ];
 
 function randomArray(rng: Rng, n: number, scale = 1): Float64Array {
@@ -152,7 +155,7 @@ for (const entry of BACKENDS) {
       });
     }
 
-    for (const [B, H] of [[1, 1], [3, 5], [2, 65], [50, 128], [7, 127]]) {
+    for (const [B, H] of [[1, 1], [3, 5], [2, 65], [50, 128], [7, 127], [33, 257]]) {
       maybe('lstm')(`lstm cell forward/backward B=${B} H=${H}`, async () => {
         const rng = new Rng(B * 97 + H);
         const [gates, gatesr] = pair(backend, B, 4 * H, randomArray(rng, B * 4 * H, 3));

@@ -1,0 +1,245 @@
+// The SIMD128 GEMM: C[M, N] (+)= op(A)·op(B) over packed panels with a register-blocked micro-kernel.
+// @ts-nocheck — AssemblyScript (compiled by asc in `npm run build:wasm`), not TypeScript for tsc.
+//
+// The loop nest is BLIS's: for each NC-wide column block of C, for each KC-deep slice of K,
+// pack op(B)[KC, NC] into NR-wide panels; for each MC-tall row block, pack op(A)[MC, KC] into
+// MR-tall panels; then every MR×NR tile of C gets kc rank-1 updates from one A panel and one
+// B panel. Packing makes all four transpose layouts look the same to the micro-kernel and
+// keeps its loads contiguous: a B panel (KC·NR·4 = 8 KiB) stays in L1, an A block
+// (MC·KC·4 = 128 KiB) in L2. Pointers are byte offsets into the shared memory; ld* are row
+// strides in floats. Each thread calls gemm() on its own rectangle [m0, m1) × [n0, n1) of C
+// with its own scratch, so threads never write the same bytes.
+
+// Micro-tile: MR rows × NR columns of C, kept in MR·NR/4 = 8 f32x4 accumulators. V8 has 16
+// xmm registers for wasm SIMD (one is its scratch): 8 accumulators + 2 B vectors + 1 broadcast
+// leaves room, where 6×8 (12 + 3) spills.
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 128;
+const NC: i32 = 2048;
+
+/** Bytes of scratch one thread needs: an A block, a B block and one spill tile. */
+export function gemmScratchBytes(): i32 {
+  return (MC * KC + KC * NC + MR * NR) * 4;
+}
+
+// dst[(k, r)] for the 4×4 block of rows src0..src3 (each 4 floats at k..k+3): a transpose.
+@inline function transpose4(r0: v128, r1: v128, r2: v128, r3: v128, dst: usize, stride: usize): void {
+  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + stride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+// Packs op(A)[i0 : i0+mc, p0 : p0+kc] as MR-row panels, each laid out [kc, MR], the last
+// panel padded with zeros. op(A)[i, k] = transA ? a[k*lda + i] : a[i*lda + k].
+function packA(a: usize, lda: i32, transA: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  const rowBytes = <usize>lda << 2;
+  for (let ir = 0; ir < mc; ir += MR) {
+    const rows = min(MR, mc - ir);
+    const panel = dst + (<usize>(ir * kc) << 2);
+    if (transA) {
+      // op(A) column k is contiguous in a: MR floats per k straight from memory.
+      const src = a + ((<usize>p0 * lda + i0 + ir) << 2);
+      if (rows == MR) {
+        for (let k = 0; k < kc; k++) {
+          v128.store(panel + (<usize>k << 4), v128.load(src + <usize>k * rowBytes));
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          for (let r = 0; r < MR; r++) {
+            const v: f32 = r < rows ? load<f32>(src + <usize>k * rowBytes + (<usize>r << 2)) : 0;
+            store<f32>(panel + (<usize>(k * MR + r) << 2), v);
+          }
+        }
+      }
+    } else {
+      // Rows of a are contiguous along k: transpose 4×4 blocks into the [kc, MR] panel.
+      const src = a + ((<usize>(i0 + ir) * lda + p0) << 2);
+      let k = 0;
+      if (rows == MR) {
+        for (; k + 4 <= kc; k += 4) {
+          const s = src + (<usize>k << 2);
+          transpose4(v128.load(s), v128.load(s + rowBytes), v128.load(s + 2 * rowBytes),
+            v128.load(s + 3 * rowBytes), panel + (<usize>k << 4), 16);
+        }
+      }
+      for (; k < kc; k++) {
+        for (let r = 0; r < MR; r++) {
+          const v: f32 = r < rows ? load<f32>(src + <usize>r * rowBytes + (<usize>k << 2)) : 0;
+          store<f32>(panel + (<usize>(k * MR + r) << 2), v);
+        }
+      }
+    }
+  }
+}
+
+// Packs op(B)[p0 : p0+kc, j0 : j0+nc] as NR-column panels, each laid out [kc, NR], the last
+// panel padded with zeros. op(B)[k, j] = transB ? b[j*ldb + k] : b[k*ldb + j].
+function packB(b: usize, ldb: i32, transB: i32, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  const rowBytes = <usize>ldb << 2;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const panel = dst + (<usize>(jr * kc) << 2);
+    if (!transB) {
+      // Row k of B holds the panel's NR values contiguously.
+      const src = b + ((<usize>p0 * ldb + j0 + jr) << 2);
+      if (cols == NR) {
+        for (let k = 0; k < kc; k++) {
+          const s = src + <usize>k * rowBytes;
+          const d = panel + (<usize>k << 5);
+          v128.store(d, v128.load(s));
+          v128.store(d, v128.load(s, 16), 16);
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          for (let j = 0; j < NR; j++) {
+            const v: f32 = j < cols ? load<f32>(src + <usize>k * rowBytes + (<usize>j << 2)) : 0;
+            store<f32>(panel + (<usize>(k * NR + j) << 2), v);
+          }
+        }
+      }
+    } else {
+      // Rows of b (columns of op(B)) are contiguous along k: transpose two 4×4 blocks per 4 k.
+      const src = b + ((<usize>(j0 + jr) * ldb + p0) << 2);
+      let k = 0;
+      if (cols == NR) {
+        for (; k + 4 <= kc; k += 4) {
+          const s = src + (<usize>k << 2);
+          const d = panel + (<usize>k << 5);
+          transpose4(v128.load(s), v128.load(s + rowBytes), v128.load(s + 2 * rowBytes),
+            v128.load(s + 3 * rowBytes), d, 32);
+          const s4 = s + 4 * rowBytes;
+          transpose4(v128.load(s4), v128.load(s4 + rowBytes), v128.load(s4 + 2 * rowBytes),
+            v128.load(s4 + 3 * rowBytes), d + 16, 32);
+        }
+      }
+      for (; k < kc; k++) {
+        for (let j = 0; j < NR; j++) {
+          const v: f32 = j < cols ? load<f32>(src + <usize>j * rowBytes + (<usize>k << 2)) : 0;
+          store<f32>(panel + (<usize>(k * NR + j) << 2), v);
+        }
+      }
+    }
+  }
+}
+
+// One MR×NR tile: C[0:rows, 0:cols] (+)= Apanel[kc, MR]ᵀ · Bpanel[kc, NR]. Full tiles go
+// straight to C; edge tiles go through tmp so the padded lanes are never written.
+function microKernel(
+  kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
+  rows: i32, cols: i32, tmp: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    ap += 16;
+    bp += 32;
+  }
+  const rowBytes = <usize>ldc << 2;
+  if (rows == MR && cols == NR) {
+    let p = c;
+    if (accumulate) {
+      v128.store(p, f32x4.add(v128.load(p), c00)); v128.store(p, f32x4.add(v128.load(p, 16), c01), 16);
+      p += rowBytes;
+      v128.store(p, f32x4.add(v128.load(p), c10)); v128.store(p, f32x4.add(v128.load(p, 16), c11), 16);
+      p += rowBytes;
+      v128.store(p, f32x4.add(v128.load(p), c20)); v128.store(p, f32x4.add(v128.load(p, 16), c21), 16);
+      p += rowBytes;
+      v128.store(p, f32x4.add(v128.load(p), c30)); v128.store(p, f32x4.add(v128.load(p, 16), c31), 16);
+    } else {
+      v128.store(p, c00); v128.store(p, c01, 16);
+      p += rowBytes;
+      v128.store(p, c10); v128.store(p, c11, 16);
+      p += rowBytes;
+      v128.store(p, c20); v128.store(p, c21, 16);
+      p += rowBytes;
+      v128.store(p, c30); v128.store(p, c31, 16);
+    }
+    return;
+  }
+  v128.store(tmp, c00); v128.store(tmp, c01, 16);
+  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
+  v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
+  v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) {
+      const dst = c + <usize>r * rowBytes + (<usize>j << 2);
+      const v = load<f32>(tmp + (<usize>(r * NR + j) << 2));
+      store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
+    }
+  }
+}
+
+/**
+ * C[m0:m1, n0:n1] (+)= (op(A)·op(B))[m0:m1, n0:n1], op(A): [M, K], op(B): [K, N].
+ * a: [M, K] or, with transA, [K, M]; b: [K, N] or, with transB, [N, K]; c: [M, N].
+ * scratch: gemmScratchBytes() bytes owned by the calling thread.
+ */
+export function gemm(
+  M: i32, N: i32, K: i32,
+  a: usize, lda: i32, transA: i32,
+  b: usize, ldb: i32, transB: i32,
+  c: usize, ldc: i32, accumulate: i32,
+  m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize,
+): void {
+  if (m0 >= m1 || n0 >= n1) return;
+  if (K == 0) {
+    // An empty sum: out = 0, or out unchanged when accumulating.
+    if (!accumulate) {
+      for (let i = m0; i < m1; i++) {
+        memory.fill(c + ((<usize>i * ldc + n0) << 2), 0, <usize>(n1 - n0) << 2);
+      }
+    }
+    return;
+  }
+  const aPack = scratch;
+  const bPack = aPack + (<usize>(MC * KC) << 2);
+  const tmp = bPack + (<usize>(KC * NC) << 2);
+  const rowBytes = <usize>ldc << 2;
+  for (let jc = n0; jc < n1; jc += NC) {
+    const nc = min(NC, n1 - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      // After the first K slice the tile already holds this product's partial sum.
+      const acc = accumulate || pc > 0 ? 1 : 0;
+      packB(b, ldb, transB, pc, kc, jc, nc, bPack);
+      for (let ic = m0; ic < m1; ic += MC) {
+        const mc = min(MC, m1 - ic);
+        packA(a, lda, transA, ic, mc, pc, kc, aPack);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const bp = bPack + (<usize>(jr * kc) << 2);
+          const cols = min(NR, nc - jr);
+          for (let ir = 0; ir < mc; ir += MR) {
+            microKernel(
+              kc, aPack + (<usize>(ir * kc) << 2), bp,
+              c + <usize>(ic + ir) * rowBytes + (<usize>(jc + jr) << 2), ldc, acc,
+              min(MR, mc - ir), cols, tmp,
+            );
+          }
+        }
+      }
+    }
+  }
+}

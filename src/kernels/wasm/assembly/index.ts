@@ -1,0 +1,15 @@
+// The kernel module's exports: every function the wasm backend calls, all on raw pointers.
+// @ts-nocheck — AssemblyScript (compiled by asc in `npm run build:wasm`), not TypeScript for tsc.
+
+export { gemm, gemmScratchBytes } from './gemm';
+export {
+  fill, copy, addRowVector, sumRows, clampInPlace, sumSquares, embeddingForward, embeddingBackward,
+} from './pointwise';
+export { lstmCellForward, lstmCellBackward } from './lstm';
+export { softmaxCrossEntropy } from './loss';
+export { adamStep } from './adam';
+
+/** First byte past the module's static data (Math.log's tables); the JS allocator starts above. */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,376 @@
+// The wasm backend: the Backend interface over SIMD128 kernels in one shared WebAssembly.Memory.
+//
+// Tensors are byte offsets into the memory (WasmHeap); a row view is the same memory at a
+// later offset. Kernels run in place, with no copies between JS arrays and wasm memory:
+// upload and download are the only copies. GEMMs (and big LSTM cells) are split across the
+// ThreadPool's workers, with this thread doing its own share.
+
+import {
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale,
+} from '../backend';
+import { WasmHeap } from './heap';
+import { ThreadPool } from './pool';
+
+/** The exports of assembly/index.ts. Pointers are byte offsets; flags are 0 or 1. */
+export interface Kernels {
+  heapBase(): number;
+  gemmScratchBytes(): number;
+  gemm(
+    M: number, N: number, K: number, a: number, lda: number, transA: number,
+    b: number, ldb: number, transB: number, c: number, ldc: number, accumulate: number,
+    m0: number, m1: number, n0: number, n1: number, scratch: number,
+  ): void;
+  fill(p: number, n: number, value: number): void;
+  copy(src: number, dst: number, n: number): void;
+  addRowVector(out: number, bias: number, rows: number, cols: number): void;
+  sumRows(a: number, out: number, rows: number, cols: number, accumulate: number): void;
+  clampInPlace(p: number, n: number, limit: number): void;
+  sumSquares(p: number, n: number, out: number, accumulate: number): void;
+  embeddingForward(weight: number, V: number, E: number, tokens: number, count: number, out: number): number;
+  embeddingBackward(dOut: number, tokens: number, count: number, dWeight: number, V: number, E: number): number;
+  lstmCellForward(gates: number, cPrev: number, c: number, h: number, B: number, H: number): void;
+  lstmCellBackward(
+    gates: number, cPrev: number, c: number, dh: number, dhRec: number, dc: number, dGates: number,
+    B: number, H: number,
+  ): void;
+  softmaxCrossEntropy(
+    logits: number, targets: number, N: number, V: number, loss: number, dLogits: number, gradScale: number,
+  ): number;
+  adamStep(
+    p: number, g: number, m: number, v: number, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, scale: number,
+  ): void;
+}
+
+/** Kernels the workers can run (all take int32 arguments only). */
+export const THREADED_KERNELS = ['gemm', 'lstmCellForward', 'lstmCellBackward'];
+
+// The micro-tile of assembly/gemm.ts: splits between threads fall on tile edges.
+const MR = 4;
+const NR = 8;
+/**
+ * Below this many flops a GEMM runs on one thread: waking a worker and joining it costs a few
+ * µs, and a 1 MFLOP product takes ~40 µs on one core.
+ */
+const PARALLEL_MIN_FLOPS = 1 << 20;
+/** LSTM cells with fewer B·H units run on one thread (~25 ns per unit forward). */
+const PARALLEL_MIN_UNITS = 8192;
+
+class WasmTensor implements Tensor {
+  readonly size: number;
+  disposed = false;
+  constructor(
+    readonly owner: WasmBackend,
+    readonly id: number,
+    readonly rows: number,
+    readonly cols: number,
+    /** Byte offset of element [0, 0]. */
+    readonly ptr: number,
+    /** A rowsOf view: shares its parent's block, never freed on its own. */
+    readonly isView: boolean,
+  ) {
+    this.size = rows * cols;
+  }
+}
+
+class WasmIndices implements IndexTensor {
+  disposed = false;
+  constructor(readonly owner: WasmBackend, readonly id: number, readonly length: number, readonly ptr: number) {}
+}
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm';
+  readonly description: string;
+  private nextId = 1;
+  private destroyed = false;
+  /** scratch[t]: thread t's GEMM packing buffers; thread 0 is this one. */
+  private readonly scratch: number[] = [];
+
+  constructor(
+    private readonly kernels: Kernels,
+    private readonly heap: WasmHeap,
+    private readonly pool: ThreadPool | null,
+  ) {
+    const threads = this.threads;
+    this.description = `wasm simd128, ${threads} thread${threads === 1 ? '' : 's'}`;
+    for (let t = 0; t < threads; t++) this.scratch.push(heap.alloc(kernels.gemmScratchBytes()));
+  }
+
+  /** Threads that run kernels, this one included. */
+  get threads(): number {
+    return 1 + (this.pool ? this.pool.size : 0);
+  }
+
+  private t(x: Tensor): WasmTensor {
+    this.live();
+    if (!(x instanceof WasmTensor) || x.owner !== this) throw new Error('wasm backend: tensor from another backend');
+    if (x.disposed) throw new Error(`wasm backend: tensor ${x.id} [${x.rows}, ${x.cols}] used after dispose`);
+    return x;
+  }
+
+  private idx(x: IndexTensor): WasmIndices {
+    if (!(x instanceof WasmIndices) || x.owner !== this) throw new Error('wasm backend: indices from another backend');
+    if (x.disposed) throw new Error(`wasm backend: indices ${x.id} used after dispose`);
+    return x;
+  }
+
+  private live(): void {
+    if (this.destroyed) throw new Error('wasm backend: used after destroy()');
+  }
+
+  // ---- memory ---------------------------------------------------------------------------
+
+  alloc(rows: number, cols: number): Tensor {
+    this.live();
+    if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) {
+      throw new Error(`alloc: bad shape [${rows}, ${cols}]`);
+    }
+    return new WasmTensor(this, this.nextId++, rows, cols, this.heap.alloc(rows * cols * 4), false);
+  }
+
+  rowsOf(x: Tensor, start: number, count: number): Tensor {
+    const t = this.t(x);
+    if (start < 0 || count < 0 || start + count > t.rows) {
+      throw new Error(`rowsOf: rows [${start}, ${start + count}) outside [0, ${t.rows})`);
+    }
+    return new WasmTensor(this, this.nextId++, count, t.cols, t.ptr + start * t.cols * 4, true);
+  }
+
+  upload(x: Tensor, data: ArrayLike<number>): void {
+    const t = this.t(x);
+    if (data.length !== t.size) throw new Error(`upload: ${data.length} values for a tensor of ${t.size}`);
+    // TypedArray.set converts (float64 → float32 rounds to nearest) and takes any array-like.
+    this.heap.f32.set(data, t.ptr >> 2);
+  }
+
+  async download(x: Tensor): Promise<FloatArray> {
+    const t = this.t(x);
+    return this.heap.f32.slice(t.ptr >> 2, (t.ptr >> 2) + t.size);
+  }
+
+  allocIndices(length: number): IndexTensor {
+    this.live();
+    if (!(Number.isInteger(length) && length >= 0)) throw new Error(`allocIndices: bad length ${length}`);
+    return new WasmIndices(this, this.nextId++, length, this.heap.alloc(length * 4));
+  }
+
+  uploadIndices(x: IndexTensor, data: Int32Array): void {
+    const t = this.idx(x);
+    if (data.length !== t.length) throw new Error(`uploadIndices: ${data.length} ids for ${t.length}`);
+    this.heap.i32.set(data, t.ptr >> 2);
+  }
+
+  dispose(x: Tensor | IndexTensor): void {
+    if (this.destroyed) return;
+    if (x instanceof WasmIndices) {
+      const t = this.idx(x);
+      t.disposed = true;
+      this.heap.release(t.ptr, t.length * 4);
+      return;
+    }
+    const t = this.t(x as Tensor);
+    if (t.isView) return;
+    t.disposed = true;
+    this.heap.release(t.ptr, t.size * 4);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.pool?.destroy();
+  }
+
+  // ---- dense ----------------------------------------------------------------------------
+
+  matmul(ax: Tensor, bx: Tensor, outx: Tensor, opts: MatmulOptions = {}): void {
+    const a = this.t(ax), b = this.t(bx), out = this.t(outx);
+    const transA = opts.transposeA ? 1 : 0, transB = opts.transposeB ? 1 : 0;
+    const M = transA ? a.cols : a.rows;
+    const K = transA ? a.rows : a.cols;
+    const Kb = transB ? b.cols : b.rows;
+    const N = transB ? b.rows : b.cols;
+    if (K !== Kb || out.rows !== M || out.cols !== N) {
+      throw new Error(`matmul: shapes [${a.rows},${a.cols}]${transA ? 'ᵀ' : ''} · ` +
+        `[${b.rows},${b.cols}]${transB ? 'ᵀ' : ''} → [${out.rows},${out.cols}] do not agree`);
+    }
+    const acc = opts.accumulate ? 1 : 0;
+    const args = [M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc];
+    const threads = 2 * M * N * K >= PARALLEL_MIN_FLOPS ? this.threads : 1;
+    if (threads === 1) {
+      this.kernels.gemm(M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc,
+        0, M, 0, N, this.scratch[0]);
+      return;
+    }
+    // Split the longer side of C on micro-tile edges: each thread packs the whole of the other
+    // operand's slice, so the duplicated packing is the smaller one.
+    const byRows = M >= N;
+    const tiles = byRows ? Math.ceil(M / MR) : Math.ceil(N / NR);
+    const unit = byRows ? MR : NR;
+    const extent = byRows ? M : N;
+    const ranges: Array<[number, number]> = [];
+    for (let t = 0; t < threads; t++) {
+      const lo = Math.min(extent, Math.floor((t * tiles) / threads) * unit);
+      const hi = Math.min(extent, Math.floor(((t + 1) * tiles) / threads) * unit);
+      ranges.push([lo, hi]);
+    }
+    const rect = (t: number): number[] => (byRows
+      ? [ranges[t][0], ranges[t][1], 0, N]
+      : [0, M, ranges[t][0], ranges[t][1]]);
+    const jobs = ranges.slice(1).map(([lo, hi], w) => (hi > lo ? [...args, ...rect(w + 1), this.scratch[w + 1]] : null));
+    const [m0, m1, n0, n1] = rect(0);
+    this.pool!.run('gemm', jobs, () => {
+      this.kernels.gemm(M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc,
+        m0, m1, n0, n1, this.scratch[0]);
+    });
+  }
+
+  addRowVector(outx: Tensor, biasx: Tensor): void {
+    const out = this.t(outx), bias = this.t(biasx);
+    if (bias.size !== out.cols) throw new Error(`addRowVector: bias of ${bias.size} for ${out.cols} columns`);
+    this.kernels.addRowVector(out.ptr, bias.ptr, out.rows, out.cols);
+  }
+
+  sumRows(ax: Tensor, outx: Tensor, accumulate: boolean): void {
+    const a = this.t(ax), out = this.t(outx);
+    if (out.size !== a.cols) throw new Error(`sumRows: out of ${out.size} for ${a.cols} columns`);
+    this.kernels.sumRows(a.ptr, out.ptr, a.rows, a.cols, accumulate ? 1 : 0);
+  }
+
+  fill(x: Tensor, value: number): void {
+    const t = this.t(x);
+    this.kernels.fill(t.ptr, t.size, value);
+  }
+
+  copy(srcx: Tensor, dstx: Tensor): void {
+    const src = this.t(srcx), dst = this.t(dstx);
+    if (src.size !== dst.size) throw new Error(`copy: ${src.size} values into ${dst.size}`);
+    this.kernels.copy(src.ptr, dst.ptr, src.size);
+  }
+
+  // ---- embedding ------------------------------------------------------------------------
+
+  embeddingForward(weightx: Tensor, tokensx: IndexTensor, outx: Tensor): void {
+    const w = this.t(weightx), tokens = this.idx(tokensx), out = this.t(outx);
+    if (out.rows !== tokens.length || out.cols !== w.cols) {
+      throw new Error(`embeddingForward: out [${out.rows}, ${out.cols}] for ${tokens.length} ids of width ${w.cols}`);
+    }
+    const bad = this.kernels.embeddingForward(w.ptr, w.rows, w.cols, tokens.ptr, tokens.length, out.ptr);
+    if (bad >= 0) this.badId('embeddingForward', tokens, bad, w.rows);
+  }
+
+  embeddingBackward(dOutx: Tensor, tokensx: IndexTensor, dWeightx: Tensor): void {
+    const dOut = this.t(dOutx), tokens = this.idx(tokensx), dw = this.t(dWeightx);
+    if (dOut.rows !== tokens.length || dOut.cols !== dw.cols) {
+      throw new Error(`embeddingBackward: dOut [${dOut.rows}, ${dOut.cols}] for ${tokens.length} ids of width ${dw.cols}`);
+    }
+    const bad = this.kernels.embeddingBackward(dOut.ptr, tokens.ptr, tokens.length, dw.ptr, dw.rows, dw.cols);
+    if (bad >= 0) this.badId('embeddingBackward', tokens, bad, dw.rows);
+  }
+
+  private badId(kernel: string, tokens: WasmIndices, at: number, vocab: number): never {
+    const id = this.heap.i32[(tokens.ptr >> 2) + at];
+    throw new Error(`${kernel}: id ${id} at position ${at} is outside the vocabulary [0, ${vocab})`);
+  }
+
+  // ---- LSTM cell ------------------------------------------------------------------------
+
+  lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
+    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
+    const B = c.rows, H = c.cols;
+    checkCell('lstmCellForward', B, H, gates, [cPrev, h]);
+    this.byRows('lstmCellForward', B, H, (b0, rows) => {
+      const s = b0 * H * 4;
+      return [gates.ptr + 4 * s, cPrev.ptr + s, c.ptr + s, h.ptr + s, rows, H];
+    });
+  }
+
+  lstmCellBackward(
+    gatesx: Tensor, cPrevx: Tensor, cx: Tensor,
+    dhx: Tensor, dhRecx: Tensor, dcx: Tensor, dGatesx: Tensor,
+  ): void {
+    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
+    const dh = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
+    const B = c.rows, H = c.cols;
+    checkCell('lstmCellBackward', B, H, gates, [cPrev, dh, dhRec, dc]);
+    checkCell('lstmCellBackward', B, H, dGates, []);
+    this.byRows('lstmCellBackward', B, H, (b0, rows) => {
+      const s = b0 * H * 4;
+      return [gates.ptr + 4 * s, cPrev.ptr + s, c.ptr + s, dh.ptr + s, dhRec.ptr + s, dc.ptr + s,
+        dGates.ptr + 4 * s, rows, H];
+    });
+  }
+
+  // Runs an LSTM kernel over B rows, split by rows across threads when the cell is big.
+  private byRows(name: 'lstmCellForward' | 'lstmCellBackward', B: number, H: number,
+    argsFor: (b0: number, rows: number) => number[]): void {
+    const threads = B * H >= PARALLEL_MIN_UNITS ? Math.min(this.threads, B) : 1;
+    const kernel = this.kernels[name] as (...args: number[]) => void;
+    if (threads === 1) {
+      kernel(...argsFor(0, B));
+      return;
+    }
+    const start = (t: number): number => Math.floor((t * B) / threads);
+    const jobs: Array<number[] | null> = [];
+    for (let t = 1; t < threads; t++) jobs.push(argsFor(start(t), start(t + 1) - start(t)));
+    this.pool!.run(name, jobs, () => kernel(...argsFor(0, start(1))));
+  }
+
+  // ---- loss -----------------------------------------------------------------------------
+
+  softmaxCrossEntropy(
+    logitsx: Tensor, targetsx: IndexTensor, lossx: Tensor,
+    dLogitsx: Tensor | null, gradScale: number,
+  ): void {
+    const logits = this.t(logitsx), targets = this.idx(targetsx), loss = this.t(lossx);
+    const dLogits = dLogitsx ? this.t(dLogitsx) : null;
+    if (targets.length !== logits.rows) {
+      throw new Error(`softmaxCrossEntropy: ${targets.length} targets for ${logits.rows} rows`);
+    }
+    if (dLogits && dLogits.size !== logits.size) {
+      throw new Error(`softmaxCrossEntropy: dLogits of ${dLogits.size} for logits of ${logits.size}`);
+    }
+    if (loss.size < 1) throw new Error('softmaxCrossEntropy: loss must hold one value');
+    const bad = this.kernels.softmaxCrossEntropy(logits.ptr, targets.ptr, logits.rows, logits.cols, loss.ptr,
+      dLogits ? dLogits.ptr : 0, gradScale);
+    if (bad >= 0) this.badId('softmaxCrossEntropy', targets, bad, logits.cols);
+  }
+
+  // ---- optimisation ---------------------------------------------------------------------
+
+  clampInPlace(x: Tensor, limit: number): void {
+    const t = this.t(x);
+    this.kernels.clampInPlace(t.ptr, t.size, limit);
+  }
+
+  sumSquares(x: Tensor, outx: Tensor, accumulate: boolean): void {
+    const t = this.t(x), out = this.t(outx);
+    if (out.size < 1) throw new Error('sumSquares: out must hold one value');
+    this.kernels.sumSquares(t.ptr, t.size, out.ptr, accumulate ? 1 : 0);
+  }
+
+  adamStep(
+    paramx: Tensor, gradx: Tensor, mx: Tensor, vx: Tensor,
+    hyper: AdamParams, normSqx: Tensor | null, clipNorm: number,
+  ): void {
+    const p = this.t(paramx), grad = this.t(gradx), m = this.t(mx), v = this.t(vx);
+    if (grad.size !== p.size || m.size !== p.size || v.size !== p.size) {
+      throw new Error(`adamStep: param ${p.size}, grad ${grad.size}, m ${m.size}, v ${v.size} must agree`);
+    }
+    // The clip rule is clipScale's, on the float32 ‖g‖² the kernels summed: same as reference.
+    const scale = normSqx ? clipScale(this.heap.f32[this.t(normSqx).ptr >> 2], clipNorm) : 1;
+    const { lr, beta1, beta2, eps, step } = hyper;
+    const bc1 = 1 - Math.pow(beta1, step);
+    const bc2 = 1 - Math.pow(beta2, step);
+    this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale);
+  }
+}
+
+// gates: [B, 4H] and every other state: [B, H].
+function checkCell(kernel: string, B: number, H: number, gates: WasmTensor, states: WasmTensor[]): void {
+  if (gates.rows !== B || gates.cols !== 4 * H) {
+    throw new Error(`${kernel}: gates [${gates.rows}, ${gates.cols}] for state [${B}, ${H}]; want [${B}, ${4 * H}]`);
+  }
+  for (const s of states) {
+    if (s.rows !== B || s.cols !== H) throw new Error(`${kernel}: state [${s.rows}, ${s.cols}]; want [${B}, ${H}]`);
+  }
+}
