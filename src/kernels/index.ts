@@ -3,20 +3,14 @@
 import { BackendName } from '../config';
 import { Backend } from './backend';
 import { ReferenceBackend } from './reference/reference';
+import { createWasmBackend } from './wasm';
 
 export interface BackendOptions {
   /** wasm worker threads; 0: one per available core. */
   threads: number;
 }
 
-// The wasm and gpu.js backends are loaded only when asked for: gpu.js pulls in a lot at start-up.
-interface WasmModule { createWasmBackend(opts: { threads?: number }): Promise<Backend> }
-
-function loadWasm(): WasmModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('./wasm') as WasmModule;
-}
-
+// gpu.js is loaded only when asked for: it pulls in a lot at start-up, and sampling should start fast.
 interface GpujsModule { createGpujsBackend(opts: { mode: string }): Promise<Backend> }
 
 function loadGpujs(): GpujsModule {
@@ -29,11 +23,11 @@ export async function createBackend(name: BackendName, opts: BackendOptions): Pr
     case 'reference':
       return new ReferenceBackend('float32');
     case 'wasm':
-      return loadWasm().createWasmBackend({ threads: opts.threads || undefined });
+      return createWasmBackend({ threads: opts.threads || undefined });
     case 'gpujs':
       return loadGpujs().createGpujsBackend({ mode: 'auto' });
     case 'auto':
       // No GPU is reachable from Node on most machines; the wasm SIMD backend is the fast CPU path.
-      return loadWasm().createWasmBackend({ threads: opts.threads || undefined });
+      return createWasmBackend({ threads: opts.threads || undefined });
   }
 }
