@@ -3,6 +3,7 @@
 import { Backend } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { createWasmBackend } from '../../src/kernels/wasm';
+import { createGpujsBackend } from '../../src/kernels/gpujs';
 
 export interface BackendEntry {
   name: string;
@@ -16,7 +17,20 @@ export const BACKENDS: BackendEntry[] = [
   // float32 storage and float32 sums (the reference sums in float64); exp/σ/tanh within 2 ulp.
   { name: 'wasm-1thread', create: () => createWasmBackend({ threads: 1 }), tolerance: 2e-6 },
   { name: 'wasm-2threads', create: () => createWasmBackend({ threads: 2 }), tolerance: 2e-6 },
+  // gpu.js cpu mode: the kernels run as float64 JavaScript and store float32 arrays.
+  { name: 'gpujs-cpu', create: () => createGpujsBackend({ mode: 'cpu' }), tolerance: 2e-6 },
 ];
+
+// CI runs jest under `xvfb-run -a` with RNN_TEST_HEADLESSGL=1. There, a headless-gl that
+// cannot start makes create() throw, so every case of this entry fails; it is never skipped.
+if (process.env.RNN_TEST_HEADLESSGL === '1') {
+  BACKENDS.push({
+    name: 'gpujs-headlessgl',
+    create: () => createGpujsBackend({ mode: 'headlessgl' }),
+    // float32 sums in the shader (the reference sums in float64) and Mesa's exp/log.
+    tolerance: 2e-5,
+  });
+}
 
 /** `${backend}:${case}` → why it is skipped. Every entry is a known gap with a reason. */
 export const SKIPS: Record<string, string> = {};

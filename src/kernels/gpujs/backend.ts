@@ -1,0 +1,511 @@
+// The gpu.js backend: every Backend method as gpu.js kernels, tensors resident on the device.
+//
+// Storage. A root tensor owns one gpu.js output: a Texture in a GL mode, a Float32Array in
+// cpu mode. Kernels run with `pipeline: true, immutable: true`, so each returns a fresh
+// texture and the backend swaps it into the root (deleting the old one); nothing is read back
+// until download(). A row view is (root, element offset): kernels read it through an offset
+// argument; a kernel writing a view computes a compact result that is spliced into the root
+// (a splice kernel on a GL device, an in-place set() in cpu mode).
+//
+// Kernels. One gpu.js kernel per (operation, shape), built on first use and cached: shapes are
+// compile-time constants, so loops have constant bounds (see sources.ts). Settings are always
+// explicit, because gpu.js degrades quietly otherwise: precision 'single' (not 8-bit
+// 'unsigned' textures), tactic 'precision' (highp, never lowp/mediump shaders), and
+// loopMaxIterations above every loop bound.
+//
+// Letters: B batch, H hidden, E embedding, V vocab, N rows of a window (T·B).
+
+import { GPU } from 'gpu.js';
+import {
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor,
+} from '../backend';
+import { quietly } from './quiet';
+import * as src from './sources';
+
+/** The gpu.js modes this backend runs on. */
+export type GpujsKernelMode = 'headlessgl' | 'cpu';
+
+/** A device texture (GL modes) or a plain array (cpu mode). */
+interface GpuTexture {
+  delete(): void;
+  toArray(): ArrayLike<number>;
+}
+type Storage = GpuTexture | Float32Array;
+
+// gpu.js's GL shaders index textures with float32 arithmetic: integers are exact below 2^24.
+const MAX_GL_ELEMENTS = 1 << 24;
+
+class Root {
+  disposed = false;
+  constructor(public data: Storage, readonly size: number) {}
+}
+
+class GpuTensor implements Tensor {
+  readonly size: number;
+  constructor(
+    readonly id: number,
+    readonly rows: number,
+    readonly cols: number,
+    readonly root: Root,
+    /** Element offset of this tensor's first value in root (0 unless a row view). */
+    readonly offset: number,
+  ) {
+    this.size = rows * cols;
+  }
+}
+
+class GpuIndices implements IndexTensor {
+  constructor(readonly id: number, readonly length: number, readonly root: Root) {}
+}
+
+/** A gpu.js kernel as we call it: arguments in, one output (or a kernel map's outputs). */
+type KernelFn = (...args: unknown[]) => unknown;
+type KernelMapResult = { result: Storage } & Record<string, Storage>;
+
+interface KernelSpec {
+  source: string;
+  output: number;
+  constants?: Record<string, number>;
+  /** Sub-kernels of a kernel map, by output name. */
+  subKernels?: Record<string, string>;
+  /** The longest loop in the kernel, so gpu.js's loop cap never truncates it. */
+  loopBound?: number;
+}
+
+function isTexture(x: Storage): x is GpuTexture {
+  return !(x instanceof Float32Array);
+}
+
+export class GpujsBackend implements Backend {
+  readonly name = 'gpujs';
+  /** What gpu.js printed while we were calling it, for diagnostics. */
+  readonly messages: string[] = [];
+  private readonly gpu: GPU;
+  private readonly kernels = new Map<string, KernelFn>();
+  private readonly roots = new Set<Root>();
+  private nextId = 1;
+  private destroyed = false;
+
+  constructor(readonly mode: GpujsKernelMode, readonly description: string) {
+    this.gpu = quietly(this.messages, () => new GPU({ mode }));
+    const gpu = this.gpu as unknown as { addFunction(source: string): void };
+    for (const helper of src.HELPERS) gpu.addFunction(helper);
+  }
+
+  // ---- kernels ----------------------------------------------------------------------------
+
+  private kernel(key: string, spec: KernelSpec): KernelFn {
+    const cached = this.kernels.get(key);
+    if (cached) return cached;
+    const settings = {
+      output: [spec.output],
+      pipeline: true,
+      immutable: true,
+      precision: 'single' as const,
+      tactic: 'precision' as const,
+      // Texture sizes become uniforms: a kernel accepts any root a view points into.
+      dynamicArguments: true,
+      dynamicOutput: false,
+      constants: spec.constants ?? {},
+      loopMaxIterations: Math.max(1000, (spec.loopBound ?? 0) + 1),
+    };
+    const gpu = this.gpu as unknown as {
+      createKernel(source: string, settings: object): KernelFn;
+      createKernelMap(subKernels: Record<string, string>, source: string, settings: object): KernelFn;
+    };
+    const kernel = quietly(this.messages, () => (spec.subKernels
+      ? gpu.createKernelMap(spec.subKernels, spec.source, settings)
+      : gpu.createKernel(spec.source, settings)));
+    this.kernels.set(key, kernel);
+    return kernel;
+  }
+
+  /** Runs a kernel; a quiet fallback to gpu.js's cpu kernels in a GL mode is an error. */
+  private run<T>(kernel: KernelFn, ...args: unknown[]): T {
+    if (this.destroyed) throw new Error('gpujs backend: used after destroy()');
+    const before = this.messages.length;
+    const out = quietly(this.messages, () => kernel(...args)) as T;
+    for (let i = before; i < this.messages.length; i++) {
+      if (/fall(ing)? ?back/i.test(this.messages[i])) {
+        throw new Error(`gpujs backend (${this.mode}): gpu.js fell back: ${this.messages[i]}`);
+      }
+    }
+    return out;
+  }
+
+  // ---- memory -----------------------------------------------------------------------------
+
+  private t(x: Tensor): GpuTensor {
+    if (!(x instanceof GpuTensor)) throw new Error('gpujs backend: tensor from another backend');
+    if (x.root.disposed) throw new Error('gpujs backend: tensor used after dispose()');
+    return x;
+  }
+
+  private idx(x: IndexTensor): GpuIndices {
+    if (!(x instanceof GpuIndices)) throw new Error('gpujs backend: indices from another backend');
+    if (x.root.disposed) throw new Error('gpujs backend: indices used after dispose()');
+    return x;
+  }
+
+  private newRoot(size: number): Root {
+    if (this.mode !== 'cpu' && size > MAX_GL_ELEMENTS) {
+      throw new Error(`gpujs backend: a tensor of ${size} values is over ${MAX_GL_ELEMENTS}, ` +
+        'the most gpu.js can index exactly in float32 on a GL device; use a smaller model or batch');
+    }
+    const root = new Root(this.zeros(size), size);
+    this.roots.add(root);
+    return root;
+  }
+
+  private zeros(size: number): Storage {
+    if (this.mode === 'cpu') return new Float32Array(size);
+    return this.run<Storage>(this.kernel(`fill:${size}`, { source: src.FILL, output: size }), 0);
+  }
+
+  private release(data: Storage): void {
+    if (isTexture(data)) data.delete();
+  }
+
+  /** Makes `result` (dst.size values) the contents of dst, a root or a row view. */
+  private commit(dst: GpuTensor, result: Storage): void {
+    const root = dst.root;
+    if (dst.offset === 0 && dst.size === root.size) {
+      this.release(root.data);
+      root.data = result;
+      return;
+    }
+    if (!isTexture(root.data) || !isTexture(result)) {
+      // cpu mode: the root's array is ours alone, so a view is written in place.
+      (root.data as Float32Array).set(result as Float32Array, dst.offset);
+      return;
+    }
+    const splice = this.kernel(`splice:${root.size}`, { source: src.SPLICE, output: root.size });
+    const spliced = this.run<Storage>(splice, root.data, result, dst.offset, dst.offset + dst.size);
+    this.release(root.data);
+    this.release(result);
+    root.data = spliced;
+  }
+
+  alloc(rows: number, cols: number): Tensor {
+    if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) {
+      throw new Error(`alloc: bad shape [${rows}, ${cols}]`);
+    }
+    return new GpuTensor(this.nextId++, rows, cols, this.newRoot(Math.max(1, rows * cols)), 0);
+  }
+
+  rowsOf(x: Tensor, start: number, count: number): Tensor {
+    const t = this.t(x);
+    if (start < 0 || count < 0 || start + count > t.rows) {
+      throw new Error(`rowsOf: rows [${start}, ${start + count}) outside [0, ${t.rows})`);
+    }
+    return new GpuTensor(this.nextId++, count, t.cols, t.root, t.offset + start * t.cols);
+  }
+
+  private uploadArray(data: Float32Array): Storage {
+    if (this.mode === 'cpu') return data;
+    const upload = this.kernel(`upload:${data.length}`, { source: src.UPLOAD, output: data.length });
+    return this.run<Storage>(upload, data);
+  }
+
+  upload(x: Tensor, data: ArrayLike<number>): void {
+    const t = this.t(x);
+    if (data.length !== t.size) throw new Error(`upload: ${data.length} values for a tensor of ${t.size}`);
+    if (t.size === 0) return;
+    this.commit(t, this.uploadArray(Float32Array.from(data)));
+  }
+
+  async download(x: Tensor): Promise<FloatArray> {
+    const t = this.t(x);
+    const data = t.root.data;
+    const all = isTexture(data) ? quietly(this.messages, () => data.toArray()) : data;
+    const out = new Float32Array(t.size);
+    for (let i = 0; i < t.size; i++) out[i] = all[t.offset + i];
+    return out;
+  }
+
+  allocIndices(length: number): IndexTensor {
+    return new GpuIndices(this.nextId++, length, this.newRoot(Math.max(1, length)));
+  }
+
+  uploadIndices(x: IndexTensor, data: Int32Array): void {
+    const t = this.idx(x);
+    if (data.length !== t.length) throw new Error(`uploadIndices: ${data.length} ids for ${t.length}`);
+    if (t.length === 0) return;
+    // Ids are stored as floats: exact below 2^24, far above any vocabulary.
+    const stored = this.uploadArray(Float32Array.from(data));
+    this.release(t.root.data);
+    t.root.data = stored;
+  }
+
+  dispose(x: Tensor | IndexTensor): void {
+    // A view shares its root's memory and is never disposed on its own.
+    if (x instanceof GpuTensor && (x.offset !== 0 || x.size !== x.root.size)) return;
+    const root = x instanceof GpuTensor ? x.root : x instanceof GpuIndices ? x.root : null;
+    if (!root || root.disposed) return;
+    root.disposed = true;
+    this.release(root.data);
+    this.roots.delete(root);
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    for (const root of this.roots) {
+      root.disposed = true;
+      this.release(root.data);
+    }
+    this.roots.clear();
+    this.kernels.clear();
+    this.destroyed = true;
+    // gpu.js tears down on a timer and reports through a promise nobody else awaits.
+    quietly(this.messages, () => this.gpu.destroy()).catch(() => undefined);
+  }
+
+  // ---- dense ------------------------------------------------------------------------------
+
+  matmul(ax: Tensor, bx: Tensor, outx: Tensor, opts: MatmulOptions = {}): void {
+    const a = this.t(ax), b = this.t(bx), out = this.t(outx);
+    const M = opts.transposeA ? a.cols : a.rows;
+    const K = opts.transposeA ? a.rows : a.cols;
+    const Kb = opts.transposeB ? b.cols : b.rows;
+    const N = opts.transposeB ? b.rows : b.cols;
+    if (K !== Kb || out.rows !== M || out.cols !== N) {
+      throw new Error(`matmul: shapes [${a.rows},${a.cols}]${opts.transposeA ? 'ᵀ' : ''} · ` +
+        `[${b.rows},${b.cols}]${opts.transposeB ? 'ᵀ' : ''} → [${out.rows},${out.cols}] do not agree`);
+    }
+    if (out.size === 0) return;
+    const accumulate = Boolean(opts.accumulate);
+    // A [M, K] is read at aOff + m·aStrideM + k·aStrideK; Aᵀ stored [K, M] swaps the strides.
+    const constants = {
+      N, K,
+      aStrideM: opts.transposeA ? 1 : K, aStrideK: opts.transposeA ? M : 1,
+      bStrideK: opts.transposeB ? 1 : N, bStrideN: opts.transposeB ? K : 1,
+    };
+    const key = `matmul:${M},${K},${N},${opts.transposeA ? 1 : 0}${opts.transposeB ? 1 : 0}${accumulate ? 1 : 0}`;
+    const kernel = this.kernel(key, {
+      source: src.matmul(accumulate), output: M * N, constants, loopBound: K,
+    });
+    const args: unknown[] = [a.root.data, a.offset, b.root.data, b.offset];
+    if (accumulate) args.push(out.root.data, out.offset);
+    this.commit(out, this.run<Storage>(kernel, ...args));
+  }
+
+  addRowVector(outx: Tensor, biasx: Tensor): void {
+    const out = this.t(outx), bias = this.t(biasx);
+    if (bias.size !== out.cols) throw new Error(`addRowVector: bias of ${bias.size} for ${out.cols} columns`);
+    if (out.size === 0) return;
+    const kernel = this.kernel(`addRowVector:${out.size},${out.cols}`, {
+      source: src.ADD_ROW_VECTOR, output: out.size, constants: { C: out.cols },
+    });
+    this.commit(out, this.run<Storage>(kernel, out.root.data, out.offset, bias.root.data, bias.offset));
+  }
+
+  sumRows(ax: Tensor, outx: Tensor, accumulate: boolean): void {
+    const a = this.t(ax), out = this.t(outx);
+    if (out.size !== a.cols) throw new Error(`sumRows: out of ${out.size} for ${a.cols} columns`);
+    if (out.size === 0) return;
+    const kernel = this.kernel(`sumRows:${a.rows},${a.cols},${accumulate ? 1 : 0}`, {
+      source: src.sumRows(accumulate), output: a.cols, constants: { R: a.rows, C: a.cols }, loopBound: a.rows,
+    });
+    const args: unknown[] = [a.root.data, a.offset];
+    if (accumulate) args.push(out.root.data, out.offset);
+    this.commit(out, this.run<Storage>(kernel, ...args));
+  }
+
+  fill(x: Tensor, value: number): void {
+    const t = this.t(x);
+    if (t.size === 0) return;
+    if (this.mode === 'cpu') {
+      (t.root.data as Float32Array).fill(value, t.offset, t.offset + t.size);
+      return;
+    }
+    this.commit(t, this.run<Storage>(this.kernel(`fill:${t.size}`, { source: src.FILL, output: t.size }), value));
+  }
+
+  copy(srcx: Tensor, dstx: Tensor): void {
+    const from = this.t(srcx), dst = this.t(dstx);
+    if (from.size !== dst.size) throw new Error(`copy: ${from.size} values into ${dst.size}`);
+    if (dst.size === 0) return;
+    const kernel = this.kernel(`copy:${dst.size}`, { source: src.COPY, output: dst.size });
+    this.commit(dst, this.run<Storage>(kernel, from.root.data, from.offset));
+  }
+
+  // ---- embedding --------------------------------------------------------------------------
+
+  embeddingForward(weightx: Tensor, tokensx: IndexTensor, outx: Tensor): void {
+    const w = this.t(weightx), tokens = this.idx(tokensx), out = this.t(outx);
+    const E = w.cols;
+    if (out.rows !== tokens.length || out.cols !== E) {
+      throw new Error(`embeddingForward: out [${out.rows},${out.cols}] for ${tokens.length} tokens of ${E}`);
+    }
+    if (out.size === 0) return;
+    const kernel = this.kernel(`embeddingForward:${out.size},${E}`, {
+      source: src.EMBEDDING_FORWARD, output: out.size, constants: { E },
+    });
+    this.commit(out, this.run<Storage>(kernel, w.root.data, w.offset, tokens.root.data));
+  }
+
+  embeddingBackward(dOutx: Tensor, tokensx: IndexTensor, dWeightx: Tensor): void {
+    const dOut = this.t(dOutx), tokens = this.idx(tokensx), dw = this.t(dWeightx);
+    const E = dw.cols, N = tokens.length;
+    if (dOut.rows !== N || dOut.cols !== E) {
+      throw new Error(`embeddingBackward: dOut [${dOut.rows},${dOut.cols}] for ${N} tokens of ${E}`);
+    }
+    if (dw.size === 0 || N === 0) return;
+    const kernel = this.kernel(`embeddingBackward:${dw.size},${E},${N}`, {
+      source: src.EMBEDDING_BACKWARD, output: dw.size, constants: { E, N }, loopBound: N,
+    });
+    this.commit(dw, this.run<Storage>(kernel, dw.root.data, dw.offset, dOut.root.data, dOut.offset, tokens.root.data));
+  }
+
+  // ---- LSTM cell --------------------------------------------------------------------------
+
+  lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
+    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
+    const B = c.rows, H = c.cols;
+    if (gates.rows !== B || gates.cols !== 4 * H || h.rows !== B || h.cols !== H || cPrev.size !== B * H) {
+      throw new Error(`lstmCellForward: gates [${gates.rows},${gates.cols}] for c [${B},${H}]`);
+    }
+    if (c.size === 0) return;
+    // c and h from the pre-activations, in one kernel map over the B·H cells...
+    const cell = this.kernel(`lstmForward:${B},${H}`, {
+      source: src.LSTM_FORWARD, output: B * H, constants: { H },
+      subKernels: { c: src.LSTM_CELL_STATE },
+    });
+    const ch = this.run<KernelMapResult>(cell, gates.root.data, gates.offset, cPrev.root.data, cPrev.offset);
+    // ...then the gates themselves become activations, for the backward pass.
+    const act = this.kernel(`gateActivations:${B},${H}`, {
+      source: src.LSTM_GATE_ACTIVATIONS, output: B * 4 * H, constants: { H },
+    });
+    const activations = this.run<Storage>(act, gates.root.data, gates.offset);
+    this.commit(c, ch.c);
+    this.commit(h, ch.result);
+    this.commit(gates, activations);
+  }
+
+  lstmCellBackward(
+    gatesx: Tensor, cPrevx: Tensor, cx: Tensor,
+    dhx: Tensor, dhRecx: Tensor, dcx: Tensor, dGatesx: Tensor,
+  ): void {
+    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
+    const dh = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
+    const B = c.rows, H = c.cols;
+    if (gates.rows !== B || gates.cols !== 4 * H || dGates.rows !== B || dGates.cols !== 4 * H ||
+      cPrev.size !== B * H || dh.size !== B * H || dhRec.size !== B * H || dc.size !== B * H) {
+      throw new Error(`lstmCellBackward: gates [${gates.rows},${gates.cols}] for c [${B},${H}]`);
+    }
+    if (c.size === 0) return;
+    const gradGates = this.kernel(`lstmBackwardGates:${B},${H}`, {
+      source: src.LSTM_BACKWARD_GATES, output: B * 4 * H, constants: { H },
+    });
+    const gradCell = this.kernel(`lstmBackwardCell:${B},${H}`, {
+      source: src.LSTM_BACKWARD_CELL, output: B * H, constants: { H },
+    });
+    const dGatesNew = this.run<Storage>(gradGates,
+      gates.root.data, gates.offset, cPrev.root.data, cPrev.offset, c.root.data, c.offset,
+      dh.root.data, dh.offset, dhRec.root.data, dhRec.offset, dc.root.data, dc.offset);
+    const dcNew = this.run<Storage>(gradCell,
+      gates.root.data, gates.offset, c.root.data, c.offset,
+      dh.root.data, dh.offset, dhRec.root.data, dhRec.offset, dc.root.data, dc.offset);
+    this.commit(dGates, dGatesNew);
+    this.commit(dc, dcNew);
+  }
+
+  // ---- loss -------------------------------------------------------------------------------
+
+  softmaxCrossEntropy(
+    logitsx: Tensor, targetsx: IndexTensor, lossx: Tensor,
+    dLogitsx: Tensor | null, gradScale: number,
+  ): void {
+    const logits = this.t(logitsx), targets = this.idx(targetsx), loss = this.t(lossx);
+    const dLogits = dLogitsx ? this.t(dLogitsx) : null;
+    const N = logits.rows, V = logits.cols;
+    if (targets.length !== N || loss.size !== 1 || (dLogits && dLogits.size !== N * V)) {
+      throw new Error(`softmaxCrossEntropy: logits [${N},${V}], ${targets.length} targets, loss of ${loss.size}`);
+    }
+    if (N === 0) {
+      this.fill(loss, 0);
+      return;
+    }
+    const stats = this.kernel(`softmaxRowStats:${N},${V}`, {
+      source: src.SOFTMAX_ROW_STATS, output: N, constants: { V }, loopBound: V,
+      subKernels: { rowLoss: src.SOFTMAX_ROW_LOSS },
+    });
+    const rows = this.run<KernelMapResult>(stats, logits.root.data, logits.offset, targets.root.data);
+    let gradient: Storage | null = null;
+    if (dLogits) {
+      const grad = this.kernel(`softmaxGradient:${N},${V}`, {
+        source: src.SOFTMAX_GRADIENT, output: N * V, constants: { V },
+      });
+      gradient = this.run<Storage>(grad, logits.root.data, logits.offset, targets.root.data, rows.result, gradScale);
+    }
+    const total = this.sum(rows.rowLoss, 0, N, false, null);
+    this.release(rows.result);
+    this.release(rows.rowLoss);
+    this.commit(loss, total);
+    if (dLogits && gradient) this.commit(dLogits, gradient);
+  }
+
+  /** Σ of n values of data from offset (squared if asked), plus prev[0] when given: [1]. */
+  private sum(data: Storage, offset: number, n: number, square: boolean, prev: GpuTensor | null): Storage {
+    const CHUNK = Math.max(1, Math.ceil(Math.sqrt(n)));
+    const P = Math.ceil(n / CHUNK);
+    const partial = this.kernel(`partialSum:${n},${square ? 1 : 0}`, {
+      source: src.PARTIAL_SUM, output: P, constants: { n, CHUNK, SQUARE: square ? 1 : 0 }, loopBound: CHUNK,
+    });
+    const partials = this.run<Storage>(partial, data, offset);
+    const final = this.kernel(`finalSum:${P},${prev ? 1 : 0}`, {
+      source: src.finalSum(prev !== null), output: 1, constants: { P }, loopBound: P,
+    });
+    const total = prev
+      ? this.run<Storage>(final, partials, prev.root.data, prev.offset)
+      : this.run<Storage>(final, partials);
+    this.release(partials);
+    return total;
+  }
+
+  // ---- optimisation -----------------------------------------------------------------------
+
+  clampInPlace(x: Tensor, limit: number): void {
+    const t = this.t(x);
+    if (t.size === 0) return;
+    const kernel = this.kernel(`clamp:${t.size}`, { source: src.CLAMP, output: t.size });
+    this.commit(t, this.run<Storage>(kernel, t.root.data, t.offset, limit));
+  }
+
+  sumSquares(x: Tensor, outx: Tensor, accumulate: boolean): void {
+    const t = this.t(x), out = this.t(outx);
+    if (out.size !== 1) throw new Error(`sumSquares: out of ${out.size} values, want 1`);
+    if (t.size === 0) {
+      if (!accumulate) this.fill(out, 0);
+      return;
+    }
+    this.commit(out, this.sum(t.root.data, t.offset, t.size, true, accumulate ? out : null));
+  }
+
+  adamStep(
+    paramx: Tensor, gradx: Tensor, mx: Tensor, vx: Tensor,
+    hyper: AdamParams, normSqx: Tensor | null, clipNorm: number,
+  ): void {
+    const p = this.t(paramx), g = this.t(gradx), m = this.t(mx), v = this.t(vx);
+    if (g.size !== p.size || m.size !== p.size || v.size !== p.size) {
+      throw new Error(`adamStep: param of ${p.size}, grad ${g.size}, m ${m.size}, v ${v.size}`);
+    }
+    if (p.size === 0) return;
+    const normSq = normSqx ? this.t(normSqx) : null;
+    const clip = normSq !== null && clipNorm > 0;
+    const kernel = this.kernel(`adam:${p.size},${clip ? 1 : 0}`, {
+      source: src.adam(clip), output: p.size,
+      subKernels: { m: src.ADAM_MOMENT1, v: src.ADAM_MOMENT2 },
+    });
+    const { lr, beta1, beta2, eps, step } = hyper;
+    const args: unknown[] = [
+      p.root.data, p.offset, g.root.data, g.offset, m.root.data, m.offset, v.root.data, v.offset,
+      lr, beta1, beta2, eps, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step),
+    ];
+    if (clip && normSq) args.push(normSq.root.data, normSq.offset, clipNorm);
+    const next = this.run<KernelMapResult>(kernel, ...args);
+    this.commit(p, next.result);
+    this.commit(m, next.m);
+    this.commit(v, next.v);
+  }
+}

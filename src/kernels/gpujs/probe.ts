@@ -1,0 +1,153 @@
+// Which gpu.js modes work on this machine, each tried in a child process with a time limit,
+// so a native module that crashes (Dawn on an old glibc) or hangs cannot take us down.
+
+import { execFile } from 'child_process';
+import { pathToFileURL } from 'url';
+
+export type GpujsMode = 'auto' | 'headlessgl' | 'webgpu' | 'cpu';
+
+export interface GpujsModeProbe {
+  mode: Exclude<GpujsMode, 'auto'>;
+  works: boolean;
+  /** The device that would run the kernels, e.g. 'llvmpipe (LLVM 15.0.6, 256 bits) (software)'. */
+  device?: string;
+  /** Why it does not work. */
+  reason?: string;
+}
+
+const PROBE_TIMEOUT_MS = 15000;
+
+/** Renderer names of software rasterisers: never call one of these a GPU. */
+const SOFTWARE_RENDERER = /llvmpipe|softpipe|swiftshader|lavapipe|software|swrast|microsoft basic/i;
+
+export function describeRenderer(renderer: string): string {
+  return SOFTWARE_RENDERER.test(renderer) ? `${renderer} (software)` : renderer;
+}
+
+// Runs in the child: make a headless-gl gpu.js kernel, run it, name the renderer behind it.
+const HEADLESSGL_SCRIPT = `
+const quiet = () => {};
+console.log = console.warn = console.error = console.info = quiet;
+const out = (r) => process.stdout.write(JSON.stringify(r));
+try {
+  const { GPU } = require(process.argv[1]);
+  const gpu = new GPU({ mode: 'headlessgl' });
+  const k = gpu.createKernel('function (a) { return a[this.thread.x] * 2; }',
+    { output: [3], precision: 'single', tactic: 'precision' });
+  const r = Array.from(k(new Float32Array([1, 2, 3.5])));
+  if (r.join() !== '2,4,7') throw new Error('a test kernel computed ' + r.join() + ', not 2,4,7');
+  const gl = k.kernel.context;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+  const hp = gl.getShaderPrecisionFormat(gl.FRAGMENT_SHADER, gl.HIGH_FLOAT);
+  out({ works: true, renderer: String(renderer), highpFloat: hp ? [hp.rangeMin, hp.rangeMax, hp.precision] : null,
+    maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) });
+} catch (e) {
+  out({ works: false, reason: String(e && e.message || e) });
+}
+`;
+
+// Runs in the child as an ES module: load Dawn through the 'webgpu' package, ask for an adapter.
+const WEBGPU_SCRIPT = `
+const out = (r) => process.stdout.write(JSON.stringify(r));
+try {
+  const { create, globals } = await import(process.argv[1]);
+  Object.assign(globalThis, globals);
+  const gpu = create([]);
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) {
+    out({ works: false, reason: 'Dawn loaded but offered no WebGPU adapter' });
+  } else {
+    const info = adapter.info || {};
+    out({ works: true, renderer: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter',
+      fallback: Boolean(adapter.isFallbackAdapter) });
+  }
+} catch (e) {
+  out({ works: false, reason: String(e && e.message || e).split('\\n')[0] });
+}
+process.exit(0);
+`;
+
+interface ChildResult {
+  works?: boolean;
+  reason?: string;
+  renderer?: string;
+  highpFloat?: [number, number, number] | null;
+  maxTextureSize?: number;
+  fallback?: boolean;
+}
+
+function runChild(args: string[]): Promise<ChildResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: PROBE_TIMEOUT_MS, windowsHide: true, maxBuffer: 1 << 20 },
+      (error, stdout) => {
+        try {
+          const parsed = JSON.parse(stdout) as ChildResult;
+          if (typeof parsed.works === 'boolean') {
+            resolve(parsed);
+            return;
+          }
+        } catch {
+          // fall through: no answer from the child
+        }
+        const why = error && (error as NodeJS.ErrnoException & { killed?: boolean }).killed
+          ? `timed out after ${PROBE_TIMEOUT_MS} ms`
+          : `probe process failed${error ? `: ${String(error.message).split('\n')[0]}` : ''}`;
+        resolve({ works: false, reason: why });
+      });
+  });
+}
+
+export interface HeadlessGlInfo extends ChildResult {
+  works: boolean;
+}
+
+/** Tries gpu.js headlessgl in a child process: does a kernel run, and on what renderer. */
+export async function probeHeadlessGl(): Promise<HeadlessGlInfo> {
+  let gpujsPath: string;
+  try {
+    gpujsPath = require.resolve('gpu.js');
+  } catch (e) {
+    return { works: false, reason: `gpu.js is not installed: ${(e as Error).message}` };
+  }
+  const r = await runChild(['-e', HEADLESSGL_SCRIPT, gpujsPath]);
+  return { ...r, works: Boolean(r.works) };
+}
+
+export async function probeWebGpu(): Promise<ChildResult & { works: boolean }> {
+  let webgpuPath: string;
+  try {
+    webgpuPath = require.resolve('webgpu');
+  } catch (e) {
+    return { works: false, reason: `the webgpu package (Dawn) is not installed: ${(e as Error).message}` };
+  }
+  const r = await runChild(['--input-type=module', '-e', WEBGPU_SCRIPT, pathToFileURL(webgpuPath).href]);
+  return { ...r, works: Boolean(r.works) };
+}
+
+function headlessGlReason(reason: string | undefined): string {
+  const why = reason ?? 'unknown';
+  if (/not supported/i.test(why)) {
+    return 'headless-gl could not create a WebGL context: is the gl package built ' +
+      '(npm install-scripts approve gl) and is there an X display (xvfb-run -a)?';
+  }
+  return why;
+}
+
+/** Every gpu.js mode, whether it works here and on what; for `rnn info`. Never prints. */
+export async function probeGpujsModes(): Promise<GpujsModeProbe[]> {
+  const [gl, webgpu] = await Promise.all([probeHeadlessGl(), probeWebGpu()]);
+  return [
+    gl.works
+      ? { mode: 'headlessgl', works: true, device: describeRenderer(gl.renderer ?? 'unknown renderer') }
+      : { mode: 'headlessgl', works: false, reason: headlessGlReason(gl.reason) },
+    webgpu.works
+      ? {
+        mode: 'webgpu', works: false,
+        device: `${webgpu.renderer}${webgpu.fallback ? ' (software fallback adapter)' : ''}`,
+        reason: 'Dawn offers an adapter, but this backend does not drive gpu.js webgpu kernels yet',
+      }
+      : { mode: 'webgpu', works: false, reason: webgpu.reason },
+    { mode: 'cpu', works: true, device: 'JavaScript on the CPU' },
+  ];
+}
