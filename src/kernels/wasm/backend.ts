@@ -36,14 +36,17 @@ export interface Kernels {
   softmaxCrossEntropy(
     logits: number, targets: number, N: number, V: number, loss: number, dLogits: number, gradScale: number,
   ): number;
+  gemmChunk(...args: number[]): void;
+  lstmCellForwardChunk(...args: number[]): void;
+  lstmCellBackwardChunk(...args: number[]): void;
   adamStep(
     p: number, g: number, m: number, v: number, n: number,
     lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, scale: number,
   ): void;
 }
 
-/** Kernels the workers can run (all take int32 arguments only). */
-export const THREADED_KERNELS = ['gemm', 'lstmCellForward', 'lstmCellBackward'];
+/** Kernels the workers can run: chunked, int32 arguments only (see pool.ts). */
+export const THREADED_KERNELS = ['gemmChunk', 'lstmCellForwardChunk', 'lstmCellBackwardChunk'];
 
 // The micro-tile of assembly/gemm.ts: splits between threads fall on tile edges.
 const MR = 4;
@@ -53,6 +56,10 @@ const NR = 8;
  * µs, and a 1 MFLOP product takes ~40 µs on one core.
  */
 const PARALLEL_MIN_FLOPS = 1 << 20;
+/** Chunks of a threaded job per thread: a late or slow thread takes fewer of them. */
+const CHUNKS_PER_THREAD = 4;
+/** Smaller chunks would spend too much of their time repacking the shared operand. */
+const MIN_CHUNK_FLOPS = 1 << 19;
 /** LSTM cells with fewer B·H units run on one thread (~25 ns per unit forward). */
 const PARALLEL_MIN_UNITS = 8192;
 
@@ -83,17 +90,15 @@ export class WasmBackend implements Backend {
   readonly description: string;
   private nextId = 1;
   private destroyed = false;
-  /** scratch[t]: thread t's GEMM packing buffers; thread 0 is this one. */
-  private readonly scratch: number[] = [];
-
   constructor(
     private readonly kernels: Kernels,
     private readonly heap: WasmHeap,
     private readonly pool: ThreadPool | null,
+    /** scratch[0]: this thread's GEMM packing buffers (the workers hold their own). */
+    private readonly scratch: number[],
   ) {
     const threads = this.threads;
     this.description = `wasm simd128, ${threads} thread${threads === 1 ? '' : 's'}`;
-    for (let t = 0; t < threads; t++) this.scratch.push(heap.alloc(kernels.gemmScratchBytes()));
   }
 
   /** Threads that run kernels, this one included. */
@@ -194,34 +199,21 @@ export class WasmBackend implements Backend {
         `[${b.rows},${b.cols}]${transB ? 'ᵀ' : ''} → [${out.rows},${out.cols}] do not agree`);
     }
     const acc = opts.accumulate ? 1 : 0;
-    const args = [M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc];
-    const threads = 2 * M * N * K >= PARALLEL_MIN_FLOPS ? this.threads : 1;
-    if (threads === 1) {
+    const flops = 2 * M * N * K;
+    if (!this.pool || flops < PARALLEL_MIN_FLOPS) {
       this.kernels.gemm(M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc,
         0, M, 0, N, this.scratch[0]);
       return;
     }
-    // Split the longer side of C on micro-tile edges: each thread packs the whole of the other
-    // operand's slice, so the duplicated packing is the smaller one.
-    const byRows = M >= N;
+    // Cut the longer side of C on micro-tile edges: every chunk packs the whole of the other
+    // operand's slice, so the packing repeated per chunk is the smaller one. A few chunks per
+    // thread let a thread that starts late (or runs slow) take fewer.
+    const byRows = M >= N ? 1 : 0;
     const tiles = byRows ? Math.ceil(M / MR) : Math.ceil(N / NR);
-    const unit = byRows ? MR : NR;
-    const extent = byRows ? M : N;
-    const ranges: Array<[number, number]> = [];
-    for (let t = 0; t < threads; t++) {
-      const lo = Math.min(extent, Math.floor((t * tiles) / threads) * unit);
-      const hi = Math.min(extent, Math.floor(((t + 1) * tiles) / threads) * unit);
-      ranges.push([lo, hi]);
-    }
-    const rect = (t: number): number[] => (byRows
-      ? [ranges[t][0], ranges[t][1], 0, N]
-      : [0, M, ranges[t][0], ranges[t][1]]);
-    const jobs = ranges.slice(1).map(([lo, hi], w) => (hi > lo ? [...args, ...rect(w + 1), this.scratch[w + 1]] : null));
-    const [m0, m1, n0, n1] = rect(0);
-    this.pool!.run('gemm', jobs, () => {
-      this.kernels.gemm(M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc,
-        m0, m1, n0, n1, this.scratch[0]);
-    });
+    const chunks = Math.max(1, Math.min(tiles, CHUNKS_PER_THREAD * this.threads,
+      Math.floor(flops / MIN_CHUNK_FLOPS)));
+    const args = [M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc, byRows, chunks];
+    this.pool.run('gemmChunk', args, chunks, this.scratch[0], this.kernels.gemmChunk);
   }
 
   addRowVector(outx: Tensor, biasx: Tensor): void {
@@ -278,10 +270,7 @@ export class WasmBackend implements Backend {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
     const B = c.rows, H = c.cols;
     checkCell('lstmCellForward', B, H, gates, [cPrev, h]);
-    this.byRows('lstmCellForward', B, H, (b0, rows) => {
-      const s = b0 * H * 4;
-      return [gates.ptr + 4 * s, cPrev.ptr + s, c.ptr + s, h.ptr + s, rows, H];
-    });
+    this.byRows('lstmCellForward', B, H, [gates.ptr, cPrev.ptr, c.ptr, h.ptr, B, H]);
   }
 
   lstmCellBackward(
@@ -293,26 +282,19 @@ export class WasmBackend implements Backend {
     const B = c.rows, H = c.cols;
     checkCell('lstmCellBackward', B, H, gates, [cPrev, dh, dhRec, dc]);
     checkCell('lstmCellBackward', B, H, dGates, []);
-    this.byRows('lstmCellBackward', B, H, (b0, rows) => {
-      const s = b0 * H * 4;
-      return [gates.ptr + 4 * s, cPrev.ptr + s, c.ptr + s, dh.ptr + s, dhRec.ptr + s, dc.ptr + s,
-        dGates.ptr + 4 * s, rows, H];
-    });
+    this.byRows('lstmCellBackward', B, H,
+      [gates.ptr, cPrev.ptr, c.ptr, dh.ptr, dhRec.ptr, dc.ptr, dGates.ptr, B, H]);
   }
 
-  // Runs an LSTM kernel over B rows, split by rows across threads when the cell is big.
-  private byRows(name: 'lstmCellForward' | 'lstmCellBackward', B: number, H: number,
-    argsFor: (b0: number, rows: number) => number[]): void {
-    const threads = B * H >= PARALLEL_MIN_UNITS ? Math.min(this.threads, B) : 1;
-    const kernel = this.kernels[name] as (...args: number[]) => void;
-    if (threads === 1) {
-      kernel(...argsFor(0, B));
+  // Runs an LSTM kernel over B rows, cut by rows across threads when the cell is big.
+  private byRows(name: 'lstmCellForward' | 'lstmCellBackward', B: number, H: number, args: number[]): void {
+    if (!this.pool || B * H < PARALLEL_MIN_UNITS) {
+      (this.kernels[name] as (...a: number[]) => void)(...args);
       return;
     }
-    const start = (t: number): number => Math.floor((t * B) / threads);
-    const jobs: Array<number[] | null> = [];
-    for (let t = 1; t < threads; t++) jobs.push(argsFor(start(t), start(t + 1) - start(t)));
-    this.pool!.run(name, jobs, () => kernel(...argsFor(0, start(1))));
+    const chunked = name === 'lstmCellForward' ? 'lstmCellForwardChunk' : 'lstmCellBackwardChunk';
+    const chunks = Math.min(B, CHUNKS_PER_THREAD * this.threads);
+    this.pool.run(chunked, [...args, chunks], chunks, this.scratch[0], this.kernels[chunked]);
   }
 
   // ---- loss -----------------------------------------------------------------------------

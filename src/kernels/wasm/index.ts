@@ -51,6 +51,8 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const base = (new wasmApi.Instance(module, { env: { memory: probe } }).exports as unknown as Kernels).heapBase();
   const heap = new WasmHeap(base, INITIAL_MEMORY_BYTES, maxMiB * 2 ** 20);
   const kernels = new wasmApi.Instance(module, { env: { memory: heap.memory } }).exports as unknown as Kernels;
-  const pool = threads > 1 ? await ThreadPool.start(threads - 1, module, heap.memory, THREADED_KERNELS) : null;
-  return new WasmBackend(kernels, heap, pool);
+  // Each thread packs GEMM operands into its own scratch block.
+  const scratch = Array.from({ length: threads }, () => heap.alloc(kernels.gemmScratchBytes()));
+  const pool = threads > 1 ? await ThreadPool.start(scratch.slice(1), module, heap.memory, THREADED_KERNELS) : null;
+  return new WasmBackend(kernels, heap, pool, scratch);
 }

@@ -1,29 +1,41 @@
-// Worker threads that run kernels on the shared memory, woken through a shared control block.
+// Worker threads that share kernel work with this thread, through a shared control block.
 //
-// A step's recurrent GEMM takes ~100-200 µs, so dispatch must cost a few µs, not a
-// postMessage round trip (~50 µs+). Each worker owns a slot in a SharedArrayBuffer of int32:
-//   [SEQ] bumped by the main thread to post a job; [DONE] set to SEQ by the worker when
-//   finished; [FAILED] 1 if the kernel threw; [OP] kernel index; [ARGC], [ARGS…] int32 args.
-// Both sides spin briefly on Atomics.load before falling back to Atomics.wait, so back-to-back
-// kernels never pay a futex wake-up, and an idle worker sleeps instead of burning a core.
+// A step's recurrent GEMM takes ~100-300 µs, so handing out work must cost a few µs, not a
+// postMessage round trip. One job runs at a time; it is cut into chunks, and every thread
+// (this one included) claims the next chunk with a compare-and-swap until none are left, so a
+// worker that wakes late (a busy machine, a sleeping core) only means this thread does more of
+// the chunks itself: a job is never slower than running it alone plus a few atomics.
+// Control block, int32:
+//   SEQ    job number, bumped (and notified) to post a job
+//   CLAIM  (SEQ & 0x1fffff) << 10 | next unclaimed chunk; the tag stops a worker that read
+//          an older job's arguments from claiming a chunk of a newer job
+//   DONE   chunks finished; the job is over when DONE = CHUNKS
+//   FAILED 1 if a chunk threw on a worker
+//   OP, CHUNKS, ARGC, ARGS…  the kernel (index into the name table) and its int32 arguments;
+//          a chunked kernel is called as kernel(...ARGS, chunk, scratch)
+// Idle threads spin briefly on Atomics.load before sleeping in Atomics.wait, so back-to-back
+// kernels skip the futex wake-up and an idle worker does not burn a core.
 
 import { Worker } from 'node:worker_threads';
 import { WasmMemory, WasmModule } from './wasm-api';
 
-const SLOT_INTS = 32; // 128 bytes: two cache lines, so slots never false-share.
-const SEQ = 0, DONE = 1, FAILED = 2, OP = 3, ARGC = 4, ARGS = 5;
-const MAX_ARGS = SLOT_INTS - ARGS;
+const SEQ = 0, CLAIM = 16, DONE = 32, FAILED = 33, OP = 48, CHUNKS = 49, ARGC = 50, ARGS = 51;
+const CONTROL_INTS = 128; // SEQ, CLAIM and DONE sit on separate 64-byte lines.
+const MAX_ARGS = CONTROL_INTS - ARGS;
+const CHUNK_BITS = 10;
+const MAX_CHUNKS = (1 << CHUNK_BITS) - 1;
+const CHUNK_MASK = MAX_CHUNKS;
+const TAG_MASK = 0x1fffff;
 const QUIT = -1;
-/** Atomics.load polls before sleeping: ~50-100 µs, longer than the pointwise gaps between GEMMs. */
-const SPIN = 50000;
+/** Atomics.load polls before sleeping: tens of µs, longer than the pointwise gaps between GEMMs. */
+const SPIN = 20000;
 
 // Plain JS, run with `eval: true` so it loads the same way from ts-jest and from dist/.
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, control, slot, names } = workerData;
+const { module, memory, control, names, scratch } = workerData;
 const ctl = new Int32Array(control);
-const base = slot * ${SLOT_INTS};
 const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const kernels = names.map((name) => exports[name]);
 const args = [];
@@ -31,21 +43,30 @@ let seen = 0;
 parentPort.postMessage('ready');
 for (;;) {
   let spins = 0;
-  while (Atomics.load(ctl, base + ${SEQ}) === seen) {
-    if (++spins > ${SPIN}) { Atomics.wait(ctl, base + ${SEQ}, seen); spins = 0; }
+  while (Atomics.load(ctl, ${SEQ}) === seen) {
+    if (++spins > ${SPIN}) { Atomics.wait(ctl, ${SEQ}, seen); spins = 0; }
   }
-  seen = Atomics.load(ctl, base + ${SEQ});
-  const op = ctl[base + ${OP}];
+  seen = Atomics.load(ctl, ${SEQ});
+  const op = ctl[${OP}];
   if (op === ${QUIT}) break;
-  args.length = ctl[base + ${ARGC}];
-  for (let i = 0; i < args.length; i++) args[i] = ctl[base + ${ARGS} + i];
-  try {
-    kernels[op](...args);
-  } catch (err) {
-    Atomics.store(ctl, base + ${FAILED}, 1);
+  const tag = (seen & ${TAG_MASK}) << ${CHUNK_BITS};
+  const chunks = ctl[${CHUNKS}];
+  const argc = ctl[${ARGC}];
+  args.length = argc + 2;
+  for (let i = 0; i < argc; i++) args[i] = ctl[${ARGS} + i];
+  args[argc + 1] = scratch;
+  for (;;) {
+    const claim = Atomics.load(ctl, ${CLAIM});
+    if ((claim & ~${CHUNK_MASK}) !== tag || (claim & ${CHUNK_MASK}) >= chunks) break;
+    if (Atomics.compareExchange(ctl, ${CLAIM}, claim, claim + 1) !== claim) continue;
+    args[argc] = claim & ${CHUNK_MASK};
+    try {
+      kernels[op](...args);
+    } catch (err) {
+      Atomics.store(ctl, ${FAILED}, 1);
+    }
+    if (Atomics.add(ctl, ${DONE}, 1) + 1 === chunks) Atomics.notify(ctl, ${DONE});
   }
-  Atomics.store(ctl, base + ${DONE}, seen);
-  Atomics.notify(ctl, base + ${DONE});
 }
 `;
 
@@ -58,22 +79,27 @@ export class ThreadPool {
     this.ctl = new Int32Array(control);
   }
 
-  /** Starts `count` workers, each instantiating `module` on `memory`; resolves once all are ready. */
+  /**
+   * Starts one worker per entry of `scratch` (its GEMM packing buffer), each instantiating
+   * `module` on `memory`; resolves once all are ready. names: the kernels run() may call.
+   */
   static async start(
-    count: number, module: WasmModule, memory: WasmMemory, names: string[],
+    scratch: number[], module: WasmModule, memory: WasmMemory, names: string[],
   ): Promise<ThreadPool> {
-    const control = new SharedArrayBuffer(Math.max(1, count) * SLOT_INTS * 4);
+    const control = new SharedArrayBuffer(CONTROL_INTS * 4);
     const workers: Worker[] = [];
     const ready: Promise<void>[] = [];
-    for (let slot = 0; slot < count; slot++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, slot, names } });
+    for (const [w, ownScratch] of scratch.entries()) {
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true, workerData: { module, memory, control, names, scratch: ownScratch },
+      });
       // A forgotten destroy() must not keep the CLI alive.
       worker.unref();
       workers.push(worker);
       ready.push(new Promise((resolve, reject) => {
         worker.once('message', () => resolve());
         worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`wasm backend: worker ${slot} exited (${code}) while starting`)));
+        worker.once('exit', (code) => reject(new Error(`wasm backend: worker ${w} exited (${code}) while starting`)));
       }));
     }
     const pool = new ThreadPool(workers, control, names);
@@ -86,65 +112,69 @@ export class ThreadPool {
     return pool;
   }
 
+  /** Worker threads (this thread not counted). */
   get size(): number {
     return this.workers.length;
   }
 
   /**
-   * Runs kernel `name` on worker w with jobs[w] as its int32 arguments (null: no job), runs
-   * `own` on this thread meanwhile, and returns when every posted job has finished.
+   * Runs kernel(...args, chunk, scratch) for every chunk in [0, chunks), spread over this
+   * thread (with `scratch`) and the workers; returns when all chunks are done.
    */
-  run(name: string, jobs: Array<number[] | null>, own: () => void): void {
+  run(name: string, args: number[], chunks: number, scratch: number, kernel: (...a: number[]) => void): void {
     if (this.destroyed) throw new Error('wasm backend: used after destroy()');
     const op = this.names.indexOf(name);
     if (op < 0) throw new Error(`wasm backend: kernel ${name} is not in the worker table`);
+    if (args.length > MAX_ARGS) throw new Error(`wasm backend: ${args.length} arguments for ${name}; at most ${MAX_ARGS}`);
+    if (!(chunks >= 1 && chunks <= MAX_CHUNKS)) throw new Error(`wasm backend: ${chunks} chunks; at most ${MAX_CHUNKS}`);
+    const ctl = this.ctl;
     const seq = ++this.seq;
-    const posted: number[] = [];
-    for (let w = 0; w < jobs.length; w++) {
-      const args = jobs[w];
-      if (!args) continue;
-      if (args.length > MAX_ARGS) throw new Error(`wasm backend: ${args.length} arguments for ${name}; at most ${MAX_ARGS}`);
-      const base = w * SLOT_INTS;
-      this.ctl[base + OP] = op;
-      this.ctl[base + ARGC] = args.length;
-      for (let i = 0; i < args.length; i++) this.ctl[base + ARGS + i] = args[i];
-      Atomics.store(this.ctl, base + SEQ, seq);
-      Atomics.notify(this.ctl, base + SEQ);
-      posted.push(base);
-    }
+    const tag = (seq & TAG_MASK) << CHUNK_BITS;
+    ctl[OP] = op;
+    ctl[CHUNKS] = chunks;
+    ctl[ARGC] = args.length;
+    for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i];
+    Atomics.store(ctl, DONE, 0);
+    Atomics.store(ctl, CLAIM, tag);
+    Atomics.store(ctl, SEQ, seq);
+    Atomics.notify(ctl, SEQ);
+
+    const own = [...args, 0, scratch];
     let ownError: unknown = null;
-    try {
-      own();
-    } catch (err) {
-      ownError = err;
+    let ownDone = 0;
+    for (;;) {
+      const claim = Atomics.load(ctl, CLAIM);
+      if ((claim & CHUNK_MASK) >= chunks) break;
+      if (Atomics.compareExchange(ctl, CLAIM, claim, claim + 1) !== claim) continue;
+      own[args.length] = claim & CHUNK_MASK;
+      try {
+        kernel(...own);
+      } catch (err) {
+        ownError = err;
+      }
+      ownDone++;
     }
-    let failed = false;
-    for (const base of posted) {
-      let spins = 0;
-      for (;;) {
-        const done = Atomics.load(this.ctl, base + DONE);
-        if (done === seq) break;
-        if (++spins > SPIN) Atomics.wait(this.ctl, base + DONE, done);
-      }
-      if (this.ctl[base + FAILED]) {
-        failed = true;
-        this.ctl[base + FAILED] = 0;
-      }
+    // Chunks this thread ran count at once; wait only for those a worker is still running.
+    let done = Atomics.add(ctl, DONE, ownDone) + ownDone;
+    let spins = 0;
+    while (done !== chunks) {
+      if (++spins > SPIN) Atomics.wait(ctl, DONE, done);
+      done = Atomics.load(ctl, DONE);
     }
     if (ownError) throw ownError;
-    if (failed) throw new Error(`wasm backend: kernel ${name} failed on a worker thread`);
+    if (ctl[FAILED]) {
+      ctl[FAILED] = 0;
+      throw new Error(`wasm backend: kernel ${name} failed on a worker thread`);
+    }
   }
 
   /** Stops and terminates every worker. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (let w = 0; w < this.workers.length; w++) {
-      const base = w * SLOT_INTS;
-      this.ctl[base + OP] = QUIT;
-      Atomics.store(this.ctl, base + SEQ, ++this.seq);
-      Atomics.notify(this.ctl, base + SEQ);
-      void this.workers[w].terminate();
-    }
+    this.ctl[OP] = QUIT;
+    Atomics.store(this.ctl, SEQ, ++this.seq);
+    Atomics.notify(this.ctl, SEQ);
+    for (const worker of this.workers) void worker.terminate();
   }
 }

@@ -13,8 +13,8 @@
 // Micro-tile: MR rows × NR columns of C, kept in MR·NR/4 = 8 f32x4 accumulators. V8 has 16
 // xmm registers for wasm SIMD (one is its scratch): 8 accumulators + 2 B vectors + 1 broadcast
 // leaves room, where 6×8 (12 + 3) spills.
-const MR: i32 = 4;
-const NR: i32 = 8;
+export const MR: i32 = 4;
+export const NR: i32 = 8;
 const KC: i32 = 256;
 const MC: i32 = 128;
 const NC: i32 = 2048;

@@ -13,3 +13,4 @@ export { adamStep } from './adam';
 export function heapBase(): usize {
   return __heap_base;
 }
+export { gemmChunk, lstmCellForwardChunk, lstmCellBackwardChunk } from './chunks';

@@ -1,0 +1,47 @@
+// Chunked entry points for the thread pool: the same kernels over one of `chunks` slices.
+// @ts-nocheck — AssemblyScript (compiled by asc in `npm run build:wasm`), not TypeScript for tsc.
+//
+// The pool hands chunks out dynamically (whichever thread is free takes the next one), so each
+// entry point maps (chunks, chunk) to its slice here, from the job's shared arguments. The last
+// two arguments are the chunk index and the calling thread's GEMM scratch.
+
+import { gemm, MR, NR } from './gemm';
+import { lstmCellForward, lstmCellBackward } from './lstm';
+
+// [lo, hi) of chunk `chunk` when `units` are cut into `chunks` near-equal slices.
+@inline function sliceStart(units: i32, chunks: i32, chunk: i32): i32 {
+  return <i32>((<i64>units * chunk) / chunks);
+}
+
+/** gemm on one slice of C: rows (byRows) or columns, cut on micro-tile edges. */
+export function gemmChunk(
+  M: i32, N: i32, K: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
+  c: usize, ldc: i32, accumulate: i32, byRows: i32, chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const unit = byRows ? MR : NR;
+  const extent = byRows ? M : N;
+  const units = (extent + unit - 1) / unit;
+  const lo = min(extent, sliceStart(units, chunks, chunk) * unit);
+  const hi = min(extent, sliceStart(units, chunks, chunk + 1) * unit);
+  if (byRows) gemm(M, N, K, a, lda, transA, b, ldb, transB, c, ldc, accumulate, lo, hi, 0, N, scratch);
+  else gemm(M, N, K, a, lda, transA, b, ldb, transB, c, ldc, accumulate, 0, M, lo, hi, scratch);
+}
+
+/** lstmCellForward on rows [b0, b1) of the batch. */
+export function lstmCellForwardChunk(
+  gates: usize, cPrev: usize, c: usize, h: usize, B: i32, H: i32, chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const b0 = sliceStart(B, chunks, chunk), b1 = sliceStart(B, chunks, chunk + 1);
+  const s = <usize>b0 * H * 4;
+  lstmCellForward(gates + 4 * s, cPrev + s, c + s, h + s, b1 - b0, H);
+}
+
+/** lstmCellBackward on rows [b0, b1) of the batch. */
+export function lstmCellBackwardChunk(
+  gates: usize, cPrev: usize, c: usize, dh: usize, dhRec: usize, dc: usize, dGates: usize,
+  B: i32, H: i32, chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const b0 = sliceStart(B, chunks, chunk), b1 = sliceStart(B, chunks, chunk + 1);
+  const s = <usize>b0 * H * 4;
+  lstmCellBackward(gates + 4 * s, cPrev + s, c + s, dh + s, dhRec + s, dc + s, dGates + 4 * s, b1 - b0, H);
+}
