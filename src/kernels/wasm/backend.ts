@@ -145,12 +145,12 @@ export class WasmBackend implements Backend {
     const t = this.t(x);
     if (data.length !== t.size) throw new Error(`upload: ${data.length} values for a tensor of ${t.size}`);
     // TypedArray.set converts (float64 → float32 rounds to nearest) and takes any array-like.
-    this.heap.f32.set(data, t.ptr >> 2);
+    this.heap.f32.set(data, t.ptr >>> 2);
   }
 
   async download(x: Tensor): Promise<FloatArray> {
     const t = this.t(x);
-    return this.heap.f32.slice(t.ptr >> 2, (t.ptr >> 2) + t.size);
+    return this.heap.f32.slice(t.ptr >>> 2, (t.ptr >>> 2) + t.size);
   }
 
   allocIndices(length: number): IndexTensor {
@@ -162,7 +162,7 @@ export class WasmBackend implements Backend {
   uploadIndices(x: IndexTensor, data: Int32Array): void {
     const t = this.idx(x);
     if (data.length !== t.length) throw new Error(`uploadIndices: ${data.length} ids for ${t.length}`);
-    this.heap.i32.set(data, t.ptr >> 2);
+    this.heap.i32.set(data, t.ptr >>> 2);
   }
 
   dispose(x: Tensor | IndexTensor): void {
@@ -260,7 +260,7 @@ export class WasmBackend implements Backend {
   }
 
   private badId(kernel: string, tokens: WasmIndices, at: number, vocab: number): never {
-    const id = this.heap.i32[(tokens.ptr >> 2) + at];
+    const id = this.heap.i32[(tokens.ptr >>> 2) + at];
     throw new Error(`${kernel}: id ${id} at position ${at} is outside the vocabulary [0, ${vocab})`);
   }
 
@@ -339,7 +339,7 @@ export class WasmBackend implements Backend {
       throw new Error(`adamStep: param ${p.size}, grad ${grad.size}, m ${m.size}, v ${v.size} must agree`);
     }
     // The clip rule is clipScale's, on the float32 ‖g‖² the kernels summed: same as reference.
-    const scale = normSqx ? clipScale(this.heap.f32[this.t(normSqx).ptr >> 2], clipNorm) : 1;
+    const scale = normSqx ? clipScale(this.heap.f32[this.t(normSqx).ptr >>> 2], clipNorm) : 1;
     const { lr, beta1, beta2, eps, step } = hyper;
     const bc1 = 1 - Math.pow(beta1, step);
     const bc2 = 1 - Math.pow(beta2, step);

@@ -38,7 +38,7 @@ export class WasmHeap {
     const size = blockSize(bytes);
     const reused = this.free.get(size)?.pop();
     if (reused !== undefined) {
-      this.f32.fill(0, reused >> 2, (reused + size) >> 2);
+      this.f32.fill(0, reused >>> 2, (reused + size) >>> 2);
       return reused;
     }
     const ptr = this.top;
