@@ -66,6 +66,8 @@ export const DEFAULTS = {
   threads: 0,
   checkpointDir: 'checkpoints',
   name: '',
+  /** Where named corpora (`rnn train tinyshakespeare`) are looked for and fetched to. */
+  corporaDir: 'corpora',
   // Sampling
   temperature: 0.8,
   length: 1000,

@@ -182,9 +182,39 @@ export function checkpointPaths(dir: string, name: string): { latest: string; be
   return { latest: path.join(dir, `${name}${EXTENSION}`), best: path.join(dir, `${name}.best${EXTENSION}`) };
 }
 
+/** The name that always means the model shipped with rnn (`--checkpoint bundled`). */
+export const BUNDLED = 'bundled';
+
 /**
- * Resolves --checkpoint: an existing path, or a run name in dir (its best checkpoint when it
- * has one, else its latest). With nothing given: the most recently written checkpoint in dir.
+ * Where a checkpoint shipped with rnn lives: checkpoints/bundled/ in the package root (found
+ * by walking up from this file, so it works from src/ and dist/, in a clone or an install).
+ * RNN_BUNDLED_DIR replaces it (packagers, tests).
+ */
+export function bundledCheckpointDir(): string {
+  if (process.env.RNN_BUNDLED_DIR) return process.env.RNN_BUNDLED_DIR;
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) return path.join(__dirname, 'checkpoints', BUNDLED);
+    dir = up;
+  }
+  return path.join(dir, 'checkpoints', BUNDLED);
+}
+
+/** The bundled checkpoint, or null. Chosen by name, not mtime (a clone's mtimes are arbitrary): a .best file first. */
+export function bundledCheckpoint(): string | null {
+  const found = listCheckpoints(bundledCheckpointDir()).map((c) => c.path);
+  const rank = (p: string): number => (p.endsWith(`.best${EXTENSION}`) ? 0 : 1);
+  found.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  return found[0] ?? null;
+}
+
+const TRAIN_ONE = 'train one first, e.g. `rnn train tinyshakespeare --time 10m`';
+
+/**
+ * Resolves --checkpoint: an existing path, 'bundled', or a run name in dir (its best checkpoint
+ * when it has one, else its latest). With nothing given: the most recently written checkpoint
+ * in dir, else the bundled one.
  */
 export function resolveCheckpoint(given: string | undefined, dir: string): string {
   if (given) {
@@ -192,13 +222,18 @@ export function resolveCheckpoint(given: string | undefined, dir: string): strin
     const { latest, best } = checkpointPaths(dir, given.replace(/(\.best)?\.safetensors$/, ''));
     if (fs.existsSync(best)) return best;
     if (fs.existsSync(latest)) return latest;
-    throw new UsageError(`no checkpoint '${given}': not a file, and no ${path.basename(latest)} in ${dir}/ (see \`rnn info\`, or train one with \`rnn train corpus.txt\`)`);
+    if (given === BUNDLED) {
+      const bundled = bundledCheckpoint();
+      if (bundled) return bundled;
+      throw new UsageError(`no bundled checkpoint in ${bundledCheckpointDir()}/; ${TRAIN_ONE}`);
+    }
+    throw new UsageError(`no checkpoint '${given}': not a file, and no ${path.basename(latest)} in ${dir}/ (see \`rnn info\`, or ${TRAIN_ONE})`);
   }
   const found = listCheckpoints(dir);
-  if (found.length === 0) {
-    throw new UsageError(`no checkpoint in ${dir}/; train one first, e.g. \`rnn train corpora/tinyshakespeare.txt\``);
-  }
-  return found[0].path;
+  if (found.length > 0) return found[0].path;
+  const bundled = bundledCheckpoint();
+  if (bundled) return bundled;
+  throw new UsageError(`no checkpoint in ${dir}/ and no bundled model; ${TRAIN_ONE}, then \`rnn sample\``);
 }
 
 /** Checkpoints in dir, newest first. */

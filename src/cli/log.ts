@@ -33,3 +33,8 @@ export function createLog(quiet = false): Log {
     },
   };
 }
+
+/** Colour for text on stdout (a table that is the command's product): only when stdout is a terminal. */
+export function stdoutColor(): chalk.Chalk {
+  return new chalk.Instance({ level: colorAllowed(process.stdout) ? 1 : 0 });
+}

@@ -6,6 +6,9 @@ import { CheckpointError } from '../checkpoint/safetensors';
 import { ExitSignal } from './exit';
 import { trainCommand } from './train';
 import { sampleCommand } from './sample';
+import { evalCommand } from './eval';
+import { infoCommand } from './info';
+import { corporaCommand } from './corpora';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
@@ -18,12 +21,20 @@ function program(): Command {
     .version(version, '-V, --version')
     .addHelpText('after', `
 Examples:
-  $ rnn train corpora/tinyshakespeare.txt --time 10m
+  $ rnn train tinyshakespeare --time 10m     # fetches the corpus on first use
   $ rnn sample --temp 0.8 --length 500
+  $ rnn eval corpora/tinyshakespeare.txt
+  $ rnn info
 
-Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted.`);
+stdout carries the product (text, or JSON with --json); progress and errors go to stderr.
+Colour and spinners only on a terminal, and never with NO_COLOR set. RNN_DEBUG=1 prints stacks.
+
+Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C; training saves first).`);
   root.addCommand(trainCommand());
   root.addCommand(sampleCommand());
+  root.addCommand(evalCommand());
+  root.addCommand(infoCommand());
+  root.addCommand(corporaCommand());
   // commander exits 1 on usage errors; exitOverride lets main() map them to 2.
   const override = (cmd: Command): void => {
     cmd.exitOverride();

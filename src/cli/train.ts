@@ -2,10 +2,12 @@
 
 import { Command, Option } from 'commander';
 import { createHash } from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, defaultTrainConfig, validateConfig } from '../config';
 import { UsageError, InterruptedError } from '../errors';
 import { readStdin, readTextFile, splitCorpus } from '../data/corpus';
+import { FetchProgress, corpusState, fetchCorpus, knownCorpus, KNOWN_CORPORA } from '../data/registry';
 import { Batcher } from '../data/batcher';
 import { Vocab } from '../data/vocab';
 import { createBackend } from '../kernels';
@@ -17,7 +19,7 @@ import {
   CheckpointMeta, LoadedCheckpoint, TrainProgress, checkpointPaths, hasTrainingState, loadCheckpoint,
   restoreModel, restoreTrainingState, saveCheckpoint,
 } from '../checkpoint/checkpoint';
-import { createLog } from './log';
+import { Log, createLog } from './log';
 import { intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
 
@@ -36,6 +38,7 @@ interface TrainOptions {
   evalEvery: number;
   saveEvery: number;
   checkpointDir: string;
+  corporaDir: string;
   name?: string;
   seed: number;
   backend: BackendName;
@@ -54,7 +57,7 @@ const FIXED_ON_RESUME: Array<[keyof TrainOptions, string]> = [
 export function trainCommand(): Command {
   return new Command('train')
     .description('train an LSTM on a text file (or - for stdin) and save checkpoints')
-    .argument('<corpus>', "a UTF-8 text file, or '-' to read standard input")
+    .argument('<corpus>', `a UTF-8 text file, '-' to read standard input, or a known corpus name (${KNOWN_CORPORA.map((c) => c.name).join(', ')}; see \`rnn corpora\`), fetched into --corpora-dir when absent`)
     .option('--layers <n>', 'stacked LSTM layers', intOption(1, 16), DEFAULTS.layers)
     .option('--hidden <n>', 'hidden units per layer', intOption(1, 8192), DEFAULTS.hiddenSize)
     .option('--embedding <n>', 'character embedding size', intOption(1, 8192), DEFAULTS.embeddingSize)
@@ -69,6 +72,7 @@ export function trainCommand(): Command {
     .option('--eval-every <n>', 'measure validation loss every n iterations', intOption(1), DEFAULTS.evalEvery)
     .option('--save-every <n>', 'save every n iterations (0: at every evaluation); always at the end', intOption(0), DEFAULTS.saveEvery)
     .option('--checkpoint-dir <dir>', 'where checkpoints go', DEFAULTS.checkpointDir)
+    .option('--corpora-dir <dir>', 'where named corpora are found, and fetched to', DEFAULTS.corporaDir)
     .option('--name <name>', "checkpoint name (default: the corpus file's base name)")
     .option('--seed <n>', 'random seed (weights); runs are deterministic on a given backend', intOption(0, 0xffffffff), DEFAULTS.seed)
     .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
@@ -78,6 +82,7 @@ export function trainCommand(): Command {
     .option('--json', 'print a JSON summary on stdout at the end', false)
     .addHelpText('after', `
 Examples:
+  $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
   $ rnn train corpora/tinyshakespeare.txt --time 10m
   $ rnn train corpora/tinyshakespeare.txt --layers 2 --hidden 256 --max-iters 5000
   $ rnn train corpora/tinyshakespeare.txt --resume --time 5m
@@ -117,6 +122,37 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
 
 function fingerprint(text: string, source: string): CheckpointMeta['corpus'] {
   return { source, sha256: createHash('sha256').update(text).digest('hex'), characters: [...text].length };
+}
+
+/**
+ * The corpus argument: '-' is stdin; an existing path always wins; then a known corpus name,
+ * read from the corpora folder or fetched there (sha256 checked) when absent.
+ */
+async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Promise<{ text: string; source: string }> {
+  if (corpusArg === '-') return { text: await readStdin(), source: 'stdin' };
+  const known = knownCorpus(corpusArg);
+  if (!known || fs.existsSync(corpusArg)) return { text: readTextFile(corpusArg), source: corpusArg };
+  const { state, file: present } = corpusState(known, corporaDir);
+  let file = present;
+  if (state === 'differs') log.warn(`${file} is not the registered ${known.name} (sha256 differs); training on it anyway`);
+  if (state === 'absent') {
+    log.info(`rnn: ${file} is absent; fetching ${known.name} (${(known.bytes / 1e6).toFixed(1)} MB)`);
+    let lastShown = 0;
+    const onProgress = (p: FetchProgress): void => {
+      const now = Date.now();
+      if (log.fancy && !log.quiet && now - lastShown > 200) {
+        process.stderr.write(`\r\x1b[Krnn: ${Math.round((100 * p.received) / p.total)}% of ${p.url}`);
+        lastShown = now;
+      }
+    };
+    try {
+      file = await fetchCorpus(known, corporaDir, onProgress);
+    } finally {
+      if (lastShown > 0) process.stderr.write('\r\x1b[K'); // clear the progress line
+    }
+    log.info(`rnn: saved ${file} (sha256 ok)`);
+  }
+  return { text: readTextFile(file), source: file };
 }
 
 async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Promise<void> {
@@ -160,8 +196,7 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
     // The budget counts from this session; an iteration cap is absolute.
   }
 
-  const text = corpusArg === '-' ? await readStdin() : readTextFile(corpusArg);
-  const source = corpusArg === '-' ? 'stdin' : corpusArg;
+  const { text, source } = await readCorpus(corpusArg, opts.corporaDir, log);
   const corpus = splitCorpus(text, source, config.valFraction, config.seqLen + 1);
   const corpusPrint = fingerprint(text, source);
   if (resumed && resumed.meta.corpus.sha256 !== corpusPrint.sha256) {

@@ -65,3 +65,37 @@ export class Vocab {
     return new Vocab(points.map((p: number) => String.fromCodePoint(p)));
   }
 }
+
+/** The known characters of a text; see encodeKnown. */
+export interface KnownText {
+  /** The ids of the known characters, in order, unknown ones dropped. */
+  ids: Int32Array;
+  /** counted[j] = 1 where ids[j] and ids[j + 1] were adjacent in the text (nothing dropped between). */
+  counted: Uint8Array;
+  /** Code points in the text. */
+  characters: number;
+  /** Each unknown character and how often it occurs, in order of first appearance. */
+  unknown: Map<string, number>;
+}
+
+/** Encodes the characters of text that vocab knows, for `rnn eval`: unknown ones are dropped and counted. */
+export function encodeKnown(text: string, vocab: Vocab): KnownText {
+  const ids: number[] = [];
+  const adjacentToNext: number[] = [];
+  const unknown = new Map<string, number>();
+  let characters = 0;
+  let previousKnown = false;
+  for (const ch of text) {
+    characters++;
+    if (!vocab.has(ch)) {
+      unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
+      previousKnown = false;
+      continue;
+    }
+    if (previousKnown) adjacentToNext[adjacentToNext.length - 1] = 1;
+    ids.push(vocab.id(ch));
+    adjacentToNext.push(0);
+    previousKnown = true;
+  }
+  return { ids: Int32Array.from(ids), counted: Uint8Array.from(adjacentToNext), characters, unknown };
+}

@@ -1,6 +1,6 @@
 // Runs the real bin/rnn (built into dist/ by `npm run build`) and captures what it prints.
 
-import { spawnSync, SpawnSyncReturns } from 'child_process';
+import { ChildProcess, spawn, spawnSync, SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -41,3 +41,28 @@ export function tempWorkspace(): { dir: string; corpus: string } {
 
 /** Flags for a tiny, fast run on the reference backend. */
 export const TINY = ['--backend', 'reference', '--layers', '1', '--hidden', '8', '--embedding', '4', '--seq-len', '8', '--batch', '4', '--eval-every', '5'];
+
+/**
+ * Starts bin/rnn without blocking the event loop (a test's own HTTP server must keep answering),
+ * and resolves when it exits. `onStderr` sees stderr as it arrives, with the child to signal.
+ */
+export function rnnAsync(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; input?: string; onStderr?: (soFar: string, child: ChildProcess) => void } = {},
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, NO_COLOR: '', RNN_DEBUG: '', ...opts.env },
+    });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      opts.onStderr?.(stderr, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}

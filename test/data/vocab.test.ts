@@ -1,4 +1,4 @@
-import { Vocab } from '../../src/data/vocab';
+import { Vocab, encodeKnown } from '../../src/data/vocab';
 
 describe('Vocab', () => {
   it('counts code points, not UTF-16 units: an emoji is one character', () => {
@@ -24,5 +24,24 @@ describe('Vocab', () => {
   it('rejects a damaged serialized vocabulary', () => {
     expect(() => Vocab.deserialize('[1, -4]')).toThrow();
     expect(() => Vocab.deserialize('{"a":1}')).toThrow();
+  });
+});
+
+describe('encodeKnown', () => {
+  it('drops unknown characters, counts them, and scores only pairs adjacent in the text', () => {
+    const v = Vocab.fromText('abc');
+    // a b ? c ? ? a 😀 b  →  known: a b c a b
+    const k = encodeKnown('ab?c??a😀b', v);
+    expect(Array.from(k.ids)).toEqual([0, 1, 2, 0, 1]);
+    // a→b adjacent; b→c straddles '?'; c→a straddles '??'; a→b straddles the emoji; the last has no next.
+    expect(Array.from(k.counted)).toEqual([1, 0, 0, 0, 0]);
+    expect(k.characters).toBe(9);
+    expect([...k.unknown]).toEqual([['?', 3], ['😀', 1]]);
+  });
+
+  it('counts every adjacent pair of a fully known text', () => {
+    const k = encodeKnown('abcab', Vocab.fromText('abc'));
+    expect(Array.from(k.counted)).toEqual([1, 1, 1, 1, 0]);
+    expect(k.unknown.size).toBe(0);
   });
 });

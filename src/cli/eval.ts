@@ -1,0 +1,112 @@
+// `rnn eval <file>`: how well a checkpoint predicts a text, in nats/char, bits/char and perplexity.
+//
+// Characters outside the model's vocabulary are skipped and counted: the model reads the text
+// with them removed, and the loss is over the predictions whose input and target are both known
+// and adjacent in the text (a pair that straddles a skipped character is not scored). As in
+// training's validation pass, the text is cut into B streams read in windows of T, each stream
+// from a zero state, so the B - 1 pairs that cross stream boundaries (and at most B - 1 trailing
+// characters) are not scored either; `predicted` says how many were.
+
+import { Command, Option } from 'commander';
+import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
+import { UsageError } from '../errors';
+import { readStdin, readTextFile } from '../data/corpus';
+import { encodeKnown } from '../data/vocab';
+import { createBackend } from '../kernels';
+import { LstmModel } from '../engine/model';
+import { Evaluator } from '../engine/trainer';
+import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
+import { createLog, stdoutColor } from './log';
+import { intOption } from './parse';
+import { writeOut } from './stdout';
+
+interface EvalOptions {
+  checkpoint?: string;
+  checkpointDir: string;
+  batch?: number;
+  seqLen?: number;
+  backend: BackendName;
+  threads: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+export function evalCommand(): Command {
+  return new Command('eval')
+    .description('measure a checkpoint on a text: loss in nats/char, bits/char, perplexity')
+    .argument('<file>', "a UTF-8 text file, or '-' to read standard input")
+    .option('-c, --checkpoint <path|name>', "a checkpoint file, a run name in --checkpoint-dir, or 'bundled' (default: the newest there, else the bundled model)")
+    .option('--checkpoint-dir <dir>', 'where to look for checkpoints', DEFAULTS.checkpointDir)
+    .option('--batch <n>', 'parallel streams over the text (default: the checkpoint\'s training --batch)', intOption(1, 100000))
+    .option('--seq-len <n>', 'characters per window (default: the checkpoint\'s training --seq-len)', intOption(1, 100000))
+    .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
+    .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .option('--json', 'print one JSON object instead of text', false)
+    .option('-q, --quiet', 'do not say which checkpoint is used', false)
+    .addHelpText('after', `
+Characters the model never saw are skipped and counted ("unknown"); the loss is over the
+predictions whose input and target are both known and adjacent in the text. The text is read
+as B streams from a zero state, as in training's validation pass.
+
+Examples:
+  $ rnn eval corpora/tinyshakespeare.txt
+  $ rnn eval notes.txt --checkpoint notes --json
+  $ cat chapter.txt | rnn eval - --checkpoint checkpoints/novel.best.safetensors`)
+    .action(async (file: string, opts: EvalOptions) => {
+      await runEval(file, opts);
+    });
+}
+
+async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
+  const log = createLog(opts.quiet);
+  const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
+  const ckpt = loadCheckpoint(file);
+  const text = fileArg === '-' ? await readStdin() : readTextFile(fileArg);
+  const source = fileArg === '-' ? 'stdin' : fileArg;
+  const { ids, counted, characters, unknown } = encodeKnown(text, ckpt.meta.vocab);
+  const pairs = counted.reduce((n, c) => n + c, 0);
+  if (pairs === 0) {
+    throw new UsageError(`${source} has no two adjacent characters that ${file} knows (${characters} characters, ` +
+      `${characters - ids.length} unknown); give a longer text in the model's alphabet`);
+  }
+  const batch = opts.batch ?? ckpt.meta.train.batchSize;
+  const seqLen = opts.seqLen ?? ckpt.meta.train.seqLen;
+  const unknownCount = characters - ids.length;
+  log.info(`rnn: evaluating ${source} with ${file} (iteration ${ckpt.meta.progress.iteration})`);
+  if (unknownCount > 0) {
+    const shown = [...unknown.keys()].slice(0, 10).map((ch) => JSON.stringify(ch)).join(', ');
+    log.warn(`${unknownCount} character(s) the model never saw, skipped: ${shown}${unknown.size > 10 ? ', …' : ''}`);
+  }
+
+  const backend = await createBackend(opts.backend, { threads: opts.threads });
+  let lossNats: number, predicted: number, streams: number;
+  try {
+    const model = new LstmModel(backend, ckpt.meta.model);
+    restoreModel(ckpt, model);
+    const evaluator = new Evaluator(model, ids, batch, seqLen, counted);
+    ({ lossNats, predictions: predicted } = await evaluator.evaluate());
+    streams = evaluator.streams;
+    evaluator.dispose();
+  } finally {
+    backend.destroy();
+  }
+  const nats = lossNats / predicted;
+  const result = {
+    file: source, checkpoint: file, characters, predicted,
+    unknown: { count: unknownCount, distinct: [...unknown.keys()] },
+    lossNats: nats, bitsPerChar: nats / Math.LN2, perplexity: Math.exp(nats),
+    streams, seqLen: Math.min(seqLen, ids.length - 1), backend: backend.name,
+  };
+  if (opts.json) {
+    await writeOut(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const color = stdoutColor();
+  await writeOut([
+    `${color.bold('loss')}        ${nats.toFixed(4)} nats/char`,
+    `${color.bold('bits/char')}   ${result.bitsPerChar.toFixed(4)}`,
+    `${color.bold('perplexity')}  ${result.perplexity.toFixed(3)}`,
+    `${color.bold('characters')}  ${characters.toLocaleString('en-US')} read, ${predicted.toLocaleString('en-US')} predicted, ` +
+      `${unknownCount.toLocaleString('en-US')} unknown (skipped)`,
+  ].join('\n') + '\n');
+}

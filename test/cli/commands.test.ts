@@ -1,0 +1,200 @@
+// rnn sample's options, rnn eval, rnn info, stdin corpora, bundled-model lookup, help and colour, on the real bin/rnn.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { BIN, rnn, tempWorkspace, TINY } from './helpers';
+
+const ANSI = /\x1b\[/;
+
+describe('rnn commands', () => {
+  const { dir, corpus } = tempWorkspace();
+  const ckptDir = path.join(dir, 'ck');
+  const sample = (...args: string[]): string[] => ['sample', '--checkpoint-dir', ckptDir, '--backend', 'reference', ...args];
+
+  beforeAll(() => {
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '10', '--checkpoint-dir', ckptDir]);
+    expect(run.code).toBe(0);
+  });
+
+  describe('sample', () => {
+    it('--top-k 1 is greedy: after a prime, the same text whatever the seed', () => {
+      // Without a prime the first input is a seeded random character, so prime it.
+      const a = rnn(sample('--length', '30', '--top-k', '1', '--prime', 'ROMEO:', '--seed', '1'));
+      const b = rnn(sample('--length', '30', '--top-k', '1', '--prime', 'ROMEO:', '--seed', '2'));
+      expect(a.code).toBe(0);
+      expect(a.stdout).toBe(b.stdout);
+    });
+
+    it('--top-p and --top-k are reported in --json, and the text has --length characters', () => {
+      const run = rnn(sample('--length', '25', '--top-p', '0.9', '--top-k', '5', '--seed', '4', '--json'));
+      expect(run.code).toBe(0);
+      const out = JSON.parse(run.stdout);
+      expect(out).toMatchObject({ topK: 5, topP: 0.9, seed: 4, length: 25 });
+      expect([...out.text].length).toBe(25);
+    });
+
+    it('--prime - reads the prime from stdin', () => {
+      const run = rnn(sample('--prime', '-', '--length', '5', '--seed', '1'), { input: 'JULIET:' });
+      expect(run.code).toBe(0);
+      expect(run.stdout.startsWith('JULIET:')).toBe(true);
+      expect([...run.stdout.replace(/\n$/, '')].length).toBe(7 + 5);
+    });
+
+    it('rejects --top-p 0 and --top-k -1 as usage errors', () => {
+      expect(rnn(sample('--top-p', '0')).code).toBe(2);
+      expect(rnn(sample('--top-k', '-1')).code).toBe(2);
+    });
+
+    it('without checkpoints, says how to train one', () => {
+      const empty = path.join(dir, 'nothing');
+      const run = rnn(['sample', '--checkpoint-dir', empty], { env: { RNN_BUNDLED_DIR: path.join(dir, 'no-bundle') } });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/no checkpoint in .*nothing\/ and no bundled model; train one first, e\.g\. `rnn train tinyshakespeare/);
+    });
+
+    it('falls back to the bundled model when the checkpoint folder is empty', () => {
+      const bundle = path.join(dir, 'bundle');
+      fs.mkdirSync(bundle, { recursive: true });
+      fs.copyFileSync(path.join(ckptDir, 'play.best.safetensors'), path.join(bundle, 'shakespeare.safetensors'));
+      const env = { RNN_BUNDLED_DIR: bundle };
+      const run = rnn(['sample', '--checkpoint-dir', path.join(dir, 'nothing'), '--backend', 'reference', '--length', '5'], { env });
+      expect(run.code).toBe(0);
+      expect(run.stderr).toContain(path.join(bundle, 'shakespeare.safetensors'));
+      expect(rnn(['sample', '--checkpoint', 'bundled', '--backend', 'reference', '--length', '5'], { env }).code).toBe(0);
+    });
+
+    it('ignores stale temporary files left by a killed save', () => {
+      const stale = path.join(ckptDir, `.play.safetensors.99999.deadbeefcafe.tmp`);
+      fs.writeFileSync(stale, 'half a checkpoint');
+      try {
+        const run = rnn(sample('--length', '5'));
+        expect(run.code).toBe(0);
+        expect(run.stderr).not.toContain('.tmp');
+        const info = JSON.parse(rnn(['info', '--checkpoint-dir', ckptDir, '--no-backends', '--json']).stdout);
+        expect(info.checkpoint.path).not.toContain('.tmp');
+      } finally {
+        fs.unlinkSync(stale);
+      }
+    });
+  });
+
+  describe('eval', () => {
+    it('prints loss, bits/char and perplexity as one consistent JSON object', () => {
+      const run = rnn(['eval', corpus, '--checkpoint-dir', ckptDir, '--backend', 'reference', '--json']);
+      expect(run.code).toBe(0);
+      const out = JSON.parse(run.stdout);
+      expect(out.unknown.count).toBe(0);
+      expect(out.lossNats).toBeGreaterThan(0);
+      expect(out.bitsPerChar).toBeCloseTo(out.lossNats / Math.LN2, 10);
+      expect(out.perplexity).toBeCloseTo(Math.exp(out.lossNats), 8);
+      expect(out.characters).toBe([...fs.readFileSync(corpus, 'utf8')].length);
+      expect(out.predicted).toBeGreaterThan(out.characters - 2 * out.streams);
+    });
+
+    it('skips and counts characters the model never saw, and warns on stderr', () => {
+      const odd = path.join(dir, 'odd.txt');
+      fs.writeFileSync(odd, 'ROMEO: O gentle night €€ Zz\nJULIET: O gentle night.\n');
+      const run = rnn(['eval', odd, '--checkpoint-dir', ckptDir, '--backend', 'reference', '--json']);
+      expect(run.code).toBe(0);
+      const out = JSON.parse(run.stdout);
+      expect(out.unknown).toEqual({ count: 4, distinct: ['€', 'Z', 'z'] });
+      expect(run.stderr).toMatch(/4 character\(s\) the model never saw, skipped: "€", "Z", "z"/);
+    });
+
+    it('reads the text from stdin, and prints a human summary without --json', () => {
+      const run = rnn(['eval', '-', '--checkpoint-dir', ckptDir, '--backend', 'reference'], { input: fs.readFileSync(corpus, 'utf8') });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^loss +\d+\.\d+ nats\/char\nbits\/char +\d+\.\d+\nperplexity +\d+\.\d+\ncharacters/);
+    });
+
+    it('refuses a text with nothing the model knows', () => {
+      const run = rnn(['eval', '-', '--checkpoint-dir', ckptDir, '--backend', 'reference'], { input: '€€€' });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/no two adjacent characters/);
+    });
+  });
+
+  describe('info', () => {
+    it('describes a checkpoint: config, parameters, vocabulary, progress, history', () => {
+      const run = rnn(['info', path.join(ckptDir, 'play.safetensors'), '--no-backends', '--json']);
+      expect(run.code).toBe(0);
+      const out = JSON.parse(run.stdout).checkpoint;
+      // 1 layer, H=8, E=4, V: embedding V·E + LSTM 4H·E + 4H·H + 2·4H + decoder V·H + V
+      const V = out.model.vocabSize;
+      expect(out.parameters).toBe(V * 4 + 32 * 4 + 32 * 8 + 2 * 32 + V * 8 + V);
+      expect(out.vocabulary.chars).toBe([...new Set(fs.readFileSync(corpus, 'utf8'))].sort().join(''));
+      expect(out.iteration).toBe(10);
+      expect(out.resumable).toBe(true);
+      expect(out.history.length).toBeGreaterThanOrEqual(2);
+    });
+
+    it('prints the vocabulary escaped and a loss plot', () => {
+      const run = rnn(['info', 'play', '--checkpoint-dir', ckptDir, '--no-backends']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/vocabulary +"\\n ,\./);
+      expect(run.stdout).toMatch(/└─+/);
+      expect(run.stdout).toContain('• train');
+    });
+
+    it('reports the machine and the backends with no checkpoint anywhere', () => {
+      const run = rnn(['info', '--checkpoint-dir', path.join(dir, 'nothing'), '--json', '--threads', '2'],
+        { env: { RNN_BUNDLED_DIR: path.join(dir, 'no-bundle') } });
+      expect(run.code).toBe(0);
+      const out = JSON.parse(run.stdout);
+      expect(out.checkpoint).toBeNull();
+      const byName = Object.fromEntries(out.backends.map((b: { name: string }) => [b.name, b]));
+      expect(byName.reference.works).toBe(true);
+      expect(byName.wasm).toBeDefined();
+      expect(byName.gpujs.modes.map((m: { mode: string }) => m.mode)).toEqual(expect.arrayContaining(['cpu']));
+      // A software rasteriser is never passed off as a GPU.
+      for (const m of byName.gpujs.modes) if (/llvmpipe|swiftshader/i.test(m.device ?? '')) expect(m.device).toMatch(/software/i);
+    });
+
+    it('is a usage error for a checkpoint that does not exist', () => {
+      expect(rnn(['info', 'no-such-run', '--checkpoint-dir', ckptDir, '--no-backends']).code).toBe(2);
+    });
+  });
+
+  it('trains on a corpus read from stdin (rnn train -), named stdin', () => {
+    const out = path.join(dir, 'from-stdin');
+    const run = rnn(['train', '-', ...TINY, '--max-iters', '5', '--checkpoint-dir', out, '--json'], { input: fs.readFileSync(corpus, 'utf8') });
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.iterations).toBe(5);
+    expect(fs.existsSync(path.join(out, 'stdin.safetensors'))).toBe(true);
+  });
+
+  it('prints --version, and every command\'s --help has examples', () => {
+    const version = rnn(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+    for (const command of [[], ['train'], ['sample'], ['eval'], ['info'], ['corpora']]) {
+      const help = rnn([...command, '--help']);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toMatch(/Examples:\n {2}\$ rnn /);
+    }
+    expect(rnn(['--help']).stdout).toMatch(/Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted/);
+  });
+
+  describe('colour', () => {
+    it('writes no ANSI escapes when not a terminal', () => {
+      const run = rnn(['train', corpus, ...TINY, '--max-iters', '6', '--checkpoint-dir', path.join(dir, 'plain')]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).not.toMatch(ANSI);
+      expect(run.stderr).toMatch(/rnn: iter 1\/6 \| epoch 0 \| loss \d/); // plain periodic lines instead of a spinner
+    });
+
+    // A real terminal through script(1): a spinner and colour, unless NO_COLOR is set.
+    const hasScript = spawnSync('script', ['--version']).status === 0;
+    (hasScript ? it : it.skip)('on a terminal: a spinner on stderr, and none of it with NO_COLOR=1', () => {
+      const command = `"${process.execPath}" "${BIN}" train "${corpus}" ${TINY.join(' ')} --max-iters 40 --checkpoint-dir "${path.join(dir, 'tty')}"`;
+      const inPty = (env: Record<string, string>): string => spawnSync('script', ['-qec', command, '/dev/null'],
+        { encoding: 'utf8', env: { ...process.env, RNN_DEBUG: '', ...env }, timeout: 60000 }).stdout;
+      expect(inPty({ NO_COLOR: '' })).toMatch(/\x1b\[\?25l.*iter \d+\/40/s); // ora hides the cursor and spins
+      const quiet = inPty({ NO_COLOR: '1' });
+      expect(quiet).toMatch(/rnn: iter 1\/40/);
+      expect(quiet).not.toMatch(ANSI);
+    });
+  });
+});
