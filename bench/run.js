@@ -1,0 +1,193 @@
+// `npm run bench`: every benchmark side by side in one run, written as a markdown table.
+//
+// 1. GEMM GFLOP/s at the LSTM shapes (bench/gemm.js) beside PyTorch/OpenBLAS SGEMM.
+// 2. End-to-end training chars/s and peak RSS, E=64 B=50 T=50, 2x128 / 2x256 / 2x512, for every
+//    backend (bench/train-worker.js, one process each) and for PyTorch (bench/peers/pytorch_lstm.py).
+// 3. Sampling chars/s at batch 1 and the time from process start to the first character on stdout.
+// Runs one measurement at a time (the machine has 2 cores; never two benchmarks at once).
+// Usage: node bench/run.js [--quick] [--sizes 128,256] [--backends wasm,reference] [--no-pytorch]
+//        [--out bench/results/bench.md]
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..');
+const CORPUS = path.join(ROOT, 'corpora', 'tinyshakespeare.txt');
+const SYSTEM_PYTHON = '/usr/bin/python3'; // Debian's python3-torch lives under the system interpreter
+
+function parseArgs() {
+  const argv = process.argv.slice(2);
+  const opts = { quick: false, sizes: [128, 256, 512], backends: ['wasm', 'reference'], pytorch: true, out: path.join(ROOT, 'bench', 'results', 'bench.md'), seconds: 10, gemm: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') { opts.quick = true; opts.seconds = 3; }
+    else if (a === '--no-pytorch') opts.pytorch = false;
+    else if (a === '--no-gemm') opts.gemm = false;
+    else if (a === '--sizes') opts.sizes = argv[++i].split(',').map(Number);
+    else if (a === '--backends') opts.backends = argv[++i].split(',');
+    else if (a === '--seconds') opts.seconds = Number(argv[++i]);
+    else if (a === '--out') opts.out = argv[++i];
+    else throw new Error(`unknown option ${a}`);
+  }
+  return opts;
+}
+
+function log(message) {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function runJson(cmd, args, env = {}) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    log(`${path.basename(cmd)} ${args.join(' ')} failed (${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+    return null;
+  }
+  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  return line ? JSON.parse(line) : null;
+}
+
+function havePytorch() {
+  if (!fs.existsSync(SYSTEM_PYTHON)) return false;
+  return spawnSync(SYSTEM_PYTHON, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+}
+
+/** Spawns `rnn sample` and times the first byte and the whole stream on stdout. */
+function timeSample(checkpoint, length, backend) {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'rnn'), 'sample', '--checkpoint', checkpoint, '--length', String(length), '--seed', '1', '--backend', backend, '-q'], { cwd: ROOT });
+    let first = null;
+    let bytes = 0;
+    child.stdout.on('data', (chunk) => {
+      if (first === null) first = process.hrtime.bigint();
+      bytes += chunk.length;
+    });
+    child.on('close', (code) => {
+      const end = process.hrtime.bigint();
+      if (code !== 0 || first === null) return resolve(null);
+      resolve({
+        first_char_s: Number(first - t0) / 1e9,
+        sample_chars_per_s: (length - 1) / (Number(end - first) / 1e9),
+      });
+    });
+  });
+}
+
+/** Writes a randomly initialised checkpoint of the given size for the sampling benchmark. */
+async function makeCheckpoint(layers, hidden, file) {
+  const dist = path.join(ROOT, 'dist');
+  const { ReferenceBackend } = require(path.join(dist, 'kernels', 'reference', 'reference'));
+  const { LstmModel } = require(path.join(dist, 'engine', 'model'));
+  const { Rng } = require(path.join(dist, 'engine', 'rng'));
+  const { Vocab } = require(path.join(dist, 'data', 'vocab'));
+  const { saveCheckpoint } = require(path.join(dist, 'checkpoint', 'checkpoint'));
+  const { defaultTrainConfig } = require(path.join(dist, 'config'));
+  const vocab = Vocab.fromText(fs.readFileSync(CORPUS, 'utf8'));
+  const backend = new ReferenceBackend('float32');
+  const modelConfig = { vocabSize: vocab.size, embeddingSize: 64, hiddenSize: hidden, layers };
+  const model = new LstmModel(backend, modelConfig);
+  model.initialize(new Rng(1));
+  const train = defaultTrainConfig();
+  train.model = { layers, hiddenSize: hidden, embeddingSize: 64 };
+  await saveCheckpoint(file, {
+    model: modelConfig, train, vocab, adamStep: 0, createdAt: new Date().toISOString(),
+    progress: { iteration: 0, epoch: 0, window: 0, bestValLoss: null, lastValLoss: null, lastTrainLoss: null, elapsedMs: 0, history: [] },
+    corpus: { source: 'bench', sha256: '', characters: 0 },
+  }, model, null, null);
+}
+
+const fmt = (x, digits = 0) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+
+async function main() {
+  const opts = parseArgs();
+  if (!fs.existsSync(CORPUS)) throw new Error(`${CORPUS} is missing: run npm run fetch-corpus`);
+  const torch = opts.pytorch && havePytorch();
+  if (opts.pytorch && !torch) log(`PyTorch not found under ${SYSTEM_PYTHON} (apt-get install python3-torch libopenblas0-pthread); its columns stay empty`);
+  const cpu = os.cpus()[0];
+  const lines = [];
+  lines.push(`# rnn benchmark, ${new Date().toISOString().slice(0, 10)}`, '');
+  lines.push(`Machine: ${os.cpus().length} × ${cpu ? cpu.model.trim() : 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}.`);
+  lines.push(`Command: \`node bench/run.js ${process.argv.slice(2).join(' ')}\`. E=64, B=50, T=50, Adam, clip-norm 5; chars/s = B·T per step.`, '');
+
+  // 1. GEMM
+  if (opts.gemm) {
+    log('GEMM at the LSTM shapes');
+    const gemm = runJson(process.execPath, [path.join(__dirname, 'gemm.js'), '--json', '--hidden', opts.sizes.join(',')]);
+    let peer = null;
+    if (torch && gemm) {
+      const shapes = gemm.rows.map((r) => `${r.M},${r.K},${r.N}`);
+      peer = runJson(SYSTEM_PYTHON, [path.join(__dirname, 'peers', 'pytorch_lstm.py'), '--gemm', '--json', '--shapes', ...shapes]);
+    }
+    if (gemm) {
+      lines.push('## GEMM (GFLOP/s)', '');
+      // The peer's first entry is torch.mm at 2048³: the machine's practical SGEMM ceiling.
+      const ceiling = peer ? peer.gemm[0].gflops : null;
+      if (ceiling) lines.push(`Practical ceiling here: PyTorch/OpenBLAS SGEMM 2048³ = ${fmt(ceiling, 1)} GFLOP/s (${peer.blas_threads} BLAS threads, same run).`, '');
+      const many = `wasm${gemm.threads}`;
+      lines.push(`| H | op | M×K×N | reference | wasm 1 thread | wasm ${gemm.threads} threads | OpenBLAS same shape | wasm/OpenBLAS | wasm/ceiling |`, '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+      gemm.rows.forEach((r, i) => {
+        const blas = peer ? peer.gemm[i + 1]?.gflops : null;
+        const best = Math.max(r.wasm1 ?? 0, r[many] ?? 0);
+        lines.push(`| ${r.H} | ${r.shape} | ${r.M}×${r.K}×${r.N} | ${fmt(r.reference, 2)} | ${fmt(r.wasm1, 1)} | ${fmt(r[many], 1)} | ${fmt(blas, 1)} | ${ratio(best, blas)} | ${ratio(best, ceiling)} |`);
+      });
+      lines.push('');
+    }
+  }
+
+  // 2. Training
+  lines.push('## Training (chars/s, peak RSS)', '');
+  const header = ['size', ...opts.backends.map((b) => `${b} chars/s`), ...(torch ? ['PyTorch chars/s'] : []), ...opts.backends.map((b) => `${b}/PyTorch`), ...opts.backends.map((b) => `${b} RSS MB`), ...(torch ? ['PyTorch RSS MB'] : [])];
+  lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
+  for (const H of opts.sizes) {
+    const ours = {};
+    for (const backend of opts.backends) {
+      // The reference backend is slow: a few steps say enough.
+      const seconds = backend === 'reference' ? Math.min(opts.seconds, 4) : opts.seconds;
+      log(`train 2x${H} on ${backend} for ${seconds}s`);
+      ours[backend] = runJson(process.execPath, [path.join(__dirname, 'train-worker.js'), '--backend', backend, '--hidden', String(H), '--seconds', String(seconds), '--warmup', backend === 'reference' ? '0' : '2', '--max-steps', backend === 'reference' ? '3' : '1000000']);
+    }
+    let peer = null;
+    if (torch) {
+      log(`train 2x${H} on PyTorch`);
+      peer = runJson(SYSTEM_PYTHON, [path.join(__dirname, 'peers', 'pytorch_lstm.py'), '--corpus', CORPUS, '--hidden', String(H), '--steps', opts.quick ? '8' : '30', '--sample-chars', '0', '--json']);
+    }
+    const pt = peer ? peer.train_chars_per_s : null;
+    const row = [`2x${H}`, ...opts.backends.map((b) => fmt(ours[b]?.train_chars_per_s)), ...(torch ? [fmt(pt)] : []),
+      ...opts.backends.map((b) => ratio(ours[b]?.train_chars_per_s, pt)), ...opts.backends.map((b) => fmt(ours[b]?.peak_rss_mb)), ...(torch ? [fmt(peer?.peak_rss_mb)] : [])];
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  lines.push('');
+
+  // 3. Sampling
+  lines.push('## Sampling at batch 1', '');
+  lines.push('| size | rnn chars/s | PyTorch chars/s | ratio | rnn start → first char (s) | PyTorch start → first char (s) |', '| --- | --- | --- | --- | --- | --- |');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-bench-'));
+  for (const H of [opts.sizes[0], opts.sizes[opts.sizes.length - 1]].filter((h, i, a) => a.indexOf(h) === i)) {
+    const file = path.join(tmp, `bench-2x${H}.safetensors`);
+    await makeCheckpoint(2, H, file);
+    log(`sample 2x${H}`);
+    const ours = await timeSample(file, opts.quick ? 2000 : 10000, 'auto');
+    let peer = null;
+    if (torch) {
+      const t0 = Date.now() / 1000;
+      peer = runJson(SYSTEM_PYTHON, [path.join(__dirname, 'peers', 'pytorch_lstm.py'), '--corpus', CORPUS, '--hidden', String(H), '--steps', '0', '--warmup', '0', '--sample-chars', opts.quick ? '500' : '2000', '--t0', String(t0), '--json']);
+    }
+    lines.push(`| 2x${H} | ${fmt(ours?.sample_chars_per_s)} | ${fmt(peer?.sample_chars_per_s)} | ${ratio(ours?.sample_chars_per_s, peer?.sample_chars_per_s)} | ${fmt(ours?.first_char_s, 3)} | ${fmt(peer?.first_char_s, 3)} |`);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  lines.push('');
+
+  const table = lines.join('\n');
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, `${table}\n`);
+  process.stdout.write(`${table}\n`);
+  log(`wrote ${path.relative(ROOT, opts.out)}`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.stack || err}\n`);
+  process.exit(1);
+});

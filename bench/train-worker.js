@@ -1,0 +1,83 @@
+// One backend, one model size: end-to-end training chars/s (B·T per step) and peak RSS, as JSON.
+//
+// Runs the compiled engine (dist/) exactly as `rnn train` does per step: upload the window,
+// forward, backward, clip + Adam, carry the state, read back the loss. Run in its own process
+// by bench/run.js so that peak RSS belongs to this backend alone.
+// Usage: node bench/train-worker.js --backend wasm --layers 2 --hidden 128 [--seconds 8] [--json]
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dist = path.join(__dirname, '..', 'dist');
+const { createBackend } = require(path.join(dist, 'kernels'));
+const { LstmModel } = require(path.join(dist, 'engine', 'model'));
+const { Adam } = require(path.join(dist, 'engine', 'optimizer'));
+const { Rng } = require(path.join(dist, 'engine', 'rng'));
+const { Batcher } = require(path.join(dist, 'data', 'batcher'));
+const { Vocab } = require(path.join(dist, 'data', 'vocab'));
+
+function args() {
+  const out = { backend: 'wasm', layers: 2, hidden: 128, embedding: 64, batch: 50, seqLen: 50, seconds: 8, warmup: 2, threads: 0, maxSteps: 1e9, corpus: path.join(__dirname, '..', 'corpora', 'tinyshakespeare.txt') };
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i].replace(/^--/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase());
+    if (key === 'json') { out.json = true; continue; }
+    const value = argv[++i];
+    out[key] = ['backend', 'corpus', 'gpuMode'].includes(key) ? value : Number(value);
+  }
+  return out;
+}
+
+async function main() {
+  const opt = args();
+  const text = fs.readFileSync(opt.corpus, 'utf8');
+  const vocab = Vocab.fromText(text);
+  const ids = vocab.encode(text);
+  const backend = await createBackend(opt.backend, { threads: opt.threads, gpuMode: opt.gpuMode });
+  const model = new LstmModel(backend, { vocabSize: vocab.size, embeddingSize: opt.embedding, hiddenSize: opt.hidden, layers: opt.layers });
+  model.initialize(new Rng(1));
+  const adam = new Adam(backend, model.params, 2e-3);
+  const batcher = new Batcher(ids, opt.batch, opt.seqLen);
+  const ws = model.workspace(opt.batch, opt.seqLen);
+  ws.resetState();
+  let window;
+  let step = 0;
+  let lastLoss = NaN;
+  const runStep = async () => {
+    window = batcher.window(step % batcher.windowsPerEpoch, opt.seqLen, window);
+    backend.uploadIndices(ws.tokens, window.inputs);
+    backend.uploadIndices(ws.targets, window.targets);
+    model.forward(ws, true, true);
+    model.backward(ws);
+    adam.update({ clipNorm: 5, clipValue: 0 });
+    ws.carryState();
+    lastLoss = (await backend.download(ws.loss))[0] / (opt.batch * opt.seqLen);
+    step++;
+  };
+  for (let i = 0; i < opt.warmup; i++) await runStep();
+  const start = process.hrtime.bigint();
+  let timed = 0;
+  let elapsed = 0;
+  while (elapsed < opt.seconds && timed < opt.maxSteps) {
+    await runStep();
+    timed++;
+    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  }
+  const result = {
+    backend: backend.name,
+    description: backend.description,
+    layers: opt.layers, hidden: opt.hidden, embedding: opt.embedding, batch: opt.batch, seqLen: opt.seqLen,
+    steps: timed,
+    seconds: elapsed,
+    train_chars_per_s: (timed * opt.batch * opt.seqLen) / elapsed,
+    last_loss: lastLoss,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  };
+  backend.destroy();
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`train-worker: ${err.stack || err}\n`);
+  process.exit(1);
+});
