@@ -192,6 +192,91 @@ function microKernel(
   }
 }
 
+// C rows [m0, m1) × columns [n0, n1) for a product with fewer rows than a micro-tile (a GEMV
+// when sampling one stream): no packing, B read once in its stored layout, each row of op(A)
+// copied to contiguous scratch first when A is transposed.
+function gemmFewRows(
+  K: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
+  c: usize, ldc: i32, accumulate: i32, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize,
+): void {
+  for (let m = m0; m < m1; m++) {
+    let row = a + (<usize>m * lda << 2);
+    if (transA) {
+      for (let k = 0; k < K; k++) store<f32>(scratch + (<usize>k << 2), load<f32>(a + ((<usize>k * lda + m) << 2)));
+      row = scratch;
+    }
+    const crow = c + (<usize>m * ldc << 2);
+    if (transB) {
+      // C[m, n] = row · b[n, :], four columns at a time sharing each load of row.
+      let n = n0;
+      for (; n + 4 <= n1; n += 4) {
+        const b0 = b + (<usize>n * ldb << 2), b1 = b0 + (<usize>ldb << 2);
+        const b2 = b1 + (<usize>ldb << 2), b3 = b2 + (<usize>ldb << 2);
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+        let k = 0;
+        for (; k + 4 <= K; k += 4) {
+          const o = <usize>k << 2;
+          const x = v128.load(row + o);
+          s0 = f32x4.add(s0, f32x4.mul(x, v128.load(b0 + o)));
+          s1 = f32x4.add(s1, f32x4.mul(x, v128.load(b1 + o)));
+          s2 = f32x4.add(s2, f32x4.mul(x, v128.load(b2 + o)));
+          s3 = f32x4.add(s3, f32x4.mul(x, v128.load(b3 + o)));
+        }
+        // Horizontal sums of s0..s3 into one vector: lane j = Σ lanes of sj.
+        const t0 = f32x4.add(v128.shuffle<f32>(s0, s1, 0, 4, 1, 5), v128.shuffle<f32>(s0, s1, 2, 6, 3, 7));
+        const t1 = f32x4.add(v128.shuffle<f32>(s2, s3, 0, 4, 1, 5), v128.shuffle<f32>(s2, s3, 2, 6, 3, 7));
+        let sums = f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+        for (; k < K; k++) {
+          const o = <usize>k << 2;
+          const x = f32x4.splat(load<f32>(row + o));
+          const col = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(
+            f32x4.splat(load<f32>(b0 + o)), 1, load<f32>(b1 + o)), 2, load<f32>(b2 + o)), 3, load<f32>(b3 + o));
+          sums = f32x4.add(sums, f32x4.mul(x, col));
+        }
+        const dst = crow + (<usize>n << 2);
+        v128.store(dst, accumulate ? f32x4.add(v128.load(dst), sums) : sums);
+      }
+      for (; n < n1; n++) {
+        const bn = b + (<usize>n * ldb << 2);
+        let s4 = f32x4.splat(0);
+        let k = 0;
+        for (; k + 4 <= K; k += 4) s4 = f32x4.add(s4, f32x4.mul(v128.load(row + (<usize>k << 2)), v128.load(bn + (<usize>k << 2))));
+        let sum = f32x4.extract_lane(s4, 0) + f32x4.extract_lane(s4, 1) + f32x4.extract_lane(s4, 2) + f32x4.extract_lane(s4, 3);
+        for (; k < K; k++) sum += load<f32>(row + (<usize>k << 2)) * load<f32>(bn + (<usize>k << 2));
+        const dst = crow + (<usize>n << 2);
+        store<f32>(dst, accumulate ? load<f32>(dst) + sum : sum);
+      }
+    } else {
+      // C[m, n0:n1] = Σ_k row[k] · b[k, n0:n1], sixteen columns held in registers over all k.
+      let n = n0;
+      for (; n + 16 <= n1; n += 16) {
+        const dst = crow + (<usize>n << 2);
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+        let bk = b + (<usize>n << 2);
+        for (let k = 0; k < K; k++) {
+          const x = v128.load32_splat(row + (<usize>k << 2));
+          s0 = f32x4.add(s0, f32x4.mul(x, v128.load(bk)));
+          s1 = f32x4.add(s1, f32x4.mul(x, v128.load(bk, 16)));
+          s2 = f32x4.add(s2, f32x4.mul(x, v128.load(bk, 32)));
+          s3 = f32x4.add(s3, f32x4.mul(x, v128.load(bk, 48)));
+          bk += <usize>ldb << 2;
+        }
+        if (accumulate) {
+          s0 = f32x4.add(s0, v128.load(dst)); s1 = f32x4.add(s1, v128.load(dst, 16));
+          s2 = f32x4.add(s2, v128.load(dst, 32)); s3 = f32x4.add(s3, v128.load(dst, 48));
+        }
+        v128.store(dst, s0); v128.store(dst, s1, 16); v128.store(dst, s2, 32); v128.store(dst, s3, 48);
+      }
+      for (; n < n1; n++) {
+        let sum: f32 = 0;
+        for (let k = 0; k < K; k++) sum += load<f32>(row + (<usize>k << 2)) * load<f32>(b + ((<usize>k * ldb + n) << 2));
+        const dst = crow + (<usize>n << 2);
+        store<f32>(dst, accumulate ? load<f32>(dst) + sum : sum);
+      }
+    }
+  }
+}
+
 /**
  * C[m0:m1, n0:n1] (+)= (op(A)·op(B))[m0:m1, n0:n1], op(A): [M, K], op(B): [K, N].
  * a: [M, K] or, with transA, [K, M]; b: [K, N] or, with transB, [N, K]; c: [M, N].
@@ -212,6 +297,11 @@ export function gemm(
         memory.fill(c + ((<usize>i * ldc + n0) << 2), 0, <usize>(n1 - n0) << 2);
       }
     }
+    return;
+  }
+  // (A transposed row is gathered into scratch, so it must fit: K ≤ ~557k, far above any T·B.)
+  if (m1 - m0 < MR && (!transA || K <= MC * KC + KC * NC)) {
+    gemmFewRows(K, a, lda, transA, b, ldb, transB, c, ldc, accumulate, m0, m1, n0, n1, scratch);
     return;
   }
   const aPack = scratch;
