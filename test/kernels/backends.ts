@@ -27,8 +27,10 @@ if (process.env.RNN_TEST_HEADLESSGL === '1') {
   BACKENDS.push({
     name: 'gpujs-headlessgl',
     create: () => createGpujsBackend({ mode: 'headlessgl' }),
-    // float32 sums in the shader (the reference sums in float64) and Mesa's exp/log.
-    tolerance: 2e-5,
+    // float32 storage and float32 sums in the shader (the reference sums in float64). Under
+    // Mesa llvmpipe, highp is IEEE float32 (23-bit mantissa) and every case passes at 3e-7;
+    // a hardware GPU's approximate exp/log may need more.
+    tolerance: 2e-6,
   });
 }
 

@@ -17,6 +17,9 @@ const MATMUL_SHAPES: Array<[number, number, number]> = [
   // Past common blocking sizes (K > 256, M > 128, N > 2048) and big enough to be split across
   // threads, with odd edges on every side.
   [129, 300, 67], [9, 40, 2100],
+  // One axis longer than a GPU's maximum texture side (16384 on most, llvmpipe included), so a
+  // backend that maps a matrix's shape onto a texture's must tile or reshape it.
+  [2, 3, 16411], [16411, 2, 1],
 ];
 
 function randomArray(rng: Rng, n: number, scale = 1): Float64Array {
@@ -97,7 +100,7 @@ for (const entry of BACKENDS) {
       await expectClose(backend, out, outr, tol());
     });
 
-    for (const [rows, cols] of [[1, 1], [3, 65], [127, 13], [64, 512]]) {
+    for (const [rows, cols] of [[1, 1], [3, 65], [127, 13], [64, 512], [1, 16411], [16411, 2]]) {
       maybe('pointwise')(`addRowVector, sumRows, fill, copy, clamp, sumSquares ${rows}x${cols}`, async () => {
         const rng = new Rng(rows * 31 + cols);
         const [x, xr] = pair(backend, rows, cols, randomArray(rng, rows * cols, 3));

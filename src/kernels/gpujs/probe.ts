@@ -38,7 +38,19 @@ try {
   if (r.join() !== '2,4,7') throw new Error('a test kernel computed ' + r.join() + ', not 2,4,7');
   const gl = k.kernel.context;
   const info = gl.getExtension('WEBGL_debug_renderer_info');
-  const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+  let renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+  // headless-gl names only 'ANGLE'; the driver ANGLE runs on shows in the libraries it loaded.
+  try {
+    const libs = require('fs').readFileSync('/proc/self/maps', 'utf8');
+    const dri = /([a-z0-9_]+)_dri[.]so/.exec(libs);
+    const llvm = /libLLVM-?([0-9.]+)?[.]so/.exec(libs);
+    if (dri) {
+      const driver = dri[1] === 'swrast' || dri[1] === 'kms_swrast' ? (llvm ? 'llvmpipe' : 'softpipe') : dri[1];
+      renderer = renderer + ' on Mesa ' + driver + ' (' + dri[1] + '_dri.so' + (llvm ? ', LLVM' + (llvm[1] ? ' ' + llvm[1] : '') : '') + ')';
+    } else if (/libGLX_nvidia|libnvidia-glcore/.test(libs)) {
+      renderer = renderer + ' on the NVIDIA driver';
+    }
+  } catch (e) {}
   const hp = gl.getShaderPrecisionFormat(gl.FRAGMENT_SHADER, gl.HIGH_FLOAT);
   out({ works: true, renderer: String(renderer), highpFloat: hp ? [hp.rangeMin, hp.rangeMax, hp.precision] : null,
     maxTextureSize: gl.getParameter(gl.MAX_TEXTURE_SIZE) });
@@ -108,7 +120,7 @@ export async function probeHeadlessGl(): Promise<HeadlessGlInfo> {
   try {
     gpujsPath = require.resolve('gpu.js');
   } catch (e) {
-    return { works: false, reason: `gpu.js is not installed: ${(e as Error).message}` };
+    return { works: false, reason: `gpu.js is not installed: ${(e as Error).message.split("\n")[0]}` };
   }
   const r = await runChild(['-e', HEADLESSGL_SCRIPT, gpujsPath]);
   return { ...r, works: Boolean(r.works) };
@@ -119,7 +131,7 @@ export async function probeWebGpu(): Promise<ChildResult & { works: boolean }> {
   try {
     webgpuPath = require.resolve('webgpu');
   } catch (e) {
-    return { works: false, reason: `the webgpu package (Dawn) is not installed: ${(e as Error).message}` };
+    return { works: false, reason: `the webgpu package (Dawn) is not installed: ${(e as Error).message.split("\n")[0]}` };
   }
   const r = await runChild(['--input-type=module', '-e', WEBGPU_SCRIPT, pathToFileURL(webgpuPath).href]);
   return { ...r, works: Boolean(r.works) };

@@ -1,0 +1,102 @@
+// What the conformance suite cannot see of the gpujs backend: the mode probe, honest device
+// names, a clean refusal where a mode does not work, and tensors that stay on the device.
+
+import { createGpujsBackend, probeGpujsModes } from '../../src/kernels/gpujs';
+import { GpujsBackend } from '../../src/kernels/gpujs/backend';
+
+const headlessGl = process.env.RNN_TEST_HEADLESSGL === '1';
+
+describe('probeGpujsModes', () => {
+  it('answers for every mode without printing, cpu always working', async () => {
+    const printed: unknown[] = [];
+    const spies = (['log', 'warn', 'error', 'info'] as const).map((name) =>
+      jest.spyOn(console, name).mockImplementation((...args: unknown[]) => { printed.push(args); }));
+    const writes = jest.spyOn(process.stdout, 'write');
+    try {
+      const modes = await probeGpujsModes();
+      expect(modes.map((m) => m.mode)).toEqual(['headlessgl', 'webgpu', 'cpu']);
+      expect(modes.find((m) => m.mode === 'cpu')?.works).toBe(true);
+      for (const m of modes) {
+        // A mode that fails says why; one that works says on what.
+        expect(m.works ? m.device : m.reason).toEqual(expect.any(String));
+        if (m.device && /llvmpipe|softpipe|swiftshader|lavapipe/i.test(m.device)) {
+          expect(m.device).toMatch(/software/);
+        }
+      }
+      if (headlessGl) expect(modes.find((m) => m.mode === 'headlessgl')?.works).toBe(true);
+      expect(printed).toEqual([]);
+      expect(writes).not.toHaveBeenCalled();
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+      writes.mockRestore();
+    }
+  });
+});
+
+describe('createGpujsBackend', () => {
+  it('cpu mode says so', async () => {
+    const backend = await createGpujsBackend({ mode: 'cpu' });
+    expect(backend.name).toBe('gpujs');
+    expect(backend.description).toMatch(/cpu mode/);
+    backend.destroy();
+  });
+
+  it('auto mode names what it chose', async () => {
+    const backend = await createGpujsBackend({ mode: 'auto' });
+    expect(backend.description).toMatch(headlessGl ? /headlessgl on / : /cpu mode/);
+    backend.destroy();
+  });
+
+  it('webgpu mode refuses with a reason instead of crashing or falling back', async () => {
+    await expect(createGpujsBackend({ mode: 'webgpu' })).rejects.toThrow(/webgpu mode/);
+  });
+
+  (headlessGl ? it : it.skip)('headlessgl names the renderer and says when it is software (runs with RNN_TEST_HEADLESSGL=1)', async () => {
+    const backend = await createGpujsBackend({ mode: 'headlessgl' });
+    expect(backend.description).toMatch(/^gpu\.js headlessgl on /);
+    if (/llvmpipe|softpipe|swiftshader/i.test(backend.description)) {
+      expect(backend.description).toMatch(/\(software\)/);
+    }
+    backend.destroy();
+  });
+
+  (headlessGl ? it : it.skip)('headlessgl keeps tensors on the device between kernels (runs with RNN_TEST_HEADLESSGL=1)', async () => {
+    const backend = await createGpujsBackend({ mode: 'headlessgl' }) as GpujsBackend;
+    const a = backend.alloc(3, 4), b = backend.alloc(4, 5), out = backend.alloc(3, 5);
+    backend.upload(a, Float32Array.from({ length: 12 }, (_, i) => i));
+    backend.upload(b, Float32Array.from({ length: 20 }, (_, i) => i % 3));
+    backend.matmul(a, b, out);
+    backend.clampInPlace(out, 50);
+    // Storage is a gpu.js Texture, not an array read back after each op.
+    const storage = (out as unknown as { root: { data: unknown } }).root.data;
+    expect(storage).not.toBeInstanceOf(Float32Array);
+    expect(typeof (storage as { delete?: unknown }).delete).toBe('function');
+    expect(backend.messages.filter((m) => /fall/i.test(m))).toEqual([]);
+    const got = await backend.download(out);
+    // out[0, 0] = Σ_k a[0, k] b[k, 0] = 0·0 + 1·2 + 2·1 + 3·0 (b[k, 0] = 5k mod 3).
+    expect(got[0]).toBe(4);
+    backend.destroy();
+  });
+});
+
+describe('gpujs backend memory', () => {
+  it('rejects a tensor after dispose and after destroy', async () => {
+    const backend = await createGpujsBackend({ mode: 'cpu' });
+    const t = backend.alloc(2, 2);
+    backend.dispose(t);
+    expect(() => backend.fill(t, 1)).toThrow(/after dispose/);
+    const u = backend.alloc(2, 2);
+    backend.destroy();
+    expect(() => backend.fill(u, 1)).toThrow();
+  });
+
+  it('a view written by an op leaves the rest of its parent alone', async () => {
+    const backend = await createGpujsBackend({ mode: headlessGl ? 'headlessgl' : 'cpu' });
+    const parent = backend.alloc(4, 3);
+    backend.upload(parent, Float32Array.from({ length: 12 }, (_, i) => i));
+    backend.fill(backend.rowsOf(parent, 1, 2), -1);
+    backend.copy(backend.rowsOf(parent, 0, 1), backend.rowsOf(parent, 3, 1));
+    expect(Array.from(await backend.download(parent))).toEqual([0, 1, 2, -1, -1, -1, -1, -1, -1, 0, 1, 2]);
+    backend.destroy();
+  });
+});
