@@ -34,6 +34,8 @@ type Storage = GpuTexture | Float32Array;
 
 // gpu.js's GL shaders index textures with float32 arithmetic: integers are exact below 2^24.
 const MAX_GL_ELEMENTS = 1 << 24;
+/** How many of gpu.js's console messages a backend keeps for diagnostics. */
+const MAX_MESSAGES = 100;
 
 class Root {
   disposed = false;
@@ -123,12 +125,14 @@ export class GpujsBackend implements Backend {
   /** Runs a kernel; a quiet fallback to gpu.js's cpu kernels in a GL mode is an error. */
   private run<T>(kernel: KernelFn, ...args: unknown[]): T {
     if (this.destroyed) throw new Error('gpujs backend: used after destroy()');
-    const before = this.messages.length;
-    const out = quietly(this.messages, () => kernel(...args)) as T;
-    for (let i = before; i < this.messages.length; i++) {
-      if (/fall(ing)? ?back/i.test(this.messages[i])) {
-        throw new Error(`gpujs backend (${this.mode}): gpu.js fell back: ${this.messages[i]}`);
-      }
+    const printed: string[] = [];
+    const out = quietly(printed, () => kernel(...args)) as T;
+    if (printed.length > 0) {
+      // Keep the latest few for diagnostics; a warning per run must not grow without bound.
+      this.messages.push(...printed);
+      this.messages.splice(0, Math.max(0, this.messages.length - MAX_MESSAGES));
+      const fellBack = printed.find((m) => /fall(ing)? ?back/i.test(m));
+      if (fellBack) throw new Error(`gpujs backend (${this.mode}): gpu.js fell back: ${fellBack}`);
     }
     return out;
   }
