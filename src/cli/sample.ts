@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
 import { UsageError } from '../errors';
 import { readStdin } from '../data/corpus';
-import { createBackend } from '../kernels';
+import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { LstmModel } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { Sampler } from '../sample/sampler';
@@ -25,6 +25,7 @@ interface SampleCliOptions {
   json: boolean;
   backend: BackendName;
   threads: number;
+  gpuMode: GpuMode;
   quiet: boolean;
 }
 
@@ -42,6 +43,7 @@ export function sampleCommand(): Command {
     .option('--json', 'print one JSON object (text, checkpoint, seed, temperature, length) instead of raw text', false)
     .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default('auto'))
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
     .option('-q, --quiet', 'do not say which checkpoint is used', false)
     .addHelpText('after', `
 Examples:
@@ -72,7 +74,7 @@ async function runSample(opts: SampleCliOptions): Promise<void> {
     `${ckpt.meta.progress.bestValLoss === null ? '' : `, val ${ckpt.meta.progress.bestValLoss.toFixed(3)} nats/char`}), seed ${seed}`);
 
   // Batch 1 gains nothing from worker threads: the matmuls are a few thousand flops.
-  const backend = await createBackend(opts.backend, { threads: opts.threads || 1 });
+  const backend = await createBackend(opts.backend, { threads: opts.threads || 1, gpuMode: opts.gpuMode });
   try {
     const model = new LstmModel(backend, ckpt.meta.model);
     restoreModel(ckpt, model);

@@ -10,7 +10,7 @@ import { readStdin, readTextFile, splitCorpus } from '../data/corpus';
 import { FetchProgress, corpusState, fetchCorpus, knownCorpus, KNOWN_CORPORA } from '../data/registry';
 import { Batcher } from '../data/batcher';
 import { Vocab } from '../data/vocab';
-import { createBackend } from '../kernels';
+import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { LstmModel } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { Rng } from '../engine/rng';
@@ -43,6 +43,7 @@ interface TrainOptions {
   seed: number;
   backend: BackendName;
   threads: number;
+  gpuMode: GpuMode;
   resume: boolean;
   quiet: boolean;
   json: boolean;
@@ -77,6 +78,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed (weights); runs are deterministic on a given backend', intOption(0, 0xffffffff), DEFAULTS.seed)
     .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
     .option('--resume', 'continue the run saved under --name in --checkpoint-dir', false)
     .option('-q, --quiet', 'no progress on stderr, only warnings and errors', false)
     .option('--json', 'print a JSON summary on stdout at the end', false)
@@ -212,7 +214,7 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
   }
   const frozen = validateConfig(config);
 
-  const backend = await createBackend(frozen.backend, { threads: frozen.threads });
+  const backend = await createBackend(frozen.backend, { threads: frozen.threads, gpuMode: opts.gpuMode, preferGpu: true });
   let interrupted = false;
   let interrupts = 0;
   const onSigint = (): void => {

@@ -1,21 +1,61 @@
 // Picks and builds a backend by name; 'auto' takes the fastest that works on this machine.
 
+import * as fs from 'fs';
 import { BackendName } from '../config';
 import { Backend } from './backend';
 import { ReferenceBackend } from './reference/reference';
 import { createWasmBackend } from './wasm';
 
+export type GpuMode = 'auto' | 'headlessgl' | 'webgpu' | 'cpu';
+export const GPU_MODES: readonly GpuMode[] = ['auto', 'headlessgl', 'webgpu', 'cpu'];
+
 export interface BackendOptions {
   /** wasm worker threads; 0: one per available core. */
   threads: number;
+  /** gpu.js mode for --backend gpujs. */
+  gpuMode?: GpuMode;
+  /** 'auto' may consider the GPU (training); sampling at batch 1 never gains from it. */
+  preferGpu?: boolean;
 }
 
 // gpu.js is loaded only when asked for: it pulls in a lot at start-up, and sampling should start fast.
-interface GpujsModule { createGpujsBackend(opts: { mode: string }): Promise<Backend> }
+interface GpujsModule {
+  createGpujsBackend(opts: { mode: GpuMode }): Promise<Backend>;
+  probeHeadlessGl(): Promise<{ works: boolean; renderer?: string }>;
+}
 
 function loadGpujs(): GpujsModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('./gpujs') as GpujsModule;
+  const gpujs = require('./gpujs') as GpujsModule;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const probe = require('./gpujs/probe') as Pick<GpujsModule, 'probeHeadlessGl'>;
+  return { createGpujsBackend: gpujs.createGpujsBackend, probeHeadlessGl: probe.probeHeadlessGl };
+}
+
+/** Renderer names of software rasterisers: never worth more than the wasm backend. */
+const SOFTWARE_RENDERER = /llvmpipe|softpipe|swiftshader|lavapipe|software|swrast|microsoft basic/i;
+
+/** A GPU device node exists: only then is probing gpu.js (a child process, ~1 s) worth it. */
+function gpuDeviceNodePresent(): boolean {
+  try {
+    if (fs.existsSync('/dev/nvidia0')) return true;
+    return fs.readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+/** For 'auto': gpu.js on headless-gl when it reaches real hardware, else null. */
+async function hardwareGpujs(): Promise<Backend | null> {
+  if (!gpuDeviceNodePresent()) return null;
+  try {
+    const gpujs = loadGpujs();
+    const probe = await gpujs.probeHeadlessGl();
+    if (!probe.works || !probe.renderer || SOFTWARE_RENDERER.test(probe.renderer)) return null;
+    return await gpujs.createGpujsBackend({ mode: 'headlessgl' });
+  } catch {
+    return null;
+  }
 }
 
 export async function createBackend(name: BackendName, opts: BackendOptions): Promise<Backend> {
@@ -25,9 +65,11 @@ export async function createBackend(name: BackendName, opts: BackendOptions): Pr
     case 'wasm':
       return createWasmBackend({ threads: opts.threads || undefined });
     case 'gpujs':
-      return loadGpujs().createGpujsBackend({ mode: 'auto' });
-    case 'auto':
-      // No GPU is reachable from Node on most machines; the wasm SIMD backend is the fast CPU path.
-      return createWasmBackend({ threads: opts.threads || undefined });
+      return loadGpujs().createGpujsBackend({ mode: opts.gpuMode ?? 'auto' });
+    case 'auto': {
+      // Most machines have no GPU that Node can reach; there the wasm SIMD backend is fastest.
+      const gpu = opts.preferGpu ? await hardwareGpujs() : null;
+      return gpu ?? createWasmBackend({ threads: opts.threads || undefined });
+    }
   }
 }
