@@ -134,3 +134,19 @@ export function clipScale(normSq: number, clipNorm: number): number {
   const coef = clipNorm / (norm + 1e-6);
   return coef < 1 ? coef : 1;
 }
+
+/**
+ * The dimensions of out = op(a)·op(b), checked once for every backend:
+ * M×K times K×N into M×N, where op(x) is x or xᵀ as opts say.
+ */
+export function matmulDims(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOptions): { M: number; K: number; N: number } {
+  const M = opts.transposeA ? a.cols : a.rows;
+  const K = opts.transposeA ? a.rows : a.cols;
+  const Kb = opts.transposeB ? b.cols : b.rows;
+  const N = opts.transposeB ? b.rows : b.cols;
+  if (K !== Kb || out.rows !== M || out.cols !== N) {
+    throw new Error(`matmul: shapes [${a.rows},${a.cols}]${opts.transposeA ? 'ᵀ' : ''} · ` +
+      `[${b.rows},${b.cols}]${opts.transposeB ? 'ᵀ' : ''} → [${out.rows},${out.cols}] do not agree`);
+  }
+  return { M, K, N };
+}

@@ -78,9 +78,15 @@ export class Sampler {
     this.ws.carryState();
   }
 
-  /** The next character. Without a prime, the first input is a random vocabulary entry. */
+  /**
+   * The next character. Without a prime the model is fed a line break first, when the
+   * vocabulary has one, so the text starts as at the beginning of a line (a speaker's name, a
+   * verse); otherwise a random vocabulary entry.
+   */
   async next(opts: SampleOptions): Promise<string> {
-    if (this.last === null) this.last = Math.floor(this.rng.uniform() * this.vocab.size);
+    if (this.last === null) {
+      this.last = this.vocab.has('\n') ? this.vocab.id('\n') : Math.floor(this.rng.uniform() * this.vocab.size);
+    }
     this.feed(this.last);
     const logits = await this.model.backend.download(this.ws.logits);
     this.last = drawFromLogits(logits, opts, this.rng);

@@ -17,7 +17,7 @@
 
 import { GPU } from 'gpu.js';
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor,
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, matmulDims,
 } from '../backend';
 import { quietly } from './quiet';
 import * as src from './sources';
@@ -268,14 +268,7 @@ export class GpujsBackend implements Backend {
 
   matmul(ax: Tensor, bx: Tensor, outx: Tensor, opts: MatmulOptions = {}): void {
     const a = this.t(ax), b = this.t(bx), out = this.t(outx);
-    const M = opts.transposeA ? a.cols : a.rows;
-    const K = opts.transposeA ? a.rows : a.cols;
-    const Kb = opts.transposeB ? b.cols : b.rows;
-    const N = opts.transposeB ? b.rows : b.cols;
-    if (K !== Kb || out.rows !== M || out.cols !== N) {
-      throw new Error(`matmul: shapes [${a.rows},${a.cols}]${opts.transposeA ? 'ᵀ' : ''} · ` +
-        `[${b.rows},${b.cols}]${opts.transposeB ? 'ᵀ' : ''} → [${out.rows},${out.cols}] do not agree`);
-    }
+    const { M, K, N } = matmulDims(a, b, out, opts);
     if (out.size === 0) return;
     const accumulate = Boolean(opts.accumulate);
     // A [M, K] is read at aOff + m·aStrideM + k·aStrideK; Aᵀ stored [K, M] swaps the strides.

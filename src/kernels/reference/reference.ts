@@ -4,7 +4,7 @@
 // finite-difference gradient checks run it in float64. Speed is not a goal here.
 
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale,
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, matmulDims,
 } from '../backend';
 
 export type Precision = 'float32' | 'float64';
@@ -96,14 +96,7 @@ export class ReferenceBackend implements Backend {
   // transposes as requested. Accumulates in float64 whatever the storage precision.
   matmul(ax: Tensor, bx: Tensor, outx: Tensor, opts: MatmulOptions = {}): void {
     const a = this.t(ax), b = this.t(bx), out = this.t(outx);
-    const M = opts.transposeA ? a.cols : a.rows;
-    const K = opts.transposeA ? a.rows : a.cols;
-    const Kb = opts.transposeB ? b.cols : b.rows;
-    const N = opts.transposeB ? b.rows : b.cols;
-    if (K !== Kb || out.rows !== M || out.cols !== N) {
-      throw new Error(`matmul: shapes [${a.rows},${a.cols}]${opts.transposeA ? 'ᵀ' : ''} · ` +
-        `[${b.rows},${b.cols}]${opts.transposeB ? 'ᵀ' : ''} → [${out.rows},${out.cols}] do not agree`);
-    }
+    const { M, K, N } = matmulDims(a, b, out, opts);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let sum = 0;

@@ -6,7 +6,7 @@
 // ThreadPool's workers, with this thread doing its own share.
 
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale,
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, matmulDims,
 } from '../backend';
 import { WasmHeap } from './heap';
 import { ThreadPool } from './pool';
@@ -190,14 +190,7 @@ export class WasmBackend implements Backend {
   matmul(ax: Tensor, bx: Tensor, outx: Tensor, opts: MatmulOptions = {}): void {
     const a = this.t(ax), b = this.t(bx), out = this.t(outx);
     const transA = opts.transposeA ? 1 : 0, transB = opts.transposeB ? 1 : 0;
-    const M = transA ? a.cols : a.rows;
-    const K = transA ? a.rows : a.cols;
-    const Kb = transB ? b.cols : b.rows;
-    const N = transB ? b.rows : b.cols;
-    if (K !== Kb || out.rows !== M || out.cols !== N) {
-      throw new Error(`matmul: shapes [${a.rows},${a.cols}]${transA ? 'ᵀ' : ''} · ` +
-        `[${b.rows},${b.cols}]${transB ? 'ᵀ' : ''} → [${out.rows},${out.cols}] do not agree`);
-    }
+    const { M, K, N } = matmulDims(a, b, out, opts);
     const acc = opts.accumulate ? 1 : 0;
     const flops = 2 * M * N * K;
     if (!this.pool || flops < PARALLEL_MIN_FLOPS) {
