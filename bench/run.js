@@ -5,7 +5,7 @@
 //    backend (bench/train-worker.js, one process each) and for PyTorch (bench/peers/pytorch_lstm.py).
 // 3. Sampling chars/s at batch 1 and the time from process start to the first character on stdout.
 // Runs one measurement at a time (the machine has 2 cores; never two benchmarks at once).
-// Usage: node bench/run.js [--quick] [--sizes 128,256] [--backends wasm,reference] [--no-pytorch]
+// Usage: node bench/run.js [--quick] [--sizes 128,256] [--backends wasm,reference] [--no-pytorch] [--no-gpujs] [--no-gemm]
 //        [--out bench/results/bench.md]
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
@@ -19,12 +19,13 @@ const SYSTEM_PYTHON = '/usr/bin/python3'; // Debian's python3-torch lives under 
 
 function parseArgs() {
   const argv = process.argv.slice(2);
-  const opts = { quick: false, sizes: [128, 256, 512], backends: ['wasm', 'reference'], pytorch: true, out: path.join(ROOT, 'bench', 'results', 'bench.md'), seconds: 10, gemm: true };
+  const opts = { quick: false, sizes: [128, 256, 512], backends: ['wasm', 'reference'], pytorch: true, gpujs: true, out: path.join(ROOT, 'bench', 'results', 'bench.md'), seconds: 10, gemm: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') { opts.quick = true; opts.seconds = 3; }
     else if (a === '--no-pytorch') opts.pytorch = false;
     else if (a === '--no-gemm') opts.gemm = false;
+    else if (a === '--no-gpujs') opts.gpujs = false;
     else if (a === '--sizes') opts.sizes = argv[++i].split(',').map(Number);
     else if (a === '--backends') opts.backends = argv[++i].split(',');
     else if (a === '--seconds') opts.seconds = Number(argv[++i]);
@@ -39,13 +40,30 @@ function log(message) {
 }
 
 function runJson(cmd, args, env = {}) {
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  // A measurement that takes over 5 minutes is reported as failed rather than left to hang.
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 300000 });
   if (r.status !== 0) {
     log(`${path.basename(cmd)} ${args.join(' ')} failed (${r.status}): ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
     return null;
   }
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  return line ? JSON.parse(line) : null;
+  const out = r.stdout.trim();
+  try {
+    return JSON.parse(out); // one (possibly pretty-printed) object
+  } catch {
+    const line = out.split('\n').filter((l) => l.startsWith('{')).pop();
+    return line ? JSON.parse(line) : null;
+  }
+}
+
+/** headless-gl needs an X server: wrap in xvfb-run when there is no display. */
+function withDisplay(cmd, args) {
+  if (process.env.DISPLAY || spawnSync('xvfb-run', ['--help'], { stdio: 'ignore' }).error) return [cmd, args];
+  return ['xvfb-run', ['-a', cmd, ...args]];
+}
+
+function trainWorker(backend, H, extra) {
+  const args = [path.join(__dirname, 'train-worker.js'), '--backend', backend, '--hidden', String(H), ...extra];
+  return runJson(...(backend === 'gpujs' ? withDisplay(process.execPath, args) : [process.execPath, args]));
 }
 
 function havePytorch() {
@@ -137,6 +155,46 @@ async function main() {
     }
   }
 
+  // 1b. gpu.js GEMM in every mode that works, beside wasm at the same per-step shapes.
+  let gemmRows = null;
+  if (opts.gemm && opts.gpujs) {
+    log('gpu.js GEMM in every mode that works');
+    const gg = runJson(...withDisplay(process.execPath, [path.join(__dirname, 'gpujs-gemm.js'), '--json', '--hidden', opts.sizes.join(',')]));
+    if (gg) {
+      const wasm = runJson(process.execPath, [path.join(__dirname, 'gemm.js'), '--json', '--hidden', opts.sizes.join(',')]);
+      gemmRows = wasm ? wasm.rows : [];
+      const labels = [...new Set(gg.rows.map((r) => r.backend))];
+      lines.push('## gpu.js GEMM (GFLOP/s, readback included)', '');
+      for (const p of gg.probes) lines.push(`- gpu.js ${p.mode}: ${p.works ? `works, ${p.device}` : `unavailable: ${p.reason}`}`);
+      lines.push('', `| H | op | M×K×N | ${labels.join(' | ')} | wasm 1 thread | wasm ${wasm ? wasm.threads : '?'} threads |`, `| --- | --- | --- | ${labels.map(() => '---').join(' | ')} | --- | --- |`);
+      const keys = [...new Set(gg.rows.map((r) => `${r.H}|${r.shape}|${r.M}|${r.K}|${r.N}`))];
+      for (const key of keys) {
+        const [H, shape, M, K, N] = key.split('|');
+        const cells = labels.map((l) => fmt(gg.rows.find((r) => r.backend === l && `${r.H}|${r.shape}|${r.M}|${r.K}|${r.N}` === key)?.gflops, 2));
+        const w = gemmRows.find((r) => r.M === Number(M) && r.K === Number(K) && r.N === Number(N));
+        lines.push(`| ${H} | ${shape} | ${M}×${K}×${N} | ${cells.join(' | ')} | ${fmt(w?.wasm1, 1)} | ${fmt(w ? w[`wasm${wasm.threads}`] : null, 1)} |`);
+      }
+      lines.push('');
+    }
+  }
+
+  // 1c. Every backend and gpu.js mode side by side at the walking skeleton's size.
+  if (opts.gpujs) {
+    lines.push('## Every backend at 2x128, B=32, T=64 (train chars/s)', '');
+    lines.push('| backend | device | chars/s | steps timed | vs reference |', '| --- | --- | --- | --- | --- |');
+    const runs = [['reference', []], ['gpujs', ['--gpu-mode', 'cpu']], ['gpujs', ['--gpu-mode', 'headlessgl']], ['wasm', []]];
+    let refSpeed = null;
+    for (const [backend, extra] of runs) {
+      log(`train 2x128 B=32 T=64 on ${backend} ${extra.join(' ')}`);
+      // The slow ones: one untimed step (gpu.js compiles its kernels there), then one timed step.
+      const slow = backend !== 'wasm';
+      const r = trainWorker(backend, 128, ['--batch', '32', '--seq-len', '64', '--seconds', slow ? '1' : String(opts.seconds), '--warmup', slow ? '1' : '2', '--max-steps', slow ? '1' : '1000000', ...extra]);
+      if (backend === 'reference' && r) refSpeed = r.train_chars_per_s;
+      lines.push(`| ${backend}${extra.length ? ` ${extra[1]}` : ''} | ${r ? r.description : 'unavailable here'} | ${fmt(r?.train_chars_per_s)} | ${r ? r.steps : '–'} | ${ratio(r?.train_chars_per_s, refSpeed)} |`);
+    }
+    lines.push('');
+  }
+
   // 2. Training
   lines.push('## Training (chars/s, peak RSS)', '');
   const header = ['size', ...opts.backends.map((b) => `${b} chars/s`), ...(torch ? ['PyTorch chars/s'] : []), ...opts.backends.map((b) => `${b}/PyTorch`), ...opts.backends.map((b) => `${b} RSS MB`), ...(torch ? ['PyTorch RSS MB'] : [])];
@@ -147,7 +205,9 @@ async function main() {
       // The reference backend is slow: a few steps say enough.
       const seconds = backend === 'reference' ? Math.min(opts.seconds, 4) : opts.seconds;
       log(`train 2x${H} on ${backend} for ${seconds}s`);
-      ours[backend] = runJson(process.execPath, [path.join(__dirname, 'train-worker.js'), '--backend', backend, '--hidden', String(H), '--seconds', String(seconds), '--warmup', backend === 'reference' ? '0' : '2', '--max-steps', backend === 'reference' ? '3' : '1000000']);
+      // One reference step at 2x512 takes minutes: it is measured up to 2x256 only.
+      if (backend === 'reference' && H > 256) { ours[backend] = null; continue; }
+      ours[backend] = trainWorker(backend, H, ['--seconds', String(seconds), '--warmup', backend === 'reference' ? '0' : '2', '--max-steps', backend === 'reference' ? '1' : '1000000']);
     }
     let peer = null;
     if (torch) {
