@@ -144,6 +144,8 @@ def train(model, ids):
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = nn.CrossEntropyLoss()  # mean over B·T
     state = zero_state(B)
+    if ARGS.steps <= 0:
+        return None  # sampling only
     started = None
     for step in range(ARGS.warmup + ARGS.steps):
         if step == ARGS.warmup:
@@ -161,7 +163,7 @@ def train(model, ids):
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
     elapsed = time.perf_counter() - started
-    return ARGS.steps * B * T / elapsed if ARGS.steps > 0 else None
+    return ARGS.steps * B * T / elapsed
 
 
 def run_training():
