@@ -11,7 +11,7 @@ import { Sampler } from '../sample/sampler';
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
 import { createLog } from './log';
 import { intOption, numberOption } from './parse';
-import { writeOut } from './stdout';
+import { stdoutText, writeOut } from './stdout';
 
 interface SampleCliOptions {
   checkpoint?: string;
@@ -87,9 +87,15 @@ async function runSample(opts: SampleCliOptions): Promise<void> {
       await writeOut(`${JSON.stringify({ text, checkpoint: file, seed, temperature: opts.temp, length: opts.length, prime, topK: opts.topK, topP: opts.topP })}\n`);
       return;
     }
-    if (prime) await writeOut(prime);
-    for (let i = 0; i < opts.length; i++) await writeOut(await sampler.next(sampling));
-    if (opts.length > 0 || prime) await writeOut('\n');
+    const out = stdoutText();
+    let pushback = prime ? out.write(prime) : null;
+    for (let i = 0; i < opts.length; i++) {
+      if (pushback) await pushback;
+      pushback = out.write(await sampler.next(sampling));
+    }
+    if (pushback) await pushback;
+    if (opts.length > 0 || prime) out.write('\n');
+    await out.flush();
   } finally {
     backend.destroy();
   }
