@@ -15,52 +15,66 @@ export interface SampleOptions {
 
 /**
  * Draws one id from logits: softmax(logits / temperature), restricted to the top-k and then
- * the top-p nucleus, renormalised. Pure, so it is tested directly.
+ * the top-p nucleus, renormalised. Pure, so it is tested directly. `scratch` (length ≥ V) holds
+ * the probabilities, so a caller drawing once per character allocates nothing; without top-k or
+ * top-p nothing else is allocated either.
  */
-export function drawFromLogits(logits: ArrayLike<number>, opts: SampleOptions, rng: Rng): number {
+export function drawFromLogits(logits: ArrayLike<number>, opts: SampleOptions, rng: Rng, scratch?: Float64Array): number {
   const V = logits.length;
   let max = -Infinity;
   for (let v = 0; v < V; v++) max = Math.max(max, logits[v]);
-  const probs = new Float64Array(V);
+  const probs = scratch && scratch.length >= V ? scratch : new Float64Array(V);
   let sum = 0;
   for (let v = 0; v < V; v++) {
     probs[v] = Math.exp((logits[v] - max) / opts.temperature);
     sum += probs[v];
   }
   for (let v = 0; v < V; v++) probs[v] /= sum;
-  let order: number[] | null = null;
-  if ((opts.topK > 0 && opts.topK < V) || opts.topP < 1) {
-    order = Array.from({ length: V }, (_, v) => v).sort((a, b) => probs[b] - probs[a] || a - b);
-    let keep = opts.topK > 0 ? Math.min(opts.topK, V) : V;
-    if (opts.topP < 1) {
-      let mass = 0;
-      for (let i = 0; i < keep; i++) {
-        mass += probs[order[i]];
-        if (mass >= opts.topP) { keep = i + 1; break; }
-      }
-    }
-    order = order.slice(0, keep);
-  }
-  const candidates = order ?? Array.from({ length: V }, (_, v) => v);
+  if ((opts.topK > 0 && opts.topK < V) || opts.topP < 1) return drawFromNucleus(probs, V, opts, rng);
+  // Every character is a candidate, in id order: the same sums, in the same order, as the nucleus path.
   let total = 0;
-  for (const v of candidates) total += probs[v];
+  for (let v = 0; v < V; v++) total += probs[v];
   let r = rng.uniform() * total;
-  for (const v of candidates) {
+  for (let v = 0; v < V; v++) {
     r -= probs[v];
     if (r < 0) return v;
   }
-  return candidates[candidates.length - 1];
+  return V - 1;
+}
+
+/** The draw restricted to the top-k, then the top-p nucleus, of probs[0..V). */
+function drawFromNucleus(probs: Float64Array, V: number, opts: SampleOptions, rng: Rng): number {
+  const order = Array.from({ length: V }, (_, v) => v).sort((a, b) => probs[b] - probs[a] || a - b);
+  let keep = opts.topK > 0 ? Math.min(opts.topK, V) : V;
+  if (opts.topP < 1) {
+    let mass = 0;
+    for (let i = 0; i < keep; i++) {
+      mass += probs[order[i]];
+      if (mass >= opts.topP) { keep = i + 1; break; }
+    }
+  }
+  let total = 0;
+  for (let i = 0; i < keep; i++) total += probs[order[i]];
+  let r = rng.uniform() * total;
+  for (let i = 0; i < keep; i++) {
+    r -= probs[order[i]];
+    if (r < 0) return order[i];
+  }
+  return order[keep - 1];
 }
 
 /** Runs the model at B=1, T=1, carrying its state from character to character. */
 export class Sampler {
   private readonly ws: Workspace;
   private readonly input = new Int32Array(1);
+  /** drawFromLogits' probabilities, reused from character to character. */
+  private readonly probs: Float64Array;
   private last: number | null = null;
 
   constructor(readonly model: LstmModel, readonly vocab: Vocab, readonly rng: Rng) {
     this.ws = model.workspace(1, 1);
     this.ws.resetState();
+    this.probs = new Float64Array(model.config.vocabSize);
   }
 
   /** Feeds text through the model without sampling; the next draw continues it. */
@@ -89,7 +103,7 @@ export class Sampler {
     }
     this.feed(this.last);
     const logits = await this.model.backend.download(this.ws.logits);
-    this.last = drawFromLogits(logits, opts, this.rng);
+    this.last = drawFromLogits(logits, opts, this.rng, this.probs);
     return this.vocab.chars[this.last];
   }
 

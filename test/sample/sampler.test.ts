@@ -40,4 +40,12 @@ describe('drawFromLogits', () => {
     const opts = { temperature: 0.8, topK: 0, topP: 1 };
     for (let i = 0; i < 50; i++) expect(drawFromLogits(logits, opts, a)).toBe(drawFromLogits(logits, opts, b));
   });
+
+  it('draws the same with a reused scratch buffer as without, with and without top-k/top-p', () => {
+    const scratch = new Float64Array(8).fill(123); // longer than V and dirty: only [0, V) is used
+    for (const opts of [{ temperature: 0.7, topK: 0, topP: 1 }, { temperature: 1.3, topK: 3, topP: 0.9 }]) {
+      const a = new Rng(4), b = new Rng(4);
+      for (let i = 0; i < 200; i++) expect(drawFromLogits(logits, opts, a, scratch)).toBe(drawFromLogits(logits, opts, b));
+    }
+  });
 });
