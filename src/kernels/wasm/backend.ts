@@ -60,8 +60,11 @@ const PARALLEL_MIN_FLOPS = 1 << 20;
 const CHUNKS_PER_THREAD = 4;
 /** Smaller chunks would spend too much of their time repacking the shared operand. */
 const MIN_CHUNK_FLOPS = 1 << 19;
-/** LSTM cells with fewer B·H units run on one thread (~25 ns per unit forward). */
-const PARALLEL_MIN_UNITS = 8192;
+/**
+ * LSTM cells with fewer B·H units run on one thread: forward costs ~8 ns a unit, so at 2048
+ * units (~16 µs) a split still beats the few µs of waking a worker.
+ */
+const PARALLEL_MIN_UNITS = 2048;
 
 class WasmTensor implements Tensor {
   readonly size: number;
