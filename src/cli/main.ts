@@ -4,18 +4,30 @@ import { Command, CommanderError } from 'commander';
 import { UsageError, InterruptedError } from '../errors';
 import { CheckpointError } from '../checkpoint/safetensors';
 import { ExitSignal } from './exit';
-import { trainCommand } from './train';
-import { sampleCommand } from './sample';
-import { evalCommand } from './eval';
-import { infoCommand } from './info';
-import { corporaCommand } from './corpora';
+import './stdout'; // its EPIPE listener: `rnn … --help | head` exits quietly
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// Each command's module is loaded only when needed: train alone pulls in ora, https and the
+// corpus registry, and `rnn sample` should reach its first character fast.
+const COMMANDS: Record<string, () => Command> = {
+  train: () => (require('./train') as typeof import('./train')).trainCommand(),
+  sample: () => (require('./sample') as typeof import('./sample')).sampleCommand(),
+  eval: () => (require('./eval') as typeof import('./eval')).evalCommand(),
+  info: () => (require('./info') as typeof import('./info')).infoCommand(),
+  corpora: () => (require('./corpora') as typeof import('./corpora')).corporaCommand(),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
 
 export const EXIT = { ok: 0, runtime: 1, usage: 2, interrupted: 130 } as const;
 
-function program(): Command {
+/**
+ * The command tree for argv: only the named command when argv starts with one (its options and
+ * help need nothing else), else all of them (root help lists them; a typo gets suggestions).
+ */
+function program(argv: string[]): Command {
   const root = new Command('rnn')
     .description('Character-level LSTM text generator: train on any text, then sample from it.')
     .version(version, '-V, --version')
@@ -30,11 +42,8 @@ stdout carries the product (text, or JSON with --json); progress and errors go t
 Colour and spinners only on a terminal, and never with NO_COLOR set. RNN_DEBUG=1 prints stacks.
 
 Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C; training saves first).`);
-  root.addCommand(trainCommand());
-  root.addCommand(sampleCommand());
-  root.addCommand(evalCommand());
-  root.addCommand(infoCommand());
-  root.addCommand(corporaCommand());
+  const named = Object.prototype.hasOwnProperty.call(COMMANDS, argv[0]) ? [argv[0]] : Object.keys(COMMANDS);
+  for (const name of named) root.addCommand(COMMANDS[name]());
   // commander exits 1 on usage errors; exitOverride lets main() map them to 2.
   const override = (cmd: Command): void => {
     cmd.exitOverride();
@@ -54,7 +63,7 @@ function fail(message: string, code: number, err?: unknown): number {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await program().parseAsync(argv, { from: 'user' });
+    await program(argv).parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
     if (err instanceof ExitSignal) return err.code;

@@ -62,17 +62,17 @@ export class TextOut {
   }
 }
 
-let stdout: TextOut | null = null;
+/** The process's stdout. */
+const stdout = new TextOut(process.stdout);
 
-/** The process's stdout as a TextOut (made on first use, so a command that prints nothing pays nothing). */
+// Listening also keeps an EPIPE (from us, or from commander printing --help into `| head`)
+// from crashing the process as an unhandled 'error' event; main.ts imports this file for that.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') stdout.markClosed();
+});
+
+/** The process's stdout as a TextOut. */
 export function stdoutText(): TextOut {
-  if (!stdout) {
-    const out = new TextOut(process.stdout);
-    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') out.markClosed();
-    });
-    stdout = out;
-  }
   return stdout;
 }
 

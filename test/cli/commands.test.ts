@@ -177,6 +177,25 @@ describe('rnn commands', () => {
     expect(rnn(['--help']).stdout).toMatch(/Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted/);
   });
 
+  it('lists every command in the root help and suggests one for a typo (main.ts loads commands lazily)', () => {
+    const help = rnn(['--help']).stdout;
+    for (const name of ['train', 'sample', 'eval', 'info', 'corpora']) expect(help).toMatch(new RegExp(`^ {2}${name}\\b`, 'm'));
+    const typo = rnn(['smaple']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/Did you mean sample\?/);
+  });
+
+  it('exits 0 quietly when --help output meets a closed pipe', () => {
+    const { spawnSync } = require('child_process');
+    // The race (does head close before the write?) is lost only sometimes; three tries.
+    for (let i = 0; i < 3; i++) {
+      const run = spawnSync('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${BIN}" train --help | head -c 5`], { encoding: 'utf8', timeout: 30000 });
+      expect(run.stdout).toBe('Usage');
+      expect(run.status).toBe(0);
+      expect(run.stderr).toBe('');
+    }
+  });
+
   describe('colour', () => {
     it('writes no ANSI escapes when not a terminal', () => {
       const run = rnn(['train', corpus, ...TINY, '--max-iters', '6', '--checkpoint-dir', path.join(dir, 'plain')]);
