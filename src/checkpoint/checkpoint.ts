@@ -111,9 +111,20 @@ function parseJson<T>(file: string, key: string, text: string | undefined): T {
   }
 }
 
-/** Reads and validates a checkpoint file (format, config, vocabulary, tensor shapes). */
-export function loadCheckpoint(file: string): LoadedCheckpoint {
-  const { tensors, metadata } = readSafetensorsFile(file);
+/** Which tensors loadCheckpoint reads: all, or the model's weights only (sampling, evaluation). */
+export interface LoadOptions {
+  /** Skip the optimizer moments and carried state (optimizer.*, state.*): two thirds of a training checkpoint. */
+  weightsOnly?: boolean;
+}
+
+const isWeight = (name: string): boolean => !name.startsWith('optimizer.') && !name.startsWith('state.');
+
+/**
+ * Reads and validates a checkpoint file (format, config, vocabulary, tensor shapes). The whole
+ * header is validated against the file size either way; weightsOnly only skips reading bytes.
+ */
+export function loadCheckpoint(file: string, opts: LoadOptions = {}): LoadedCheckpoint {
+  const { tensors, metadata } = readSafetensorsFile(file, opts.weightsOnly ? isWeight : undefined);
   if (metadata.format !== FORMAT) {
     throw new CheckpointError(`${file} is a safetensors file but not an rnn checkpoint (no format '${FORMAT}' in its metadata)`);
   }

@@ -142,7 +142,35 @@ export function decodeSafetensors(bytes: Buffer, source: string): SafetensorsCon
 }
 
 /** Reads a safetensors file, validating the header against the file size before reading the data. */
-export function readSafetensorsFile(path: string): SafetensorsContents {
+export function readSafetensorsFile(path: string, wanted: (name: string) => boolean = () => true): SafetensorsContents {
+  const file = openSafetensorsFile(path);
+  try {
+    const tensors = new Map<string, NamedTensor>();
+    // Sorted by name, as written, so iteration order does not depend on the file's layout.
+    for (const name of [...file.names()].sort()) {
+      if (wanted(name)) tensors.set(name, file.read(name));
+    }
+    return { metadata: file.metadata, tensors };
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * An open safetensors file whose header is validated (every tensor's offsets against the file
+ * size); tensors are read one at a time, so a reader that needs a few (sampling needs the
+ * weights, not the optimizer moments: two thirds of a training checkpoint) reads only those.
+ */
+export interface SafetensorsFile {
+  readonly path: string;
+  readonly metadata: Record<string, string>;
+  names(): IterableIterator<string>;
+  /** The tensor's values, in a Float32Array of its own. */
+  read(name: string): NamedTensor;
+  close(): void;
+}
+
+export function openSafetensorsFile(path: string): SafetensorsFile {
   let fd: number;
   try {
     fd = fs.openSync(path, 'r');
@@ -158,12 +186,45 @@ export function readSafetensorsFile(path: string): SafetensorsContents {
     const headerBytes = readHeaderLength(lengthField, fileBytes, path);
     const dataStart = HEADER_LENGTH_BYTES + headerBytes;
     const parsed = parseHeader(readExactly(fd, HEADER_LENGTH_BYTES, headerBytes, path), fileBytes - dataStart, path);
-    // Only now, with the size checked against the file, is the data section allocated.
-    const data = readExactly(fd, dataStart, parsed.dataBytes, path);
-    return { metadata: parsed.metadata, tensors: extractTensors(parsed, data) };
-  } finally {
+    const layouts = new Map(parsed.layouts.map((layout) => [layout.name, layout]));
+    let open = true;
+    return {
+      path,
+      metadata: parsed.metadata,
+      names: () => layouts.keys(),
+      read(name: string): NamedTensor {
+        const layout = layouts.get(name);
+        if (!layout) throw new CheckpointError(`${path} has no tensor ${JSON.stringify(name)}`);
+        if (!open) throw new Error(`${path}: read after close`);
+        // Only tensors whose offsets were checked against the file size are read.
+        return { name, shape: layout.shape, data: readFloat32(fd, dataStart + layout.begin, layout.end - layout.begin, path) };
+      },
+      close(): void {
+        if (open) fs.closeSync(fd);
+        open = false;
+      },
+    };
+  } catch (err) {
     fs.closeSync(fd);
+    throw err;
   }
+}
+
+/** Reads `length` bytes of little-endian float32 at `position` straight into a new Float32Array. */
+function readFloat32(fd: number, position: number, length: number, path: string): Float32Array {
+  const values = new Float32Array(length / F32_BYTES);
+  const bytes = new Uint8Array(values.buffer);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, bytes, done, length - done, position + done);
+    if (n === 0) throw new CheckpointError(`${path} shrank while being read; is something else writing it? try again`);
+    done += n;
+  }
+  if (!HOST_IS_LITTLE_ENDIAN) {
+    const view = new DataView(values.buffer);
+    for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * F32_BYTES, true);
+  }
+  return values;
 }
 
 function describeFsError(err: unknown): string {

@@ -59,7 +59,7 @@ Examples:
 async function runSample(opts: SampleCliOptions): Promise<void> {
   const log = createLog(opts.quiet);
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
-  const ckpt = loadCheckpoint(file);
+  const ckpt = loadCheckpoint(file, { weightsOnly: true });
   const vocab = ckpt.meta.vocab;
   let prime = opts.prime ?? '';
   if (prime === '-') prime = await readStdin();

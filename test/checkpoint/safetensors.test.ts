@@ -8,6 +8,7 @@ import {
   NamedTensor,
   decodeSafetensors,
   encodeSafetensors,
+  openSafetensorsFile,
   readSafetensorsFile,
 } from '../../src/checkpoint/safetensors';
 import { Rng } from '../../src/engine/rng';
@@ -241,5 +242,42 @@ describe('readSafetensorsFile', () => {
     const header = { a: f32({ shape: [1 << 30, 1 << 10], data_offsets: [0, 2 ** 42] }) };
     fs.writeFileSync(file, rawFile(header, Buffer.alloc(16)));
     expect(() => readSafetensorsFile(file)).toThrow(`${file} is truncated: header says 4398046511104 bytes of tensor data, the file has 16`);
+  });
+
+  test('reads only the wanted tensors, with the same values as a full read', () => {
+    const file = path.join(dir, 'ckpt.safetensors');
+    const rng = new Rng(5);
+    const weight = randomTensor(rng, 'lstm.weight_hh_l0', [8, 2]);
+    const moment = randomTensor(rng, 'optimizer.exp_avg.lstm.weight_hh_l0', [8, 2]);
+    const odd = randomTensor(rng, 'decoder.bias', [3]); // 12 bytes: later tensors start off 8-byte alignment
+    fs.writeFileSync(file, encodeSafetensors([weight, moment, odd], {}));
+    const some = readSafetensorsFile(file, (name) => !name.startsWith('optimizer.'));
+    expect([...some.tensors.keys()]).toEqual(['decoder.bias', 'lstm.weight_hh_l0']);
+    expect(some.tensors.get('lstm.weight_hh_l0')!.data).toEqual(weight.data);
+    expect(some.tensors.get('decoder.bias')!.data).toEqual(odd.data);
+    expect(readSafetensorsFile(file).tensors.get('optimizer.exp_avg.lstm.weight_hh_l0')!.data).toEqual(moment.data);
+  });
+
+  test('a partial read still validates every tensor against the file size', () => {
+    const file = path.join(dir, 'cut.safetensors');
+    const rng = new Rng(6);
+    const image = encodeSafetensors([randomTensor(rng, 'a', [4]), randomTensor(rng, 'optimizer.b', [4])], {});
+    fs.writeFileSync(file, image.subarray(0, image.length - 4)); // the unwanted tensor is cut short
+    expect(() => readSafetensorsFile(file, (name) => name === 'a')).toThrow(/is truncated: header says 32 bytes of tensor data, the file has 28/);
+  });
+
+  test('an open file names its tensors, reads one by name, and refuses an unknown name', () => {
+    const file = path.join(dir, 'open.safetensors');
+    const tensor = randomTensor(new Rng(7), 'embedding.weight', [3, 4]);
+    fs.writeFileSync(file, encodeSafetensors([tensor], { format: 'x' }));
+    const open = openSafetensorsFile(file);
+    try {
+      expect(open.metadata).toEqual({ format: 'x' });
+      expect([...open.names()]).toEqual(['embedding.weight']);
+      expect(open.read('embedding.weight')).toEqual(tensor);
+      expect(() => open.read('nope')).toThrow(new CheckpointError(`${file} has no tensor "nope"`));
+    } finally {
+      open.close();
+    }
   });
 });

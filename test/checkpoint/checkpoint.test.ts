@@ -1,0 +1,48 @@
+// loadCheckpoint: a weights-only load reads the model and skips the optimizer moments and state.
+
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { hasTrainingState, loadCheckpoint, restoreModel, saveCheckpoint } from '../../src/checkpoint/checkpoint';
+import { defaultTrainConfig } from '../../src/config';
+import { Vocab } from '../../src/data/vocab';
+import { LstmModel } from '../../src/engine/model';
+import { Adam } from '../../src/engine/optimizer';
+import { Rng } from '../../src/engine/rng';
+import { ReferenceBackend } from '../../src/kernels/reference/reference';
+
+describe('loadCheckpoint', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-checkpoint-'));
+  });
+  afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with weightsOnly reads every weight, equal to a full load, and no optimizer or state tensor', async () => {
+    const vocab = Vocab.fromText('abcdefg\n');
+    const config = { vocabSize: vocab.size, embeddingSize: 3, hiddenSize: 5, layers: 2 };
+    const backend = new ReferenceBackend('float32');
+    const model = new LstmModel(backend, config);
+    model.initialize(new Rng(2));
+    const optimizer = new Adam(backend, model.params, 0.01);
+    const carried = model.workspace(2, 1);
+    const file = path.join(dir, 'run.safetensors');
+    await saveCheckpoint(file, {
+      model: config, train: defaultTrainConfig(), vocab, adamStep: 3, createdAt: '',
+      progress: { iteration: 3, epoch: 0, window: 0, bestValLoss: null, lastValLoss: null, lastTrainLoss: null, elapsedMs: 0, history: [] },
+      corpus: { source: 'test', sha256: '', characters: 8 },
+    }, model, optimizer, carried);
+
+    const full = loadCheckpoint(file);
+    const weights = loadCheckpoint(file, { weightsOnly: true });
+    expect(hasTrainingState(full)).toBe(true);
+    expect(hasTrainingState(weights)).toBe(false);
+    expect([...weights.tensors.keys()].sort()).toEqual(model.params.map((p) => p.name).sort());
+    for (const [name, tensor] of weights.tensors) expect(tensor).toEqual(full.tensors.get(name));
+    expect(weights.meta).toEqual(full.meta);
+    const restored = new LstmModel(backend, weights.meta.model);
+    expect(() => restoreModel(weights, restored)).not.toThrow();
+  });
+});
