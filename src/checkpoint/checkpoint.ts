@@ -13,7 +13,7 @@ import { Backend } from '../kernels/backend';
 import { LstmModel, Workspace } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { Vocab } from '../data/vocab';
-import { CheckpointError, NamedTensor, encodeSafetensors, readSafetensorsFile } from './safetensors';
+import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile, readSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from './save';
 
 export const FORMAT = 'rnn-checkpoint';
@@ -125,6 +125,45 @@ const isWeight = (name: string): boolean => !name.startsWith('optimizer.') && !n
  */
 export function loadCheckpoint(file: string, opts: LoadOptions = {}): LoadedCheckpoint {
   const { tensors, metadata } = readSafetensorsFile(file, opts.weightsOnly ? isWeight : undefined);
+  return { path: file, meta: checkpointMeta(file, metadata), tensors };
+}
+
+/** A checkpoint whose metadata is read and whose weights wait in the open file. */
+export interface OpenCheckpoint {
+  path: string;
+  meta: CheckpointMeta;
+  /**
+   * Uploads the weights into a freshly built model, one tensor at a time through one reused
+   * buffer: fresh memory is slow to touch, and a 2x512 model is 13 MB of it.
+   */
+  restoreModel(model: LstmModel): void;
+  close(): void;
+}
+
+/** Opens a checkpoint for sampling: metadata validated now, weights read by restoreModel. */
+export function openCheckpoint(file: string): OpenCheckpoint {
+  const open = openSafetensorsFile(file);
+  try {
+    const meta = checkpointMeta(file, open.metadata);
+    return {
+      path: file,
+      meta,
+      restoreModel(model: LstmModel): void {
+        const present = new Set(open.names());
+        const missing = model.params.find((p) => !present.has(p.name));
+        if (missing) throw new CheckpointError(`${file} lacks tensor '${missing.name}'`);
+        const buffer = new Float32Array(Math.max(0, ...model.params.map((p) => open.sizeOf(p.name))));
+        for (const p of model.params) model.backend.upload(p.value, checkedData(file, open.read(p.name, buffer), p.shape));
+      },
+      close: () => open.close(),
+    };
+  } catch (err) {
+    open.close();
+    throw err;
+  }
+}
+
+function checkpointMeta(file: string, metadata: Record<string, string>): CheckpointMeta {
   if (metadata.format !== FORMAT) {
     throw new CheckpointError(`${file} is a safetensors file but not an rnn checkpoint (no format '${FORMAT}' in its metadata)`);
   }
@@ -143,7 +182,7 @@ export function loadCheckpoint(file: string, opts: LoadOptions = {}): LoadedChec
   }
   if (vocab.size !== model.vocabSize) throw new CheckpointError(`${file}: vocabulary has ${vocab.size} characters, model_config says ${model.vocabSize}`);
   const optimizer = parseJson<{ step: number }>(file, 'optimizer', metadata.optimizer);
-  const meta: CheckpointMeta = {
+  return {
     model: { vocabSize: model.vocabSize, embeddingSize: model.embeddingSize, hiddenSize: model.hiddenSize, layers: model.layers },
     train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
     vocab,
@@ -152,14 +191,17 @@ export function loadCheckpoint(file: string, opts: LoadOptions = {}): LoadedChec
     adamStep: optimizer.step,
     createdAt: metadata.created_at ?? '',
   };
-  return { path: file, meta, tensors };
 }
 
 function tensorFor(ckpt: LoadedCheckpoint, name: string, shape: number[]): Float32Array {
   const t = ckpt.tensors.get(name);
   if (!t) throw new CheckpointError(`${ckpt.path} lacks tensor '${name}'`);
+  return checkedData(ckpt.path, t, shape);
+}
+
+function checkedData(file: string, t: NamedTensor, shape: number[]): Float32Array {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new CheckpointError(`${ckpt.path}: tensor '${name}' has shape [${t.shape}], expected [${shape}]`);
+    throw new CheckpointError(`${file}: tensor '${t.name}' has shape [${t.shape}], expected [${shape}]`);
   }
   return t.data;
 }

@@ -165,8 +165,13 @@ export interface SafetensorsFile {
   readonly path: string;
   readonly metadata: Record<string, string>;
   names(): IterableIterator<string>;
-  /** The tensor's values, in a Float32Array of its own. */
-  read(name: string): NamedTensor;
+  /** How many float32 values the tensor holds (its shape's product, checked against its offsets). */
+  sizeOf(name: string): number;
+  /**
+   * The tensor's values: in a Float32Array of its own, or in the first values of `into` (which
+   * must be long enough), so a caller that copies each tensor elsewhere can reuse one buffer.
+   */
+  read(name: string, into?: Float32Array): NamedTensor;
   close(): void;
 }
 
@@ -187,17 +192,26 @@ export function openSafetensorsFile(path: string): SafetensorsFile {
     const dataStart = HEADER_LENGTH_BYTES + headerBytes;
     const parsed = parseHeader(readExactly(fd, HEADER_LENGTH_BYTES, headerBytes, path), fileBytes - dataStart, path);
     const layouts = new Map(parsed.layouts.map((layout) => [layout.name, layout]));
+    const layoutOf = (name: string): TensorLayout => {
+      const layout = layouts.get(name);
+      if (!layout) throw new CheckpointError(`${path} has no tensor ${JSON.stringify(name)}`);
+      return layout;
+    };
     let open = true;
     return {
       path,
       metadata: parsed.metadata,
       names: () => layouts.keys(),
-      read(name: string): NamedTensor {
-        const layout = layouts.get(name);
-        if (!layout) throw new CheckpointError(`${path} has no tensor ${JSON.stringify(name)}`);
+      sizeOf: (name: string) => (layoutOf(name).end - layoutOf(name).begin) / F32_BYTES,
+      read(name: string, into?: Float32Array): NamedTensor {
+        const layout = layoutOf(name);
         if (!open) throw new Error(`${path}: read after close`);
+        const count = (layout.end - layout.begin) / F32_BYTES;
+        if (into && into.length < count) throw new Error(`${path}: ${name} has ${count} values, the buffer holds ${into.length}`);
+        const data = into ? into.subarray(0, count) : new Float32Array(count);
         // Only tensors whose offsets were checked against the file size are read.
-        return { name, shape: layout.shape, data: readFloat32(fd, dataStart + layout.begin, layout.end - layout.begin, path) };
+        readFloat32(fd, dataStart + layout.begin, data, path);
+        return { name, shape: layout.shape, data };
       },
       close(): void {
         if (open) fs.closeSync(fd);
@@ -210,10 +224,10 @@ export function openSafetensorsFile(path: string): SafetensorsFile {
   }
 }
 
-/** Reads `length` bytes of little-endian float32 at `position` straight into a new Float32Array. */
-function readFloat32(fd: number, position: number, length: number, path: string): Float32Array {
-  const values = new Float32Array(length / F32_BYTES);
-  const bytes = new Uint8Array(values.buffer);
+/** Fills `values` with little-endian float32 read at `position`, with no copy in between. */
+function readFloat32(fd: number, position: number, values: Float32Array, path: string): void {
+  const length = values.byteLength;
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, length);
   let done = 0;
   while (done < length) {
     const n = fs.readSync(fd, bytes, done, length - done, position + done);
@@ -221,10 +235,9 @@ function readFloat32(fd: number, position: number, length: number, path: string)
     done += n;
   }
   if (!HOST_IS_LITTLE_ENDIAN) {
-    const view = new DataView(values.buffer);
+    const view = new DataView(values.buffer, values.byteOffset, length);
     for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * F32_BYTES, true);
   }
-  return values;
 }
 
 function describeFsError(err: unknown): string {

@@ -8,8 +8,8 @@ import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { LstmModel } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { Sampler } from '../sample/sampler';
-import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
-import { createLog } from './log';
+import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
+import { Log, createLog } from './log';
 import { intOption, numberOption } from './parse';
 import { stdoutText, writeOut } from './stdout';
 
@@ -59,7 +59,15 @@ Examples:
 async function runSample(opts: SampleCliOptions): Promise<void> {
   const log = createLog(opts.quiet);
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
-  const ckpt = loadCheckpoint(file, { weightsOnly: true });
+  const ckpt = openCheckpoint(file);
+  try {
+    await sampleFrom(ckpt, file, opts, log);
+  } finally {
+    ckpt.close();
+  }
+}
+
+async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOptions, log: Log): Promise<void> {
   const vocab = ckpt.meta.vocab;
   let prime = opts.prime ?? '';
   if (prime === '-') prime = await readStdin();
@@ -77,7 +85,8 @@ async function runSample(opts: SampleCliOptions): Promise<void> {
   const backend = await createBackend(opts.backend, { threads: opts.threads || 1, gpuMode: opts.gpuMode });
   try {
     const model = new LstmModel(backend, ckpt.meta.model);
-    restoreModel(ckpt, model);
+    ckpt.restoreModel(model);
+    ckpt.close(); // the weights live on the backend now
     const sampler = new Sampler(model, vocab, new Rng(seed));
     await sampler.prime(prime);
     const sampling = { temperature: opts.temp, topK: opts.topK, topP: opts.topP };

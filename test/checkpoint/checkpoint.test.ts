@@ -1,9 +1,10 @@
-// loadCheckpoint: a weights-only load reads the model and skips the optimizer moments and state.
+// loadCheckpoint and openCheckpoint: weights-only reads give the model, and skip the optimizer moments and state.
 
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { hasTrainingState, loadCheckpoint, restoreModel, saveCheckpoint } from '../../src/checkpoint/checkpoint';
+import { hasTrainingState, loadCheckpoint, openCheckpoint, restoreModel, saveCheckpoint } from '../../src/checkpoint/checkpoint';
+import { encodeSafetensors, readSafetensorsFile } from '../../src/checkpoint/safetensors';
 import { defaultTrainConfig } from '../../src/config';
 import { Vocab } from '../../src/data/vocab';
 import { LstmModel } from '../../src/engine/model';
@@ -44,5 +45,38 @@ describe('loadCheckpoint', () => {
     expect(weights.meta).toEqual(full.meta);
     const restored = new LstmModel(backend, weights.meta.model);
     expect(() => restoreModel(weights, restored)).not.toThrow();
+  });
+
+  it('openCheckpoint restores the same weights as loadCheckpoint + restoreModel, through one buffer', async () => {
+    const file = path.join(dir, 'run.safetensors'); // written by the test above
+    const backend = new ReferenceBackend('float32');
+    const loaded = loadCheckpoint(file);
+    const viaLoad = new LstmModel(backend, loaded.meta.model);
+    restoreModel(loaded, viaLoad);
+    const open = openCheckpoint(file);
+    expect(open.meta).toEqual(loaded.meta);
+    const viaOpen = new LstmModel(backend, open.meta.model);
+    open.restoreModel(viaOpen);
+    open.close();
+    for (let i = 0; i < viaLoad.params.length; i++) {
+      expect(await backend.download(viaOpen.params[i].value)).toEqual(await backend.download(viaLoad.params[i].value));
+    }
+  });
+
+  it('openCheckpoint refuses a missing weight or a wrong shape by name', () => {
+    const source = readSafetensorsFile(path.join(dir, 'run.safetensors'));
+    const meta = loadCheckpoint(path.join(dir, 'run.safetensors')).meta;
+    const backend = new ReferenceBackend('float32');
+    const without = path.join(dir, 'without.safetensors');
+    fs.writeFileSync(without, encodeSafetensors([...source.tensors.values()].filter((t) => t.name !== 'decoder.bias'), source.metadata));
+    const a = openCheckpoint(without);
+    expect(() => a.restoreModel(new LstmModel(backend, meta.model))).toThrow(`${without} lacks tensor 'decoder.bias'`);
+    a.close();
+    const reshaped = path.join(dir, 'reshaped.safetensors');
+    const tensors = [...source.tensors.values()].map((t) => (t.name === 'decoder.bias' ? { ...t, shape: [1, t.data.length] } : t));
+    fs.writeFileSync(reshaped, encodeSafetensors(tensors, source.metadata));
+    const b = openCheckpoint(reshaped);
+    expect(() => b.restoreModel(new LstmModel(backend, meta.model))).toThrow(`${reshaped}: tensor 'decoder.bias' has shape [1,${meta.model.vocabSize}], expected [${meta.model.vocabSize}]`);
+    b.close();
   });
 });
