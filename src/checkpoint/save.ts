@@ -7,14 +7,13 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { randomBytes } from 'crypto';
 
 /** Replaces `target` with `data`; on any error removes its temporary file and rethrows. */
 export function writeFileAtomic(target: string, data: Buffer): void {
   const dir = path.dirname(target);
   // Hidden, unique per process and call, and ending in .tmp (ignored by git) so that a stale one
   // left by a SIGKILL is recognisable and never mistaken for a checkpoint.
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${tempSuffix()}.tmp`);
 
   let fd: number | undefined;
   let created = false;
@@ -64,4 +63,11 @@ function removeQuietly(file: string): void {
   } catch {
     // Never created, or already gone.
   }
+}
+
+/** A random temp-name suffix. crypto is required here, not at the top: loading it costs `rnn sample`, which never saves, ~4 ms. */
+function tempSuffix(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { randomBytes } = require('crypto') as typeof import('crypto');
+  return randomBytes(6).toString('hex');
 }
