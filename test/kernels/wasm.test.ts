@@ -63,6 +63,51 @@ describe('wasm backend', () => {
     expect(() => one.fill(t, 1)).toThrow(/after dispose/);
   });
 
+  // matmul keeps op(B) packed between calls (weights change once per step); every kind of write
+  // to B's bytes must make the next product repack it, or it would multiply by stale weights.
+  for (const threads of [1, 2]) {
+    it(`a product sees every write to its B operand since the last one (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+      const be = threads === 1 ? one : two;
+      const reference = new ReferenceBackend('float64');
+      const rng = new Rng(threads);
+      const M = 50, K = 37, N = 70;
+      const random = (n: number): Float64Array => Float64Array.from({ length: n }, () => Math.fround(rng.uniform() * 2 - 1));
+      const a = be.alloc(M, K); be.upload(a, random(M * K));
+      let b = be.alloc(N, K); be.upload(b, random(N * K));
+      const out = be.alloc(M, N);
+      const other = be.alloc(N, K); be.upload(other, random(N * K));
+      const check = async (what: string): Promise<void> => {
+        // Twice: the second product takes op(B) from the cache.
+        for (const opts of [{ transposeB: true }, { transposeB: true }]) {
+          be.matmul(a, b, out, opts);
+          const ar = reference.alloc(M, K), br = reference.alloc(N, K), outr = reference.alloc(M, N);
+          reference.upload(ar, await be.download(a)); reference.upload(br, await be.download(b));
+          reference.matmul(ar, br, outr, opts);
+          const got = await be.download(out), want = await reference.download(outr);
+          let worst = 0;
+          for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i])));
+          if (!(worst < 2e-6 * Math.sqrt(K))) throw new Error(`stale B after ${what}: error ${worst}`);
+        }
+      };
+      await check('the first product');
+      be.upload(b, random(N * K)); await check('upload');
+      be.fill(be.rowsOf(b, 3, 2), 0.5); await check('fill of a row view');
+      be.copy(other, b); await check('copy');
+      be.clampInPlace(b, 0.25); await check('clampInPlace');
+      const m = be.alloc(N, K), v = be.alloc(N, K);
+      be.adamStep(b, other, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }, null, 0);
+      await check('adamStep');
+      const row = be.alloc(1, K); be.upload(row, random(K));
+      be.addRowVector(b, row); await check('addRowVector');
+      const x = be.alloc(N, 5), y = be.alloc(5, K); be.upload(x, random(N * 5)); be.upload(y, random(5 * K));
+      be.matmul(x, y, b); await check('matmul into B');
+      be.dispose(b);
+      b = be.alloc(N, K); // may reuse the freed block: zeros, not the old weights
+      await check('dispose and alloc at the same address');
+      [a, b, out, other, m, v, row, x, y].forEach((t) => be.dispose(t));
+    });
+  }
+
   // Products with fewer rows than a micro-tile skip packing (sampling runs batch 1); big ones
   // are split across threads by columns. The shared suite's few-row shapes are too small to split.
   for (const [M, K, N] of [[1, 512, 1030], [3, 203, 1001]]) {

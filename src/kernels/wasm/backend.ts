@@ -36,7 +36,15 @@ export interface Kernels {
   softmaxCrossEntropy(
     logits: number, targets: number, N: number, V: number, loss: number, dLogits: number, gradScale: number,
   ): number;
+  packedBFloats(K: number, N: number): number;
+  packBPanels(K: number, N: number, b: number, ldb: number, transB: number, p0: number, p1: number, dst: number): void;
+  gemmPackedB(
+    M: number, N: number, K: number, a: number, lda: number, transA: number, bp: number,
+    c: number, ldc: number, accumulate: number, m0: number, m1: number, scratch: number,
+  ): void;
   gemmChunk(...args: number[]): void;
+  packBChunk(...args: number[]): void;
+  gemmPackedBChunk(...args: number[]): void;
   lstmCellForwardChunk(...args: number[]): void;
   lstmCellBackwardChunk(...args: number[]): void;
   adamStep(
@@ -46,7 +54,9 @@ export interface Kernels {
 }
 
 /** Kernels the workers can run: chunked, int32 arguments only (see pool.ts). */
-export const THREADED_KERNELS = ['gemmChunk', 'lstmCellForwardChunk', 'lstmCellBackwardChunk'];
+export const THREADED_KERNELS = [
+  'gemmChunk', 'packBChunk', 'gemmPackedBChunk', 'lstmCellForwardChunk', 'lstmCellBackwardChunk',
+];
 
 // The micro-tile of assembly/gemm.ts: splits between threads fall on tile edges.
 const MR = 4;
@@ -65,6 +75,10 @@ const MIN_CHUNK_FLOPS = 1 << 19;
  * units (~16 µs) a split still beats the few µs of waking a worker.
  */
 const PARALLEL_MIN_UNITS = 2048;
+/** A packed op(B) of fewer floats is packed on one thread (~1 ns a float). */
+const PARALLEL_MIN_PACK_FLOATS = 1 << 15;
+/** Packed B operands kept; past this the cache is emptied (a model uses about 4 per layer). */
+const MAX_PACKED = 32;
 
 class WasmTensor implements Tensor {
   readonly size: number;
@@ -83,6 +97,22 @@ class WasmTensor implements Tensor {
   }
 }
 
+/**
+ * op(B) of one matmul operand, packed whole (assembly/gemm.ts packBPanels), kept until any
+ * write to the bytes it was packed from: weights are packed once per Adam step, not per call.
+ */
+interface PackedB {
+  /** The operand's bytes [src, end) and layout: a hit needs all of them equal. */
+  src: number;
+  end: number;
+  rows: number;
+  cols: number;
+  trans: number;
+  ptr: number;
+  bytes: number;
+  valid: boolean;
+}
+
 class WasmIndices implements IndexTensor {
   disposed = false;
   constructor(readonly owner: WasmBackend, readonly id: number, readonly length: number, readonly ptr: number) {}
@@ -93,6 +123,7 @@ export class WasmBackend implements Backend {
   readonly description: string;
   private nextId = 1;
   private destroyed = false;
+  private packed: PackedB[] = [];
   constructor(
     private readonly kernels: Kernels,
     private readonly heap: WasmHeap,
@@ -126,6 +157,53 @@ export class WasmBackend implements Backend {
     if (this.destroyed) throw new Error('wasm backend: used after destroy()');
   }
 
+  /** Every kernel and copy that writes bytes [ptr, ptr + bytes) calls this: stale packs go. */
+  private wrote(ptr: number, bytes: number): void {
+    const packed = this.packed;
+    for (let i = 0; i < packed.length; i++) {
+      const p = packed[i];
+      if (p.valid && p.src < ptr + bytes && ptr < p.end) p.valid = false;
+    }
+  }
+
+  private wroteTensor(t: WasmTensor): void {
+    if (this.packed.length) this.wrote(t.ptr, t.size * 4);
+  }
+
+  /** op(b) packed for gemmPackedB, from the cache when b is unchanged since it was packed. */
+  private packB(b: WasmTensor, trans: number, K: number, N: number): number {
+    const packed = this.packed;
+    let entry: PackedB | undefined;
+    for (let i = 0; i < packed.length; i++) {
+      const p = packed[i];
+      if (p.src === b.ptr && p.rows === b.rows && p.cols === b.cols && p.trans === trans) {
+        if (p.valid) return p.ptr;
+        entry = p;
+        break;
+      }
+    }
+    if (!entry) {
+      if (packed.length >= MAX_PACKED) {
+        for (const p of packed) this.heap.release(p.ptr, p.bytes);
+        packed.length = 0;
+      }
+      const bytes = this.kernels.packedBFloats(K, N) * 4;
+      entry = { src: b.ptr, end: b.ptr + b.size * 4, rows: b.rows, cols: b.cols, trans, ptr: this.heap.alloc(bytes), bytes, valid: false };
+      packed.push(entry);
+    }
+    const floats = entry.bytes / 4;
+    const panels = Math.ceil(N / NR);
+    if (!this.pool || floats < PARALLEL_MIN_PACK_FLOATS || panels < 2) {
+      this.kernels.packBPanels(K, N, b.ptr, b.cols, trans, 0, panels, entry.ptr);
+    } else {
+      const chunks = Math.min(panels, CHUNKS_PER_THREAD * this.threads);
+      this.pool.run('packBChunk', [K, N, b.ptr, b.cols, trans, entry.ptr, chunks], chunks, this.scratch[0],
+        this.kernels.packBChunk);
+    }
+    entry.valid = true;
+    return entry.ptr;
+  }
+
   // ---- memory ---------------------------------------------------------------------------
 
   alloc(rows: number, cols: number): Tensor {
@@ -133,7 +211,9 @@ export class WasmBackend implements Backend {
     if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) {
       throw new Error(`alloc: bad shape [${rows}, ${cols}]`);
     }
-    return new WasmTensor(this, this.nextId++, rows, cols, this.heap.alloc(rows * cols * 4), false);
+    const t = new WasmTensor(this, this.nextId++, rows, cols, this.heap.alloc(rows * cols * 4), false);
+    this.wroteTensor(t);
+    return t;
   }
 
   rowsOf(x: Tensor, start: number, count: number): Tensor {
@@ -149,6 +229,7 @@ export class WasmBackend implements Backend {
     if (data.length !== t.size) throw new Error(`upload: ${data.length} values for a tensor of ${t.size}`);
     // TypedArray.set converts (float64 → float32 rounds to nearest) and takes any array-like.
     this.heap.f32.set(data, t.ptr >>> 2);
+    this.wroteTensor(t);
   }
 
   async download(x: Tensor): Promise<FloatArray> {
@@ -166,6 +247,7 @@ export class WasmBackend implements Backend {
     const t = this.idx(x);
     if (data.length !== t.length) throw new Error(`uploadIndices: ${data.length} ids for ${t.length}`);
     this.heap.i32.set(data, t.ptr >>> 2);
+    if (this.packed.length) this.wrote(t.ptr, t.length * 4);
   }
 
   dispose(x: Tensor | IndexTensor): void {
@@ -173,12 +255,14 @@ export class WasmBackend implements Backend {
     if (x instanceof WasmIndices) {
       const t = this.idx(x);
       t.disposed = true;
+      if (this.packed.length) this.wrote(t.ptr, t.length * 4);
       this.heap.release(t.ptr, t.length * 4);
       return;
     }
     const t = this.t(x as Tensor);
     if (t.isView) return;
     t.disposed = true;
+    this.wroteTensor(t);
     this.heap.release(t.ptr, t.size * 4);
   }
 
@@ -196,14 +280,38 @@ export class WasmBackend implements Backend {
     const { M, K, N } = matmulDims(a, b, out, opts);
     const acc = opts.accumulate ? 1 : 0;
     const flops = 2 * M * N * K;
+    // After the product, so a pack of B made from bytes this product overwrites is dropped.
+    try {
+      this.gemmInto(M, N, K, a, transA, b, transB, out, acc, flops);
+    } finally {
+      this.wroteTensor(out);
+    }
+  }
+
+  private gemmInto(
+    M: number, N: number, K: number, a: WasmTensor, transA: number, b: WasmTensor, transB: number,
+    out: WasmTensor, acc: number, flops: number,
+  ): void {
+    if (M >= MR && K > 0 && N > 0) {
+      // op(B) packed once (or found packed), then C cut by rows: no chunk repacks B.
+      const bp = this.packB(b, transB, K, N);
+      if (!this.pool || flops < PARALLEL_MIN_FLOPS) {
+        this.kernels.gemmPackedB(M, N, K, a.ptr, a.cols, transA, bp, out.ptr, out.cols, acc, 0, M, this.scratch[0]);
+        return;
+      }
+      const tiles = Math.ceil(M / MR);
+      const chunks = Math.max(1, Math.min(tiles, CHUNKS_PER_THREAD * this.threads, Math.floor(flops / MIN_CHUNK_FLOPS)));
+      this.pool.run('gemmPackedBChunk', [M, N, K, a.ptr, a.cols, transA, bp, out.ptr, out.cols, acc, chunks], chunks,
+        this.scratch[0], this.kernels.gemmPackedBChunk);
+      return;
+    }
     if (!this.pool || flops < PARALLEL_MIN_FLOPS) {
       this.kernels.gemm(M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc,
         0, M, 0, N, this.scratch[0]);
       return;
     }
-    // Cut the longer side of C on micro-tile edges: every chunk packs the whole of the other
-    // operand's slice, so the packing repeated per chunk is the smaller one. A few chunks per
-    // thread let a thread that starts late (or runs slow) take fewer.
+    // Fewer rows than a micro-tile (a GEMV when sampling one stream): cut the columns on
+    // micro-tile edges; each chunk reads its slice of B once, unpacked.
     const byRows = M >= N ? 1 : 0;
     const tiles = byRows ? Math.ceil(M / MR) : Math.ceil(N / NR);
     const chunks = Math.max(1, Math.min(tiles, CHUNKS_PER_THREAD * this.threads,
@@ -216,23 +324,27 @@ export class WasmBackend implements Backend {
     const out = this.t(outx), bias = this.t(biasx);
     if (bias.size !== out.cols) throw new Error(`addRowVector: bias of ${bias.size} for ${out.cols} columns`);
     this.kernels.addRowVector(out.ptr, bias.ptr, out.rows, out.cols);
+    this.wroteTensor(out);
   }
 
   sumRows(ax: Tensor, outx: Tensor, accumulate: boolean): void {
     const a = this.t(ax), out = this.t(outx);
     if (out.size !== a.cols) throw new Error(`sumRows: out of ${out.size} for ${a.cols} columns`);
     this.kernels.sumRows(a.ptr, out.ptr, a.rows, a.cols, accumulate ? 1 : 0);
+    this.wroteTensor(out);
   }
 
   fill(x: Tensor, value: number): void {
     const t = this.t(x);
     this.kernels.fill(t.ptr, t.size, value);
+    this.wroteTensor(t);
   }
 
   copy(srcx: Tensor, dstx: Tensor): void {
     const src = this.t(srcx), dst = this.t(dstx);
     if (src.size !== dst.size) throw new Error(`copy: ${src.size} values into ${dst.size}`);
     this.kernels.copy(src.ptr, dst.ptr, src.size);
+    this.wroteTensor(dst);
   }
 
   // ---- embedding ------------------------------------------------------------------------
@@ -242,6 +354,7 @@ export class WasmBackend implements Backend {
     if (out.rows !== tokens.length || out.cols !== w.cols) {
       throw new Error(`embeddingForward: out [${out.rows}, ${out.cols}] for ${tokens.length} ids of width ${w.cols}`);
     }
+    this.wroteTensor(out);
     const bad = this.kernels.embeddingForward(w.ptr, w.rows, w.cols, tokens.ptr, tokens.length, out.ptr);
     if (bad >= 0) this.badId('embeddingForward', tokens, bad, w.rows);
   }
@@ -251,6 +364,7 @@ export class WasmBackend implements Backend {
     if (dOut.rows !== tokens.length || dOut.cols !== dw.cols) {
       throw new Error(`embeddingBackward: dOut [${dOut.rows}, ${dOut.cols}] for ${tokens.length} ids of width ${dw.cols}`);
     }
+    this.wroteTensor(dw);
     const bad = this.kernels.embeddingBackward(dOut.ptr, tokens.ptr, tokens.length, dw.ptr, dw.rows, dw.cols);
     if (bad >= 0) this.badId('embeddingBackward', tokens, bad, dw.rows);
   }
@@ -266,6 +380,7 @@ export class WasmBackend implements Backend {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
     const B = c.rows, H = c.cols;
     checkCell('lstmCellForward', B, H, gates, [cPrev, h]);
+    for (const w of [gates, c, h]) this.wroteTensor(w);
     this.byRows('lstmCellForward', B, H, [gates.ptr, cPrev.ptr, c.ptr, h.ptr, B, H]);
   }
 
@@ -278,6 +393,7 @@ export class WasmBackend implements Backend {
     const B = c.rows, H = c.cols;
     checkCell('lstmCellBackward', B, H, gates, [cPrev, dh, dhRec, dc]);
     checkCell('lstmCellBackward', B, H, dGates, []);
+    for (const w of [dhRec, dc, dGates]) this.wroteTensor(w);
     this.byRows('lstmCellBackward', B, H,
       [gates.ptr, cPrev.ptr, c.ptr, dh.ptr, dhRec.ptr, dc.ptr, dGates.ptr, B, H]);
   }
@@ -308,6 +424,8 @@ export class WasmBackend implements Backend {
       throw new Error(`softmaxCrossEntropy: dLogits of ${dLogits.size} for logits of ${logits.size}`);
     }
     if (loss.size < 1) throw new Error('softmaxCrossEntropy: loss must hold one value');
+    this.wroteTensor(loss);
+    if (dLogits) this.wroteTensor(dLogits);
     const bad = this.kernels.softmaxCrossEntropy(logits.ptr, targets.ptr, logits.rows, logits.cols, loss.ptr,
       dLogits ? dLogits.ptr : 0, gradScale);
     if (bad >= 0) this.badId('softmaxCrossEntropy', targets, bad, logits.cols);
@@ -318,12 +436,14 @@ export class WasmBackend implements Backend {
   clampInPlace(x: Tensor, limit: number): void {
     const t = this.t(x);
     this.kernels.clampInPlace(t.ptr, t.size, limit);
+    this.wroteTensor(t);
   }
 
   sumSquares(x: Tensor, outx: Tensor, accumulate: boolean): void {
     const t = this.t(x), out = this.t(outx);
     if (out.size < 1) throw new Error('sumSquares: out must hold one value');
     this.kernels.sumSquares(t.ptr, t.size, out.ptr, accumulate ? 1 : 0);
+    this.wroteTensor(out);
   }
 
   adamStep(
@@ -340,6 +460,9 @@ export class WasmBackend implements Backend {
     const bc1 = 1 - Math.pow(beta1, step);
     const bc2 = 1 - Math.pow(beta2, step);
     this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale);
+    this.wroteTensor(p);
+    this.wroteTensor(m);
+    this.wroteTensor(v);
   }
 }
 

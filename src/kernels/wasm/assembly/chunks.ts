@@ -5,7 +5,7 @@
 // entry point maps (chunks, chunk) to its slice here, from the job's shared arguments. The last
 // two arguments are the chunk index and the calling thread's GEMM scratch.
 
-import { gemm, MR, NR } from './gemm';
+import { gemm, gemmPackedB, packBPanels, MR, NR } from './gemm';
 import { lstmCellForward, lstmCellBackward } from './lstm';
 
 // [lo, hi) of chunk `chunk` when `units` are cut into `chunks` near-equal slices.
@@ -44,4 +44,23 @@ export function lstmCellBackwardChunk(
   const b0 = sliceStart(B, chunks, chunk), b1 = sliceStart(B, chunks, chunk + 1);
   const s = <usize>b0 * H * 4;
   lstmCellBackward(gates + 4 * s, cPrev + s, c + s, dh + s, dhRec + s, dc + s, dGates + 4 * s, b1 - b0, H);
+}
+
+/** packBPanels on one slice of op(B)'s NR-column panels. */
+export function packBChunk(
+  K: i32, N: i32, b: usize, ldb: i32, transB: i32, dst: usize, chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const panels = (N + NR - 1) / NR;
+  packBPanels(K, N, b, ldb, transB, sliceStart(panels, chunks, chunk), sliceStart(panels, chunks, chunk + 1), dst);
+}
+
+/** gemmPackedB on one slice of C's rows, cut on micro-tile edges. */
+export function gemmPackedBChunk(
+  M: i32, N: i32, K: i32, a: usize, lda: i32, transA: i32, bp: usize,
+  c: usize, ldc: i32, accumulate: i32, chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const tiles = (M + MR - 1) / MR;
+  const lo = min(M, sliceStart(tiles, chunks, chunk) * MR);
+  const hi = min(M, sliceStart(tiles, chunks, chunk + 1) * MR);
+  gemmPackedB(M, N, K, a, lda, transA, bp, c, ldc, accumulate, lo, hi, scratch);
 }

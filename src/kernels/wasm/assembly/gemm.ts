@@ -333,3 +333,70 @@ export function gemm(
     }
   }
 }
+
+// ---- op(B) packed once, shared by every thread and every call until B changes -------------
+// The layout gemm() builds per KC slice, for all of K and N at once: slice pc (K rows
+// pc..pc+kc) starts at float pc·Npad, Npad = N rounded up to NR; within it, panel jr (columns
+// jr..jr+NR) is [kc, NR] at float jr·kc. A per-step recurrent product ([B, H]·W_hhᵀ) then packs
+// no B at all, and a product split by rows packs B once instead of once per chunk.
+
+@inline function paddedN(N: i32): i32 {
+  return (N + NR - 1) / NR * NR;
+}
+
+/** Floats packBPanels needs for op(B): [K, N]. */
+export function packedBFloats(K: i32, N: i32): i32 {
+  return K * paddedN(N);
+}
+
+/** Packs the NR-column panels [p0, p1) of op(B)[K, N], over all K, into dst (layout above). */
+export function packBPanels(K: i32, N: i32, b: usize, ldb: i32, transB: i32, p0: i32, p1: i32, dst: usize): void {
+  const nPad = paddedN(N);
+  const j0 = p0 * NR, j1 = min(N, p1 * NR);
+  if (j0 >= j1) return;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    packB(b, ldb, transB, pc, kc, j0, j1 - j0, dst + (<usize>(pc * nPad + j0 * kc) << 2));
+  }
+}
+
+/**
+ * C[m0:m1, :] (+)= (op(A)·op(B))[m0:m1, :] with op(B) already packed by packBPanels into bp.
+ * The same K slices and micro-kernel as gemm(), so every element is summed in the same order.
+ */
+export function gemmPackedB(
+  M: i32, N: i32, K: i32, a: usize, lda: i32, transA: i32, bp: usize,
+  c: usize, ldc: i32, accumulate: i32, m0: i32, m1: i32, scratch: usize,
+): void {
+  if (m0 >= m1 || N == 0) return;
+  if (K == 0) {
+    if (!accumulate) {
+      for (let i = m0; i < m1; i++) memory.fill(c + (<usize>i * ldc << 2), 0, <usize>N << 2);
+    }
+    return;
+  }
+  const nPad = paddedN(N);
+  const aPack = scratch;
+  const tmp = aPack + (<usize>(MC * KC + KC * NC) << 2);
+  const rowBytes = <usize>ldc << 2;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    const acc = accumulate || pc > 0 ? 1 : 0;
+    const slice = bp + (<usize>(pc * nPad) << 2);
+    for (let ic = m0; ic < m1; ic += MC) {
+      const mc = min(MC, m1 - ic);
+      packA(a, lda, transA, ic, mc, pc, kc, aPack);
+      for (let jr = 0; jr < N; jr += NR) {
+        const panel = slice + (<usize>(jr * kc) << 2);
+        const cols = min(NR, N - jr);
+        for (let ir = 0; ir < mc; ir += MR) {
+          microKernel(
+            kc, aPack + (<usize>(ir * kc) << 2), panel,
+            c + <usize>(ic + ir) * rowBytes + (<usize>jr << 2), ldc, acc,
+            min(MR, mc - ir), cols, tmp,
+          );
+        }
+      }
+    }
+  }
+}

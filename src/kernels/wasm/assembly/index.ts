@@ -1,7 +1,7 @@
 // The kernel module's exports: every function the wasm backend calls, all on raw pointers.
 // @ts-nocheck — AssemblyScript (compiled by asc in `npm run build:wasm`), not TypeScript for tsc.
 
-export { gemm, gemmScratchBytes } from './gemm';
+export { gemm, gemmScratchBytes, gemmPackedB, packBPanels, packedBFloats } from './gemm';
 export {
   fill, copy, addRowVector, sumRows, clampInPlace, sumSquares, embeddingForward, embeddingBackward,
 } from './pointwise';
@@ -13,4 +13,6 @@ export { adamStep } from './adam';
 export function heapBase(): usize {
   return __heap_base;
 }
-export { gemmChunk, lstmCellForwardChunk, lstmCellBackwardChunk } from './chunks';
+export {
+  gemmChunk, packBChunk, gemmPackedBChunk, lstmCellForwardChunk, lstmCellBackwardChunk,
+} from './chunks';
