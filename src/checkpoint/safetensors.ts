@@ -165,13 +165,15 @@ export interface SafetensorsFile {
   readonly path: string;
   readonly metadata: Record<string, string>;
   names(): IterableIterator<string>;
-  /** How many float32 values the tensor holds (its shape's product, checked against its offsets). */
-  sizeOf(name: string): number;
+  /** The tensor's shape (its product checked against its offsets). */
+  shapeOf(name: string): number[];
   /**
    * The tensor's values: in a Float32Array of its own, or in the first values of `into` (which
    * must be long enough), so a caller that copies each tensor elsewhere can reuse one buffer.
    */
   read(name: string, into?: Float32Array): NamedTensor;
+  /** Fills `into` with the tensor's values first, first+1, … (row-major), which must lie inside it. */
+  readValues(name: string, first: number, into: Float32Array): void;
   close(): void;
 }
 
@@ -202,7 +204,7 @@ export function openSafetensorsFile(path: string): SafetensorsFile {
       path,
       metadata: parsed.metadata,
       names: () => layouts.keys(),
-      sizeOf: (name: string) => (layoutOf(name).end - layoutOf(name).begin) / F32_BYTES,
+      shapeOf: (name: string) => layoutOf(name).shape,
       read(name: string, into?: Float32Array): NamedTensor {
         const layout = layoutOf(name);
         if (!open) throw new Error(`${path}: read after close`);
@@ -212,6 +214,15 @@ export function openSafetensorsFile(path: string): SafetensorsFile {
         // Only tensors whose offsets were checked against the file size are read.
         readFloat32(fd, dataStart + layout.begin, data, path);
         return { name, shape: layout.shape, data };
+      },
+      readValues(name: string, first: number, into: Float32Array): void {
+        const layout = layoutOf(name);
+        if (!open) throw new Error(`${path}: read after close`);
+        const count = (layout.end - layout.begin) / F32_BYTES;
+        if (!(Number.isInteger(first) && first >= 0 && first + into.length <= count)) {
+          throw new Error(`${path}: values [${first}, ${first + into.length}) outside ${name}'s ${count}`);
+        }
+        readFloat32(fd, dataStart + layout.begin + first * F32_BYTES, into, path);
       },
       close(): void {
         if (open) fs.closeSync(fd);

@@ -47,7 +47,7 @@ describe('loadCheckpoint', () => {
     expect(() => restoreModel(weights, restored)).not.toThrow();
   });
 
-  it('openCheckpoint restores the same weights as loadCheckpoint + restoreModel, through one buffer', async () => {
+  it('openCheckpoint restores the same weights as loadCheckpoint + restoreModel, block by block', async () => {
     const file = path.join(dir, 'run.safetensors'); // written by the test above
     const backend = new ReferenceBackend('float32');
     const loaded = loadCheckpoint(file);
@@ -55,12 +55,15 @@ describe('loadCheckpoint', () => {
     restoreModel(loaded, viaLoad);
     const open = openCheckpoint(file);
     expect(open.meta).toEqual(loaded.meta);
-    const viaOpen = new LstmModel(backend, open.meta.model);
-    open.restoreModel(viaOpen);
-    open.close();
-    for (let i = 0; i < viaLoad.params.length; i++) {
-      expect(await backend.download(viaOpen.params[i].value)).toEqual(await backend.download(viaLoad.params[i].value));
+    // 7 values a block: one row of 5, two rows of 3, and a last block shorter than the rest.
+    for (const blockValues of [undefined, 7]) {
+      const viaOpen = new LstmModel(backend, open.meta.model);
+      open.restoreModel(viaOpen, blockValues);
+      for (let i = 0; i < viaLoad.params.length; i++) {
+        expect(await backend.download(viaOpen.params[i].value)).toEqual(await backend.download(viaLoad.params[i].value));
+      }
     }
+    open.close();
   });
 
   it('openCheckpoint refuses a missing weight or a wrong shape by name', () => {

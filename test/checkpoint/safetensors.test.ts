@@ -276,6 +276,14 @@ describe('readSafetensorsFile', () => {
       expect([...open.names()]).toEqual(['embedding.weight']);
       expect(open.read('embedding.weight')).toEqual(tensor);
       expect(() => open.read('nope')).toThrow(new CheckpointError(`${file} has no tensor "nope"`));
+      expect(open.shapeOf('embedding.weight')).toEqual([3, 4]);
+      const some = new Float32Array(5);
+      open.readValues('embedding.weight', 7, some);
+      expect(some).toEqual(tensor.data.subarray(7, 12));
+      expect(() => open.readValues('embedding.weight', 8, some)).toThrow(/values \[8, 13\) outside embedding.weight's 12/);
+      const reused = new Float32Array(20).fill(9);
+      expect(open.read('embedding.weight', reused).data).toEqual(tensor.data);
+      expect(reused[12]).toBe(9);
     } finally {
       open.close();
     }
