@@ -208,8 +208,10 @@ describe('rnn commands', () => {
     const hasScript = spawnSync('script', ['--version']).status === 0;
     (hasScript ? it : it.skip)('on a terminal: a spinner on stderr, and none of it with NO_COLOR=1', () => {
       const command = `"${process.execPath}" "${BIN}" train "${corpus}" ${TINY.join(' ')} --max-iters 40 --checkpoint-dir "${path.join(dir, 'tty')}"`;
+      // ora (via is-interactive) never spins when CI is set, as on our CI: this checks a user's terminal.
+      const { CI: _ci, ...userEnv } = process.env;
       const inPty = (env: Record<string, string>): string => spawnSync('script', ['-qec', command, '/dev/null'],
-        { encoding: 'utf8', env: { ...process.env, RNN_DEBUG: '', ...env }, timeout: 60000 }).stdout;
+        { encoding: 'utf8', env: { ...userEnv, RNN_DEBUG: '', ...env }, timeout: 60000 }).stdout;
       expect(inPty({ NO_COLOR: '' })).toMatch(/\x1b\[\?25l.*iter \d+\/40/s); // ora hides the cursor and spins
       const quiet = inPty({ NO_COLOR: '1' });
       expect(quiet).toMatch(/rnn: iter 1\/40/);

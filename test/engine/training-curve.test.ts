@@ -1,0 +1,74 @@
+// 200 training steps on every backend follow the float64 reference's loss curve.
+//
+// The whole loop as the trainer runs it (windows, carried state, clipping, Adam) on a small model
+// and a generated text: float32 rounding may drift, but the curves must agree step by step.
+
+import { Backend } from '../../src/kernels/backend';
+import { ReferenceBackend } from '../../src/kernels/reference/reference';
+import { LstmModel } from '../../src/engine/model';
+import { Adam } from '../../src/engine/optimizer';
+import { Rng } from '../../src/engine/rng';
+import { Batcher } from '../../src/data/batcher';
+import { Vocab } from '../../src/data/vocab';
+import { GRADCHECK_BACKENDS } from '../kernels/backends';
+
+const STEPS = 200;
+const B = 4, T = 8;
+
+function corpus(): { vocab: Vocab; ids: Int32Array } {
+  const rng = new Rng(5);
+  const words = ['to', 'be', 'or', 'not', 'that', 'is', 'the', 'question', 'whether', 'tis', 'nobler'];
+  let text = '';
+  while (text.length < 4000) text += words[Math.floor(rng.uniform() * words.length)] + (rng.uniform() < 0.15 ? '\n' : ' ');
+  const vocab = Vocab.fromText(text);
+  return { vocab, ids: vocab.encode(text) };
+}
+
+async function lossCurve(backend: Backend): Promise<number[]> {
+  const { vocab, ids } = corpus();
+  const model = new LstmModel(backend, { vocabSize: vocab.size, embeddingSize: 8, hiddenSize: 12, layers: 2 });
+  model.initialize(new Rng(11));
+  const adam = new Adam(backend, model.params, 1e-2);
+  const batcher = new Batcher(ids, B, T);
+  const ws = model.workspace(B, T);
+  const losses: number[] = [];
+  for (let step = 0; step < STEPS; step++) {
+    const w = step % batcher.windowsPerEpoch;
+    if (w === 0) ws.resetState();
+    const window = batcher.window(w);
+    backend.uploadIndices(ws.tokens, window.inputs);
+    backend.uploadIndices(ws.targets, window.targets);
+    model.forward(ws, true, true);
+    model.backward(ws);
+    adam.update({ clipNorm: 1, clipValue: 0.5 });
+    ws.carryState();
+    losses.push((await backend.download(ws.loss))[0] / (B * T));
+  }
+  return losses;
+}
+
+describe(`${STEPS}-step loss curves`, () => {
+  let reference: number[];
+  beforeAll(async () => {
+    reference = await lossCurve(new ReferenceBackend('float64'));
+  });
+
+  it('the reference learns (the curve falls)', () => {
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(reference.slice(-20))).toBeLessThan(mean(reference.slice(0, 20)) - 0.5);
+  });
+
+  for (const entry of GRADCHECK_BACKENDS) {
+    it(`${entry.name} follows the float64 reference within float32 drift`, async () => {
+      const backend = await entry.create();
+      try {
+        const curve = await lossCurve(backend);
+        let worst = 0;
+        curve.forEach((loss, i) => { worst = Math.max(worst, Math.abs(loss - reference[i])); });
+        expect(worst).toBeLessThan(2e-3);
+      } finally {
+        backend.destroy();
+      }
+    });
+  }
+});
