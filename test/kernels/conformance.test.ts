@@ -100,6 +100,41 @@ for (const entry of BACKENDS) {
       await expectClose(backend, out, outr, tol());
     });
 
+    // The engine's pattern: [T·B, ·] written one [B, ·] step view at a time, each step reading
+    // the last. Then views that straddle two steps or cover part of one, and a kernel reading a
+    // just-written step and the whole tensor at once (gpujs keeps GL roots in step-sized blocks;
+    // 11 steps is more than one of its 8-block merge passes).
+    maybe('row-view-writes')('row views written step by step, across steps and inside one, then read whole', async () => {
+      const rng = new Rng(11);
+      const steps = 11, rowsPerStep = 3, cols = 5, rows = steps * rowsPerStep;
+      const [x, xr] = pair(backend, rows, cols, randomArray(rng, rows * cols));
+      const [w, wr] = pair(backend, cols, cols, randomArray(rng, cols * cols, 0.5));
+      const stepsOf = (be: Backend, t: Tensor): Tensor[] =>
+        Array.from({ length: steps }, (_, s) => be.rowsOf(t, s * rowsPerStep, rowsPerStep));
+      const views = stepsOf(backend, x), viewsr = stepsOf(reference, xr);
+      for (let s = 0; s + 1 < steps; s++) {
+        backend.matmul(views[s], w, views[s + 1], { accumulate: true });
+        reference.matmul(viewsr[s], wr, viewsr[s + 1], { accumulate: true });
+      }
+      const tolerance = tol() * Math.sqrt(cols) * steps;
+      await expectClose(backend, views[4], viewsr[4], tolerance);
+      await expectClose(backend, x, xr, tolerance);
+      // Straddling steps 1 and 2; part of step 5; part of step 6.
+      backend.copy(views[0], backend.rowsOf(x, 4, 3));
+      reference.copy(viewsr[0], reference.rowsOf(xr, 4, 3));
+      backend.fill(backend.rowsOf(x, 16, 1), 0.5);
+      reference.fill(reference.rowsOf(xr, 16, 1), 0.5);
+      backend.clampInPlace(backend.rowsOf(x, 19, 2), 0.1);
+      reference.clampInPlace(reference.rowsOf(xr, 19, 2), 0.1);
+      // One kernel reading step 6 (just written) and all of x: [3, 5] × [5, 33].
+      const [out, outr] = pair(backend, rowsPerStep, rows, randomArray(rng, rowsPerStep * rows));
+      backend.matmul(views[6], x, out, { transposeB: true });
+      reference.matmul(viewsr[6], xr, outr, { transposeB: true });
+      await expectClose(backend, out, outr, tolerance * Math.sqrt(cols));
+      await expectClose(backend, views[6], viewsr[6], tolerance);
+      await expectClose(backend, x, xr, tolerance);
+    });
+
     for (const [rows, cols] of [[1, 1], [3, 65], [127, 13], [64, 512], [1, 16411], [16411, 2]]) {
       maybe('pointwise')(`addRowVector, sumRows, fill, copy, clamp, sumSquares ${rows}x${cols}`, async () => {
         const rng = new Rng(rows * 31 + cols);

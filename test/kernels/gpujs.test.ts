@@ -99,4 +99,23 @@ describe('gpujs backend memory', () => {
     expect(Array.from(await backend.download(parent))).toEqual([0, 1, 2, -1, -1, -1, -1, -1, -1, 0, 1, 2]);
     backend.destroy();
   });
+
+  (headlessGl ? it : it.skip)('headlessgl writes a step view without rebuilding its parent (runs with RNN_TEST_HEADLESSGL=1)', async () => {
+    const backend = await createGpujsBackend({ mode: 'headlessgl' }) as GpujsBackend;
+    const steps = 4, B = 2, H = 3;
+    const x = backend.alloc(steps * B, H);
+    const views = Array.from({ length: steps }, (_, t) => backend.rowsOf(x, t * B, B));
+    const root = (x as unknown as { root: { data: unknown } }).root;
+    const before = root.data;
+    views.forEach((v, t) => backend.fill(v, t + 1));
+    // Each write kept its own block; the parent's texture was not copied.
+    expect(root.data).toBe(before);
+    expect(Array.from(await backend.download(views[2]))).toEqual([3, 3, 3, 3, 3, 3]);
+    expect(root.data).toBe(before);
+    // A whole read merges the blocks once.
+    const all = Array.from(await backend.download(x));
+    expect(all).toEqual(Array.from({ length: steps * B * H }, (_, i) => Math.floor(i / (B * H)) + 1));
+    expect(root.data).not.toBe(before);
+    backend.destroy();
+  });
 });

@@ -4,8 +4,17 @@
 // cpu mode. Kernels run with `pipeline: true, immutable: true`, so each returns a fresh
 // texture and the backend swaps it into the root (deleting the old one); nothing is read back
 // until download(). A row view is (root, element offset): kernels read it through an offset
-// argument; a kernel writing a view computes a compact result that is spliced into the root
-// (a splice kernel on a GL device, an in-place set() in cpu mode).
+// argument; a kernel writing a view computes a compact result of the view's size.
+//
+// Row views in GL modes. A kernel's output is always a whole new texture, so splicing a view's
+// result into its root costs the root's size: the engine writes one [B, ·] view per time step
+// of a [T·B, ·] tensor, which made a window cost T² view-sized copies. So a GL root is kept
+// in blocks: the first row view of a root that tiles it (its size divides the root's, at an
+// offset that is a multiple of that size) fixes a block size, and a write that lies inside
+// one block keeps its result as that block's own texture (root.blocks), newer than root.data
+// there. A read inside one block reads that texture; any other read first merges the pending
+// blocks into root.data, up to MERGE_BLOCKS per full-size pass (once a window, not once a
+// step). cpu mode writes views in place with set().
 //
 // Kernels. One gpu.js kernel per (operation, shape), built on first use and cached: shapes are
 // compile-time constants, so loops have constant bounds (see sources.ts). Settings are always
@@ -34,11 +43,21 @@ type Storage = GpuTexture | Float32Array;
 
 // gpu.js's GL shaders index textures with float32 arithmetic: integers are exact below 2^24.
 const MAX_GL_ELEMENTS = 1 << 24;
+/**
+ * Blocks merged into a root per full-size pass: each is a texture argument of the merge
+ * kernel, and a fragment shader may sample 16 textures (GL ES 2.0 guarantees only 8; WebGL
+ * contexts on desktop Mesa, ANGLE and GPUs give at least 16). 8 + the root's own is 9.
+ */
+const MERGE_BLOCKS = 8;
 /** How many of gpu.js's console messages a backend keeps for diagnostics. */
 const MAX_MESSAGES = 100;
 
 class Root {
   disposed = false;
+  /** Elements per block, fixed by the first row view that tiles the root; 0: one piece. */
+  blockSize = 0;
+  /** Block k's contents where newer than data's elements [k·blockSize, (k+1)·blockSize). */
+  readonly blocks = new Map<number, Storage>();
   constructor(public data: Storage, readonly size: number) {}
 }
 
@@ -86,6 +105,11 @@ export class GpujsBackend implements Backend {
   private readonly kernels = new Map<string, KernelFn>();
   private readonly roots = new Set<Root>();
   private nextId = 1;
+  /**
+   * Storage a flush replaced, released at the next commit, not at once: an earlier argument
+   * of the kernel being called may have been read from it (a block, then the whole root).
+   */
+  private readonly retired: Storage[] = [];
   private destroyed = false;
 
   constructor(readonly mode: GpujsKernelMode, readonly description: string) {
@@ -172,8 +196,11 @@ export class GpujsBackend implements Backend {
 
   /** Makes `result` (dst.size values) the contents of dst, a root or a row view. */
   private commit(dst: GpuTensor, result: Storage): void {
+    // Every kernel of the operation has run, so nothing read from retired storage is pending.
+    for (const old of this.retired.splice(0)) this.release(old);
     const root = dst.root;
     if (dst.offset === 0 && dst.size === root.size) {
+      this.releaseBlocks(root);
       this.release(root.data);
       root.data = result;
       return;
@@ -183,11 +210,83 @@ export class GpujsBackend implements Backend {
       (root.data as Float32Array).set(result as Float32Array, dst.offset);
       return;
     }
-    const splice = this.kernel(`splice:${root.size}`, { source: src.SPLICE, output: root.size });
-    const spliced = this.run<Storage>(splice, root.data, result, dst.offset, dst.offset + dst.size);
+    const k = this.blockOf(dst);
+    if (k >= 0) {
+      // Inside one block: costs the block's size, never the root's.
+      const blockStart = k * root.blockSize;
+      const old = root.blocks.get(k);
+      if (dst.offset === blockStart && dst.size === root.blockSize) {
+        root.blocks.set(k, result);
+      } else {
+        const base = old ?? this.run<Storage>(
+          this.kernel(`copy:${root.blockSize}`, { source: src.COPY, output: root.blockSize }), root.data, blockStart);
+        const lo = dst.offset - blockStart;
+        root.blocks.set(k, this.splice(base, result, lo, lo + dst.size, root.blockSize));
+        if (!old) this.release(base);
+        this.release(result);
+      }
+      if (old) this.release(old);
+      return;
+    }
+    this.flush(root);
+    const spliced = this.splice(root.data, result, dst.offset, dst.offset + dst.size, root.size);
     this.release(root.data);
     this.release(result);
     root.data = spliced;
+  }
+
+  /** parent (size values) with elements [lo, hi) taken from part: a new storage. */
+  private splice(parent: Storage, part: Storage, lo: number, hi: number, size: number): Storage {
+    const kernel = this.kernel(`splice:${size}`, { source: src.SPLICE, output: size });
+    return this.run<Storage>(kernel, parent, part, lo, hi);
+  }
+
+  /** Where a kernel reads t: a block's own texture if t lies in a pending block, else the root's. */
+  private at(t: GpuTensor): [Storage, number] {
+    const root = t.root;
+    const k = this.blockOf(t);
+    if (k >= 0) {
+      const block = root.blocks.get(k);
+      return block ? [block, t.offset - k * root.blockSize] : [root.data, t.offset];
+    }
+    this.flush(root);
+    return [root.data, t.offset];
+  }
+
+  /** The block t lies inside, or -1 (no blocks, or t spans more than one). */
+  private blockOf(t: GpuTensor): number {
+    const bs = t.root.blockSize;
+    if (bs === 0 || t.size === 0) return -1;
+    const k = Math.floor(t.offset / bs);
+    return t.offset + t.size <= (k + 1) * bs ? k : -1;
+  }
+
+  /** Writes every pending block into root.data, MERGE_BLOCKS per full-size pass. */
+  private flush(root: Root): void {
+    if (root.blocks.size === 0) return;
+    const pending = [...root.blocks];
+    root.blocks.clear();
+    const kernel = this.kernel(`mergeBlocks:${root.size},${root.blockSize}`, {
+      source: src.mergeBlocks(MERGE_BLOCKS), output: root.size, constants: { BS: root.blockSize },
+    });
+    for (let first = 0; first < pending.length; first += MERGE_BLOCKS) {
+      const group = pending.slice(first, first + MERGE_BLOCKS);
+      const args: unknown[] = [root.data];
+      // Unused slots repeat a block under index -1, which no element matches.
+      for (let s = 0; s < MERGE_BLOCKS; s++) {
+        const [k, block] = group[s] ?? [-1, group[0][1]];
+        args.push(block, k);
+      }
+      const merged = this.run<Storage>(kernel, ...args);
+      this.retired.push(root.data);
+      root.data = merged;
+    }
+    for (const [, block] of pending) this.retired.push(block);
+  }
+
+  private releaseBlocks(root: Root): void {
+    for (const block of root.blocks.values()) this.release(block);
+    root.blocks.clear();
   }
 
   alloc(rows: number, cols: number): Tensor {
@@ -202,7 +301,15 @@ export class GpujsBackend implements Backend {
     if (start < 0 || count < 0 || start + count > t.rows) {
       throw new Error(`rowsOf: rows [${start}, ${start + count}) outside [0, ${t.rows})`);
     }
-    return new GpuTensor(this.nextId++, count, t.cols, t.root, t.offset + start * t.cols);
+    const view = new GpuTensor(this.nextId++, count, t.cols, t.root, t.offset + start * t.cols);
+    const root = t.root;
+    // The first view that tiles its root sets the block size (see the top of this file): the
+    // engine's first view of a [T·B, ·] tensor is a step's [B, ·] at a multiple of B rows.
+    if (this.mode !== 'cpu' && root.blockSize === 0 && view.size > 0 && view.size < root.size &&
+      root.size % view.size === 0 && view.offset % view.size === 0) {
+      root.blockSize = view.size;
+    }
+    return view;
   }
 
   private uploadArray(data: Float32Array): Storage {
@@ -220,10 +327,10 @@ export class GpujsBackend implements Backend {
 
   async download(x: Tensor): Promise<FloatArray> {
     const t = this.t(x);
-    const data = t.root.data;
+    const [data, offset] = this.at(t);
     const all = isTexture(data) ? quietly(this.messages, () => data.toArray()) : data;
     const out = new Float32Array(t.size);
-    for (let i = 0; i < t.size; i++) out[i] = all[t.offset + i];
+    for (let i = 0; i < t.size; i++) out[i] = all[offset + i];
     return out;
   }
 
@@ -247,6 +354,7 @@ export class GpujsBackend implements Backend {
     const root = x instanceof GpuTensor ? x.root : x instanceof GpuIndices ? x.root : null;
     if (!root || root.disposed) return;
     root.disposed = true;
+    this.releaseBlocks(root);
     this.release(root.data);
     this.roots.delete(root);
   }
@@ -255,9 +363,11 @@ export class GpujsBackend implements Backend {
     if (this.destroyed) return;
     for (const root of this.roots) {
       root.disposed = true;
+      this.releaseBlocks(root);
       this.release(root.data);
     }
     this.roots.clear();
+    for (const old of this.retired.splice(0)) this.release(old);
     this.kernels.clear();
     this.destroyed = true;
     // gpu.js tears down on a timer and reports through a promise nobody else awaits.
@@ -281,8 +391,8 @@ export class GpujsBackend implements Backend {
     const kernel = this.kernel(key, {
       source: src.matmul(accumulate), output: M * N, constants, loopBound: K,
     });
-    const args: unknown[] = [a.root.data, a.offset, b.root.data, b.offset];
-    if (accumulate) args.push(out.root.data, out.offset);
+    const args: unknown[] = [...this.at(a), ...this.at(b)];
+    if (accumulate) args.push(...this.at(out));
     this.commit(out, this.run<Storage>(kernel, ...args));
   }
 
@@ -293,7 +403,7 @@ export class GpujsBackend implements Backend {
     const kernel = this.kernel(`addRowVector:${out.size},${out.cols}`, {
       source: src.ADD_ROW_VECTOR, output: out.size, constants: { C: out.cols },
     });
-    this.commit(out, this.run<Storage>(kernel, out.root.data, out.offset, bias.root.data, bias.offset));
+    this.commit(out, this.run<Storage>(kernel, ...this.at(out), ...this.at(bias)));
   }
 
   sumRows(ax: Tensor, outx: Tensor, accumulate: boolean): void {
@@ -303,8 +413,8 @@ export class GpujsBackend implements Backend {
     const kernel = this.kernel(`sumRows:${a.rows},${a.cols},${accumulate ? 1 : 0}`, {
       source: src.sumRows(accumulate), output: a.cols, constants: { R: a.rows, C: a.cols }, loopBound: a.rows,
     });
-    const args: unknown[] = [a.root.data, a.offset];
-    if (accumulate) args.push(out.root.data, out.offset);
+    const args: unknown[] = [...this.at(a)];
+    if (accumulate) args.push(...this.at(out));
     this.commit(out, this.run<Storage>(kernel, ...args));
   }
 
@@ -323,7 +433,7 @@ export class GpujsBackend implements Backend {
     if (from.size !== dst.size) throw new Error(`copy: ${from.size} values into ${dst.size}`);
     if (dst.size === 0) return;
     const kernel = this.kernel(`copy:${dst.size}`, { source: src.COPY, output: dst.size });
-    this.commit(dst, this.run<Storage>(kernel, from.root.data, from.offset));
+    this.commit(dst, this.run<Storage>(kernel, ...this.at(from)));
   }
 
   // ---- embedding --------------------------------------------------------------------------
@@ -338,7 +448,7 @@ export class GpujsBackend implements Backend {
     const kernel = this.kernel(`embeddingForward:${out.size},${E}`, {
       source: src.EMBEDDING_FORWARD, output: out.size, constants: { E },
     });
-    this.commit(out, this.run<Storage>(kernel, w.root.data, w.offset, tokens.root.data));
+    this.commit(out, this.run<Storage>(kernel, ...this.at(w), tokens.root.data));
   }
 
   embeddingBackward(dOutx: Tensor, tokensx: IndexTensor, dWeightx: Tensor): void {
@@ -351,7 +461,7 @@ export class GpujsBackend implements Backend {
     const kernel = this.kernel(`embeddingBackward:${dw.size},${E},${N}`, {
       source: src.EMBEDDING_BACKWARD, output: dw.size, constants: { E, N }, loopBound: N,
     });
-    this.commit(dw, this.run<Storage>(kernel, dw.root.data, dw.offset, dOut.root.data, dOut.offset, tokens.root.data));
+    this.commit(dw, this.run<Storage>(kernel, ...this.at(dw), ...this.at(dOut), tokens.root.data));
   }
 
   // ---- LSTM cell --------------------------------------------------------------------------
@@ -368,12 +478,12 @@ export class GpujsBackend implements Backend {
       source: src.LSTM_FORWARD, output: B * H, constants: { H },
       subKernels: { c: src.LSTM_CELL_STATE },
     });
-    const ch = this.run<KernelMapResult>(cell, gates.root.data, gates.offset, cPrev.root.data, cPrev.offset);
+    const ch = this.run<KernelMapResult>(cell, ...this.at(gates), ...this.at(cPrev));
     // ...then the gates themselves become activations, for the backward pass.
     const act = this.kernel(`gateActivations:${B},${H}`, {
       source: src.LSTM_GATE_ACTIVATIONS, output: B * 4 * H, constants: { H },
     });
-    const activations = this.run<Storage>(act, gates.root.data, gates.offset);
+    const activations = this.run<Storage>(act, ...this.at(gates));
     this.commit(c, ch.c);
     this.commit(h, ch.result);
     this.commit(gates, activations);
@@ -398,11 +508,11 @@ export class GpujsBackend implements Backend {
       source: src.LSTM_BACKWARD_CELL, output: B * H, constants: { H },
     });
     const dGatesNew = this.run<Storage>(gradGates,
-      gates.root.data, gates.offset, cPrev.root.data, cPrev.offset, c.root.data, c.offset,
-      dh.root.data, dh.offset, dhRec.root.data, dhRec.offset, dc.root.data, dc.offset);
+      ...this.at(gates), ...this.at(cPrev), ...this.at(c),
+      ...this.at(dh), ...this.at(dhRec), ...this.at(dc));
     const dcNew = this.run<Storage>(gradCell,
-      gates.root.data, gates.offset, c.root.data, c.offset,
-      dh.root.data, dh.offset, dhRec.root.data, dhRec.offset, dc.root.data, dc.offset);
+      ...this.at(gates), ...this.at(c),
+      ...this.at(dh), ...this.at(dhRec), ...this.at(dc));
     this.commit(dGates, dGatesNew);
     this.commit(dc, dcNew);
   }
@@ -427,13 +537,13 @@ export class GpujsBackend implements Backend {
       source: src.SOFTMAX_ROW_STATS, output: N, constants: { V }, loopBound: V,
       subKernels: { rowLoss: src.SOFTMAX_ROW_LOSS },
     });
-    const rows = this.run<KernelMapResult>(stats, logits.root.data, logits.offset, targets.root.data);
+    const rows = this.run<KernelMapResult>(stats, ...this.at(logits), targets.root.data);
     let gradient: Storage | null = null;
     if (dLogits) {
       const grad = this.kernel(`softmaxGradient:${N},${V}`, {
         source: src.SOFTMAX_GRADIENT, output: N * V, constants: { V },
       });
-      gradient = this.run<Storage>(grad, logits.root.data, logits.offset, targets.root.data, rows.result, gradScale);
+      gradient = this.run<Storage>(grad, ...this.at(logits), targets.root.data, rows.result, gradScale);
     }
     const total = this.sum(rows.rowLoss, 0, N, false, null);
     this.release(rows.result);
@@ -454,7 +564,7 @@ export class GpujsBackend implements Backend {
       source: src.finalSum(prev !== null), output: 1, constants: { P }, loopBound: P,
     });
     const total = prev
-      ? this.run<Storage>(final, partials, prev.root.data, prev.offset)
+      ? this.run<Storage>(final, partials, ...this.at(prev))
       : this.run<Storage>(final, partials);
     this.release(partials);
     return total;
@@ -466,7 +576,7 @@ export class GpujsBackend implements Backend {
     const t = this.t(x);
     if (t.size === 0) return;
     const kernel = this.kernel(`clamp:${t.size}`, { source: src.CLAMP, output: t.size });
-    this.commit(t, this.run<Storage>(kernel, t.root.data, t.offset, limit));
+    this.commit(t, this.run<Storage>(kernel, ...this.at(t), limit));
   }
 
   sumSquares(x: Tensor, outx: Tensor, accumulate: boolean): void {
@@ -476,7 +586,7 @@ export class GpujsBackend implements Backend {
       if (!accumulate) this.fill(out, 0);
       return;
     }
-    this.commit(out, this.sum(t.root.data, t.offset, t.size, true, accumulate ? out : null));
+    this.commit(out, this.sum(...this.at(t), t.size, true, accumulate ? out : null));
   }
 
   adamStep(
@@ -496,10 +606,10 @@ export class GpujsBackend implements Backend {
     });
     const { lr, beta1, beta2, eps, step } = hyper;
     const args: unknown[] = [
-      p.root.data, p.offset, g.root.data, g.offset, m.root.data, m.offset, v.root.data, v.offset,
+      ...this.at(p), ...this.at(g), ...this.at(m), ...this.at(v),
       lr, beta1, beta2, eps, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step),
     ];
-    if (clip && normSq) args.push(normSq.root.data, normSq.offset, clipNorm);
+    if (clip && normSq) args.push(...this.at(normSq), clipNorm);
     const next = this.run<KernelMapResult>(kernel, ...args);
     this.commit(p, next.result);
     this.commit(m, next.m);

@@ -58,6 +58,23 @@ export const SPLICE = `function splice(parent, part, lo, hi) {
 }`;
 
 /**
+ * A root with pending blocks (see backend.ts) merged back into one texture: element i is in
+ * block rowOf(i, BS), taken from the slot whose index k<s> names that block, else from
+ * parent. Slot s is arguments (b<s>, k<s>); an unused slot has k<s> = -1. Constants: BS.
+ */
+export function mergeBlocks(slots: number): string {
+  const params = Array.from({ length: slots }, (_, s) => `b${s}, k${s}`).join(', ');
+  const picks = Array.from({ length: slots }, (_, s) =>
+    `  if (Math.abs(block - k${s}) < 0.5) { return b${s}[i - block * this.constants.BS]; }`).join('\n');
+  return `function mergeBlocks(parent, ${params}) {
+  const i = this.thread.x;
+  const block = rowOf(i, this.constants.BS);
+${picks}
+  return parent[i];
+}`;
+}
+
+/**
  * out[m, n] (+)= Σ_k A[m, k] B[k, n]: thread i is out element (m, n) = (i / N, i % N).
  * A is read through strides (aStrideM, aStrideK), so Aᵀ is the same kernel with the strides
  * swapped; likewise B. Constants: N, K, aStrideM, aStrideK, bStrideK, bStrideN.
