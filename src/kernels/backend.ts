@@ -150,3 +150,20 @@ export function matmulDims(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOption
   }
   return { M, K, N };
 }
+
+/**
+ * The shapes of an LSTM cell call, checked once for every backend: c is [B, H]; each gate
+ * tensor (gates, dGates) is [B, 4H]; each state tensor (cPrev, h, dh, …) is [B, H].
+ */
+export function lstmCellDims(kernel: string, c: Tensor, gateTensors: Tensor[], states: Tensor[]): { B: number; H: number } {
+  const B = c.rows, H = c.cols;
+  for (const g of gateTensors) {
+    if (g.rows !== B || g.cols !== 4 * H) {
+      throw new Error(`${kernel}: gates [${g.rows}, ${g.cols}] for state [${B}, ${H}]; want [${B}, ${4 * H}]`);
+    }
+  }
+  for (const s of states) {
+    if (s.rows !== B || s.cols !== H) throw new Error(`${kernel}: state [${s.rows}, ${s.cols}]; want [${B}, ${H}]`);
+  }
+  return { B, H };
+}

@@ -26,7 +26,7 @@
 
 import { GPU } from 'gpu.js';
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, matmulDims,
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, lstmCellDims, matmulDims,
 } from '../backend';
 import { quietly } from './quiet';
 import * as src from './sources';
@@ -468,10 +468,7 @@ export class GpujsBackend implements Backend {
 
   lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
-    const B = c.rows, H = c.cols;
-    if (gates.rows !== B || gates.cols !== 4 * H || h.rows !== B || h.cols !== H || cPrev.size !== B * H) {
-      throw new Error(`lstmCellForward: gates [${gates.rows},${gates.cols}] for c [${B},${H}]`);
-    }
+    const { B, H } = lstmCellDims('lstmCellForward', c, [gates], [cPrev, h]);
     if (c.size === 0) return;
     // c and h from the pre-activations, in one kernel map over the B·H cells...
     const cell = this.kernel(`lstmForward:${B},${H}`, {
@@ -495,11 +492,7 @@ export class GpujsBackend implements Backend {
   ): void {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
     const dh = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
-    const B = c.rows, H = c.cols;
-    if (gates.rows !== B || gates.cols !== 4 * H || dGates.rows !== B || dGates.cols !== 4 * H ||
-      cPrev.size !== B * H || dh.size !== B * H || dhRec.size !== B * H || dc.size !== B * H) {
-      throw new Error(`lstmCellBackward: gates [${gates.rows},${gates.cols}] for c [${B},${H}]`);
-    }
+    const { B, H } = lstmCellDims('lstmCellBackward', c, [gates, dGates], [cPrev, dh, dhRec, dc]);
     if (c.size === 0) return;
     const gradGates = this.kernel(`lstmBackwardGates:${B},${H}`, {
       source: src.LSTM_BACKWARD_GATES, output: B * 4 * H, constants: { H },

@@ -4,7 +4,7 @@
 // finite-difference gradient checks run it in float64. Speed is not a goal here.
 
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, matmulDims,
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, lstmCellDims, matmulDims,
 } from '../backend';
 
 export type Precision = 'float32' | 'float64';
@@ -158,7 +158,7 @@ export class ReferenceBackend implements Backend {
 
   lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
-    const H = c.cols, B = c.rows;
+    const { B, H } = lstmCellDims('lstmCellForward', c, [gates], [cPrev, h]);
     for (let b = 0; b < B; b++) {
       const g0 = b * 4 * H;
       for (let j = 0; j < H; j++) {
@@ -183,7 +183,7 @@ export class ReferenceBackend implements Backend {
   ): void {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
     const dhT = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
-    const H = c.cols, B = c.rows;
+    const { B, H } = lstmCellDims('lstmCellBackward', c, [gates, dGates], [cPrev, dhT, dhRec, dc]);
     for (let b = 0; b < B; b++) {
       const g0 = b * 4 * H;
       for (let j = 0; j < H; j++) {

@@ -6,7 +6,7 @@
 // ThreadPool's workers, with this thread doing its own share.
 
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, matmulDims,
+  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, lstmCellDims, matmulDims,
 } from '../backend';
 import { WasmHeap } from './heap';
 import { ThreadPool } from './pool';
@@ -378,8 +378,7 @@ export class WasmBackend implements Backend {
 
   lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
-    const B = c.rows, H = c.cols;
-    checkCell('lstmCellForward', B, H, gates, [cPrev, h]);
+    const { B, H } = lstmCellDims('lstmCellForward', c, [gates], [cPrev, h]);
     for (const w of [gates, c, h]) this.wroteTensor(w);
     this.byRows('lstmCellForward', B, H, [gates.ptr, cPrev.ptr, c.ptr, h.ptr, B, H]);
   }
@@ -390,9 +389,7 @@ export class WasmBackend implements Backend {
   ): void {
     const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
     const dh = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
-    const B = c.rows, H = c.cols;
-    checkCell('lstmCellBackward', B, H, gates, [cPrev, dh, dhRec, dc]);
-    checkCell('lstmCellBackward', B, H, dGates, []);
+    const { B, H } = lstmCellDims('lstmCellBackward', c, [gates, dGates], [cPrev, dh, dhRec, dc]);
     for (const w of [dhRec, dc, dGates]) this.wroteTensor(w);
     this.byRows('lstmCellBackward', B, H,
       [gates.ptr, cPrev.ptr, c.ptr, dh.ptr, dhRec.ptr, dc.ptr, dGates.ptr, B, H]);
@@ -463,15 +460,5 @@ export class WasmBackend implements Backend {
     this.wroteTensor(p);
     this.wroteTensor(m);
     this.wroteTensor(v);
-  }
-}
-
-// gates: [B, 4H] and every other state: [B, H].
-function checkCell(kernel: string, B: number, H: number, gates: WasmTensor, states: WasmTensor[]): void {
-  if (gates.rows !== B || gates.cols !== 4 * H) {
-    throw new Error(`${kernel}: gates [${gates.rows}, ${gates.cols}] for state [${B}, ${H}]; want [${B}, ${4 * H}]`);
-  }
-  for (const s of states) {
-    if (s.rows !== B || s.cols !== H) throw new Error(`${kernel}: state [${s.rows}, ${s.cols}]; want [${B}, ${H}]`);
   }
 }
