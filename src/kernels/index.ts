@@ -22,18 +22,16 @@ export interface BackendOptions {
 interface GpujsModule {
   createGpujsBackend(opts: { mode: GpuMode }): Promise<Backend>;
   probeHeadlessGl(): Promise<{ works: boolean; renderer?: string }>;
+  isSoftwareRenderer(renderer: string): boolean;
 }
 
 function loadGpujs(): GpujsModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const gpujs = require('./gpujs') as GpujsModule;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const probe = require('./gpujs/probe') as Pick<GpujsModule, 'probeHeadlessGl'>;
-  return { createGpujsBackend: gpujs.createGpujsBackend, probeHeadlessGl: probe.probeHeadlessGl };
+  const probe = require('./gpujs/probe') as Pick<GpujsModule, 'probeHeadlessGl' | 'isSoftwareRenderer'>;
+  return { createGpujsBackend: gpujs.createGpujsBackend, probeHeadlessGl: probe.probeHeadlessGl, isSoftwareRenderer: probe.isSoftwareRenderer };
 }
-
-/** Renderer names of software rasterisers: never worth more than the wasm backend. */
-const SOFTWARE_RENDERER = /llvmpipe|softpipe|swiftshader|lavapipe|software|swrast|microsoft basic/i;
 
 /** A GPU device node exists: only then is probing gpu.js (a child process, ~1 s) worth it. */
 function gpuDeviceNodePresent(): boolean {
@@ -51,7 +49,8 @@ async function hardwareGpujs(): Promise<Backend | null> {
   try {
     const gpujs = loadGpujs();
     const probe = await gpujs.probeHeadlessGl();
-    if (!probe.works || !probe.renderer || SOFTWARE_RENDERER.test(probe.renderer)) return null;
+    // A software rasteriser runs the same kernels far slower than the wasm backend.
+    if (!probe.works || !probe.renderer || gpujs.isSoftwareRenderer(probe.renderer)) return null;
     return await gpujs.createGpujsBackend({ mode: 'headlessgl' });
   } catch {
     return null;

@@ -20,8 +20,12 @@ const PROBE_TIMEOUT_MS = 15000;
 /** Renderer names of software rasterisers: never call one of these a GPU. */
 const SOFTWARE_RENDERER = /llvmpipe|softpipe|swiftshader|lavapipe|software|swrast|microsoft basic/i;
 
+export function isSoftwareRenderer(renderer: string): boolean {
+  return SOFTWARE_RENDERER.test(renderer);
+}
+
 export function describeRenderer(renderer: string): string {
-  return SOFTWARE_RENDERER.test(renderer) ? `${renderer} (software)` : renderer;
+  return isSoftwareRenderer(renderer) ? `${renderer} (software)` : renderer;
 }
 
 // Runs in the child: make a headless-gl gpu.js kernel, run it, name the renderer behind it.
