@@ -1,8 +1,8 @@
 // One backend, one model size: end-to-end training chars/s (B·T per step) and peak RSS, as JSON.
 //
-// Runs the compiled engine (dist/) exactly as `rnn train` does per step: upload the window,
-// forward, backward, clip + Adam, carry the state, read back the loss. Run in its own process
-// by bench/run.js so that peak RSS belongs to this backend alone.
+// Runs the compiled engine (dist/) through the trainer's own trainStep, as `rnn train` does:
+// upload the window, forward, backward, clip + Adam, carry the state, read back loss and ‖g‖².
+// Run in its own process by bench/run.js so that peak RSS belongs to this backend alone.
 // Usage: node bench/train-worker.js --backend wasm --layers 2 --hidden 128 [--seconds 8] [--json]
 'use strict';
 const fs = require('node:fs');
@@ -12,6 +12,7 @@ const dist = path.join(__dirname, '..', 'dist');
 const { createBackend } = require(path.join(dist, 'kernels'));
 const { LstmModel } = require(path.join(dist, 'engine', 'model'));
 const { Adam } = require(path.join(dist, 'engine', 'optimizer'));
+const { trainStep } = require(path.join(dist, 'engine', 'trainer'));
 const { Rng } = require(path.join(dist, 'engine', 'rng'));
 const { Batcher } = require(path.join(dist, 'data', 'batcher'));
 const { Vocab } = require(path.join(dist, 'data', 'vocab'));
@@ -45,13 +46,7 @@ async function main() {
   let lastLoss = NaN;
   const runStep = async () => {
     window = batcher.window(step % batcher.windowsPerEpoch, opt.seqLen, window);
-    backend.uploadIndices(ws.tokens, window.inputs);
-    backend.uploadIndices(ws.targets, window.targets);
-    model.forward(ws, true, true);
-    model.backward(ws);
-    adam.update({ clipNorm: 5, clipValue: 0 });
-    ws.carryState();
-    lastLoss = (await backend.download(ws.loss))[0] / (opt.batch * opt.seqLen);
+    lastLoss = (await trainStep(model, adam, ws, window, { clipNorm: 5, clipValue: 0 })).loss;
     step++;
   };
   for (let i = 0; i < opt.warmup; i++) await runStep();

@@ -8,7 +8,7 @@
 import { TrainConfig } from '../config';
 import { Batcher, Window } from '../data/batcher';
 import { LstmModel, Workspace } from './model';
-import { Adam } from './optimizer';
+import { Adam, ClipConfig } from './optimizer';
 import { HistoryPoint, TrainProgress } from '../checkpoint/checkpoint';
 
 export interface StepInfo {
@@ -154,6 +154,26 @@ export class Evaluator {
   }
 }
 
+/**
+ * One step of stateful truncated BPTT on a window: forward, backward, clip + Adam, then carry
+ * (h, c) into the next window, detached (no gradient crosses windows). Only the mean loss
+ * (nats/char) and ‖g‖² come back from the backend.
+ */
+export async function trainStep(
+  model: LstmModel, optimizer: Adam, ws: Workspace, window: Window, clip: ClipConfig,
+): Promise<{ loss: number; gradNorm: number }> {
+  const be = model.backend;
+  be.uploadIndices(ws.tokens, window.inputs);
+  be.uploadIndices(ws.targets, window.targets);
+  model.forward(ws, true, true);
+  model.backward(ws);
+  optimizer.update(clip);
+  ws.carryState();
+  const loss = (await be.download(ws.loss))[0] / (ws.batchSize * ws.steps);
+  const normSq = (await be.download(optimizer.normSq))[0];
+  return { loss, gradNorm: Math.sqrt(normSq) };
+}
+
 /** Lets timers and signal handlers run: a backend whose download resolves at once never yields. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -178,7 +198,6 @@ export class Trainer {
   /** Runs until max-iters, the time budget, or a stop request; always ends with a save. */
   async run(hooks: TrainerHooks): Promise<StopReason> {
     const { config, model, optimizer, batcher, workspace: ws, progress } = this;
-    const be = model.backend;
     const B = config.batchSize, T = config.seqLen;
     const startedAt = Date.now() - progress.elapsedMs;
     const sessionStart = Date.now();
@@ -218,15 +237,7 @@ export class Trainer {
 
       if (progress.window === 0) ws.resetState(); // a new epoch starts from a zero state
       window = batcher.window(progress.window, T, window);
-      be.uploadIndices(ws.tokens, window.inputs);
-      be.uploadIndices(ws.targets, window.targets);
-      model.forward(ws, true, true);
-      model.backward(ws);
-      optimizer.update(config);
-      ws.carryState(); // detached: the next window starts from these values, no gradient crosses
-
-      const loss = (await be.download(ws.loss))[0] / (B * T);
-      const normSq = (await be.download(optimizer.normSq))[0];
+      const { loss, gradNorm } = await trainStep(model, optimizer, ws, window, config);
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at iteration ${progress.iteration + 1} (loss ${loss}); try a smaller --lr or --clip-norm`);
       }
@@ -243,7 +254,7 @@ export class Trainer {
         iteration: progress.iteration,
         epoch: progress.epoch,
         loss,
-        gradNorm: Math.sqrt(normSq),
+        gradNorm,
         charsPerSecond: ((progress.iteration - sessionStartIteration) * B * T) / Math.max(1e-3, (now - sessionStart) / 1000),
         elapsedMs: now - startedAt,
       });

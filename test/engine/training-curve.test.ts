@@ -7,6 +7,7 @@ import { Backend } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { LstmModel } from '../../src/engine/model';
 import { Adam } from '../../src/engine/optimizer';
+import { trainStep } from '../../src/engine/trainer';
 import { Rng } from '../../src/engine/rng';
 import { Batcher } from '../../src/data/batcher';
 import { Vocab } from '../../src/data/vocab';
@@ -35,14 +36,7 @@ async function lossCurve(backend: Backend): Promise<number[]> {
   for (let step = 0; step < STEPS; step++) {
     const w = step % batcher.windowsPerEpoch;
     if (w === 0) ws.resetState();
-    const window = batcher.window(w);
-    backend.uploadIndices(ws.tokens, window.inputs);
-    backend.uploadIndices(ws.targets, window.targets);
-    model.forward(ws, true, true);
-    model.backward(ws);
-    adam.update({ clipNorm: 1, clipValue: 0.5 });
-    ws.carryState();
-    losses.push((await backend.download(ws.loss))[0] / (B * T));
+    losses.push((await trainStep(model, adam, ws, batcher.window(w), { clipNorm: 1, clipValue: 0.5 })).loss);
   }
   return losses;
 }
