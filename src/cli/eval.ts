@@ -60,7 +60,7 @@ Examples:
 async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
   const log = createLog(opts.quiet);
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
-  const ckpt = loadCheckpoint(file);
+  const ckpt = loadCheckpoint(file, { weightsOnly: true }); // the optimizer moments are 2/3 of the file
   const text = fileArg === '-' ? await readStdin() : readTextFile(fileArg);
   const source = fileArg === '-' ? 'stdin' : fileArg;
   const { ids, counted, characters, unknown } = encodeKnown(text, ckpt.meta.vocab);
