@@ -19,7 +19,7 @@ export function readTextFile(path: string): string {
     stat = fs.statSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; give the path of a text file to train on`);
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; give the path of a text file`);
     if (code === 'EACCES') throw new UsageError(`${path}: permission denied`);
     throw new UsageError(`${path}: cannot read (${code ?? String(err)})`);
   }
