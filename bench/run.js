@@ -97,18 +97,18 @@ function timeSample(checkpoint, length, backend) {
 async function makeCheckpoint(layers, hidden, file) {
   const dist = path.join(ROOT, 'dist');
   const { ReferenceBackend } = require(path.join(dist, 'kernels', 'reference', 'reference'));
-  const { LstmModel } = require(path.join(dist, 'engine', 'model'));
+  const { Model } = require(path.join(dist, 'engine', 'model'));
   const { Rng } = require(path.join(dist, 'engine', 'rng'));
   const { Vocab } = require(path.join(dist, 'data', 'vocab'));
   const { saveCheckpoint } = require(path.join(dist, 'checkpoint', 'checkpoint'));
   const { defaultTrainConfig } = require(path.join(dist, 'config'));
   const vocab = Vocab.fromText(fs.readFileSync(CORPUS, 'utf8'));
   const backend = new ReferenceBackend('float32');
-  const modelConfig = { vocabSize: vocab.size, embeddingSize: 64, hiddenSize: hidden, layers };
-  const model = new LstmModel(backend, modelConfig);
+  const modelConfig = { vocabSize: vocab.size, embeddingSize: 64, hiddenSize: hidden, layers, cell: 'lstm', zoneout: 0 };
+  const model = new Model(backend, modelConfig);
   model.initialize(new Rng(1));
   const train = defaultTrainConfig();
-  train.model = { layers, hiddenSize: hidden, embeddingSize: 64 };
+  train.model = { layers, hiddenSize: hidden, embeddingSize: 64, cell: 'lstm', zoneout: 0 };
   await saveCheckpoint(file, {
     model: modelConfig, train, vocab, adamStep: 0, createdAt: new Date().toISOString(),
     progress: { iteration: 0, epoch: 0, window: 0, bestValLoss: null, lastValLoss: null, lastTrainLoss: null, elapsedMs: 0, history: [] },

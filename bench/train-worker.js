@@ -10,7 +10,7 @@ const path = require('node:path');
 
 const dist = path.join(__dirname, '..', 'dist');
 const { createBackend } = require(path.join(dist, 'kernels'));
-const { LstmModel } = require(path.join(dist, 'engine', 'model'));
+const { Model } = require(path.join(dist, 'engine', 'model'));
 const { Adam } = require(path.join(dist, 'engine', 'optimizer'));
 const { trainStep } = require(path.join(dist, 'engine', 'trainer'));
 const { Rng } = require(path.join(dist, 'engine', 'rng'));
@@ -35,7 +35,7 @@ async function main() {
   const vocab = Vocab.fromText(text);
   const ids = vocab.encode(text);
   const backend = await createBackend(opt.backend, { threads: opt.threads, gpuMode: opt.gpuMode });
-  const model = new LstmModel(backend, { vocabSize: vocab.size, embeddingSize: opt.embedding, hiddenSize: opt.hidden, layers: opt.layers });
+  const model = new Model(backend, { vocabSize: vocab.size, embeddingSize: opt.embedding, hiddenSize: opt.hidden, layers: opt.layers, cell: opt.cell ?? 'lstm', zoneout: 0 });
   model.initialize(new Rng(1));
   const adam = new Adam(backend, model.params, 2e-3);
   const batcher = new Batcher(ids, opt.batch, opt.seqLen);

@@ -1,6 +1,7 @@
 // The typed configuration of a run: DEFAULTS live here once, and validateConfig() checks them once.
 
 import { UsageError } from './errors';
+import { CELL_GATES, CellName } from './kernels/backend';
 
 export type BackendName = 'auto' | 'reference' | 'wasm' | 'gpujs';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'reference', 'wasm', 'gpujs'];
@@ -15,7 +16,19 @@ export interface ModelConfig {
   hiddenSize: number;
   /** L */
   layers: number;
+  /** The recurrent cell (src/engine/cells/). */
+  cell: CellName;
+  /**
+   * Zoneout probability of the recurrent state (0: off). Part of the model, not only of
+   * training: evaluation and sampling use its expectation, h = p·h_{t-1} + (1-p)·h̃.
+   */
+  zoneout: number;
 }
+
+export type LrSchedule = 'constant' | 'cosine' | 'step';
+export const LR_SCHEDULES: readonly LrSchedule[] = ['constant', 'cosine', 'step'];
+export type RecurrentInit = 'orthogonal' | 'glorot' | 'identity';
+export const RECURRENT_INITS: readonly RecurrentInit[] = ['orthogonal', 'glorot', 'identity'];
 
 export interface TrainConfig {
   model: Omit<ModelConfig, 'vocabSize'>;
@@ -24,6 +37,16 @@ export interface TrainConfig {
   /** B: parallel contiguous streams over the training text. */
   batchSize: number;
   learningRate: number;
+  /** How the learning rate moves over the run (src/engine/schedule.ts). */
+  lrSchedule: LrSchedule;
+  /** Linear warm-up from 0 over this many iterations. */
+  warmupIters: number;
+  /** Where cosine ends and step stops: the rate at the end of the run. */
+  minLr: number;
+  /** Dropout between layers and before the decoder (training only). */
+  dropout: number;
+  /** The recurrent weights' initialisation. */
+  init: RecurrentInit;
   /** Global-norm gradient clipping threshold; 0 turns it off. */
   clipNorm: number;
   /** Elementwise gradient clipping threshold; 0 turns it off. */
@@ -54,6 +77,14 @@ export const DEFAULTS = {
   seqLen: 64,
   batchSize: 32,
   learningRate: 2e-3,
+  cell: 'lstm' as CellName,
+  lrSchedule: 'cosine' as LrSchedule,
+  warmupIters: 0,
+  /** --min-lr is this fraction of --lr unless given. */
+  minLrFraction: 0.1,
+  dropout: 0,
+  zoneout: 0,
+  init: 'orthogonal' as RecurrentInit,
   clipNorm: 5,
   clipValue: 0,
   valFraction: 0.1,
@@ -90,10 +121,18 @@ export const LIMITS = {
 
 export function defaultTrainConfig(): TrainConfig {
   return {
-    model: { layers: DEFAULTS.layers, hiddenSize: DEFAULTS.hiddenSize, embeddingSize: DEFAULTS.embeddingSize },
+    model: {
+      layers: DEFAULTS.layers, hiddenSize: DEFAULTS.hiddenSize, embeddingSize: DEFAULTS.embeddingSize,
+      cell: DEFAULTS.cell, zoneout: DEFAULTS.zoneout,
+    },
     seqLen: DEFAULTS.seqLen,
     batchSize: DEFAULTS.batchSize,
     learningRate: DEFAULTS.learningRate,
+    lrSchedule: DEFAULTS.lrSchedule,
+    warmupIters: DEFAULTS.warmupIters,
+    minLr: DEFAULTS.learningRate * DEFAULTS.minLrFraction,
+    dropout: DEFAULTS.dropout,
+    init: DEFAULTS.init,
     clipNorm: DEFAULTS.clipNorm,
     clipValue: DEFAULTS.clipValue,
     valFraction: DEFAULTS.valFraction,
@@ -125,6 +164,28 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
   positiveInt(config.evalEvery, '--eval-every', Number.MAX_SAFE_INTEGER);
   if (!(config.learningRate > 0 && config.learningRate < 10)) {
     throw new UsageError(`--lr must be a number above 0 (and below 10), got ${config.learningRate}`);
+  }
+  if (!Object.prototype.hasOwnProperty.call(CELL_GATES, config.model.cell)) {
+    throw new UsageError(`--cell must be one of ${Object.keys(CELL_GATES).join(', ')}, got '${config.model.cell}'`);
+  }
+  if (!LR_SCHEDULES.includes(config.lrSchedule)) {
+    throw new UsageError(`--lr-schedule must be one of ${LR_SCHEDULES.join(', ')}, got '${config.lrSchedule}'`);
+  }
+  if (!(Number.isInteger(config.warmupIters) && config.warmupIters >= 0)) {
+    throw new UsageError(`--warmup must be a whole number of iterations (0: none), got ${config.warmupIters}`);
+  }
+  if (!(config.minLr >= 0 && config.minLr <= config.learningRate)) {
+    throw new UsageError(`--min-lr must be from 0 to --lr (${config.learningRate}), got ${config.minLr}`);
+  }
+  if (!(config.dropout >= 0 && config.dropout < 1)) throw new UsageError(`--dropout must be at least 0 and below 1, got ${config.dropout}`);
+  if (!(config.model.zoneout >= 0 && config.model.zoneout < 1)) {
+    throw new UsageError(`--zoneout must be at least 0 and below 1, got ${config.model.zoneout}`);
+  }
+  if (!RECURRENT_INITS.includes(config.init)) {
+    throw new UsageError(`--init must be one of ${RECURRENT_INITS.join(', ')}, got '${config.init}'`);
+  }
+  if (config.init === 'identity' && !config.model.cell.startsWith('rnn-')) {
+    throw new UsageError(`--init identity is for the vanilla RNNs (--cell rnn-relu or rnn-tanh), not ${config.model.cell}`);
   }
   if (!(config.clipNorm >= 0)) throw new UsageError(`--clip-norm must be 0 (off) or positive, got ${config.clipNorm}`);
   if (!(config.clipValue >= 0)) throw new UsageError(`--clip-value must be 0 (off) or positive, got ${config.clipValue}`);

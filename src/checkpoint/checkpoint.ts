@@ -9,8 +9,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ModelConfig, TrainConfig } from '../config';
 import { UsageError } from '../errors';
-import { Backend } from '../kernels/backend';
-import { LstmModel, Workspace } from '../engine/model';
+import { Backend, CELL_GATES } from '../kernels/backend';
+import { Model, Workspace } from '../engine/model';
+import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
 import { Vocab } from '../data/vocab';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile, readSafetensorsFile } from './safetensors';
@@ -20,26 +21,6 @@ export const FORMAT = 'rnn-checkpoint';
 export const FORMAT_VERSION = 1;
 export const EXTENSION = '.safetensors';
 
-export interface HistoryPoint {
-  iteration: number;
-  /** Mean training loss (nats/char) over the iterations since the previous point. */
-  trainLoss: number;
-  /** Validation loss (nats/char) at this iteration, when it was measured. */
-  valLoss?: number;
-}
-
-/** Where training stands: enough, with the tensors, to continue step for step. */
-export interface TrainProgress {
-  iteration: number;
-  epoch: number;
-  /** Next window within the epoch. */
-  window: number;
-  bestValLoss: number | null;
-  lastValLoss: number | null;
-  lastTrainLoss: number | null;
-  elapsedMs: number;
-  history: HistoryPoint[];
-}
 
 export interface CorpusFingerprint {
   source: string;
@@ -65,7 +46,7 @@ export interface LoadedCheckpoint {
 
 /** Reads every tensor back from the backend and writes one checkpoint file atomically. */
 export async function saveCheckpoint(
-  file: string, meta: CheckpointMeta, model: LstmModel, optimizer: Adam | null, carried: Workspace | null,
+  file: string, meta: CheckpointMeta, model: Model, optimizer: Adam | null, carried: Workspace | null,
 ): Promise<void> {
   const be = model.backend;
   const tensors: NamedTensor[] = [];
@@ -82,13 +63,13 @@ export async function saveCheckpoint(
     const { h, c } = carried.stateTensors();
     for (let l = 0; l < h.length; l++) {
       tensors.push({ name: `state.h_l${l}`, shape: [h[l].rows, h[l].cols], data: await f32(h[l]) });
-      tensors.push({ name: `state.c_l${l}`, shape: [c[l].rows, c[l].cols], data: await f32(c[l]) });
+      if (c[l]) tensors.push({ name: `state.c_l${l}`, shape: [c[l].rows, c[l].cols], data: await f32(c[l]) });
     }
   }
   const metadata: Record<string, string> = {
     format: FORMAT,
     format_version: String(FORMAT_VERSION),
-    model_config: JSON.stringify({ cell: 'lstm', ...meta.model }),
+    model_config: JSON.stringify(meta.model),
     train_config: JSON.stringify(meta.train),
     vocab: meta.vocab.serialize(),
     step: String(meta.progress.iteration),
@@ -136,7 +117,7 @@ export interface OpenCheckpoint {
    * Uploads the weights into a freshly built model, a block of rows at a time through one small
    * reused buffer: fresh memory is slow to touch (~3 ms/MB here), and a 2x512 model is 13 MB.
    */
-  restoreModel(model: LstmModel, blockValues?: number): void;
+  restoreModel(model: Model, blockValues?: number): void;
   close(): void;
 }
 
@@ -151,7 +132,7 @@ export function openCheckpoint(file: string): OpenCheckpoint {
     return {
       path: file,
       meta,
-      restoreModel(model: LstmModel, blockValues = RESTORE_BLOCK_VALUES): void {
+      restoreModel(model: Model, blockValues = RESTORE_BLOCK_VALUES): void {
         const be = model.backend;
         const present = new Set(open.names());
         const widest = Math.max(0, ...model.params.map((p) => p.value.cols));
@@ -184,10 +165,18 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   if (Number(metadata.format_version) !== FORMAT_VERSION) {
     throw new CheckpointError(`${file} has checkpoint format ${metadata.format_version}; this rnn reads format ${FORMAT_VERSION}`);
   }
-  const model = parseJson<ModelConfig & { cell?: string }>(file, 'model_config', metadata.model_config);
+  const model = parseJson<Partial<ModelConfig>>(file, 'model_config', metadata.model_config);
   for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'layers'] as const) {
-    if (!Number.isInteger(model[key]) || model[key] < 1) throw new CheckpointError(`${file}: model_config.${key} is invalid`);
+    const value = model[key];
+    if (!Number.isInteger(value) || (value as number) < 1) throw new CheckpointError(`${file}: model_config.${key} is invalid`);
   }
+  // Checkpoints from before the cell family are LSTMs without zoneout.
+  const cell = model.cell ?? 'lstm';
+  if (!Object.prototype.hasOwnProperty.call(CELL_GATES, cell)) {
+    throw new CheckpointError(`${file}: model_config.cell '${cell}' is not a cell this rnn knows (${Object.keys(CELL_GATES).join(', ')})`);
+  }
+  const zoneout = model.zoneout ?? 0;
+  if (!(typeof zoneout === 'number' && zoneout >= 0 && zoneout < 1)) throw new CheckpointError(`${file}: model_config.zoneout is invalid`);
   let vocab: Vocab;
   try {
     vocab = Vocab.deserialize(metadata.vocab ?? '');
@@ -197,7 +186,10 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   if (vocab.size !== model.vocabSize) throw new CheckpointError(`${file}: vocabulary has ${vocab.size} characters, model_config says ${model.vocabSize}`);
   const optimizer = parseJson<{ step: number }>(file, 'optimizer', metadata.optimizer);
   return {
-    model: { vocabSize: model.vocabSize, embeddingSize: model.embeddingSize, hiddenSize: model.hiddenSize, layers: model.layers },
+    model: {
+      vocabSize: model.vocabSize!, embeddingSize: model.embeddingSize!, hiddenSize: model.hiddenSize!, layers: model.layers!,
+      cell, zoneout,
+    },
     train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
     vocab,
     progress: parseJson<TrainProgress>(file, 'progress', metadata.progress),
@@ -225,7 +217,7 @@ function checkShape(file: string, name: string, actual: number[], expected: numb
 }
 
 /** Uploads the weights of a checkpoint into a freshly built model. */
-export function restoreModel(ckpt: LoadedCheckpoint, model: LstmModel): void {
+export function restoreModel(ckpt: LoadedCheckpoint, model: Model): void {
   for (const p of model.params) model.backend.upload(p.value, tensorFor(ckpt, p.name, p.shape));
 }
 
@@ -234,7 +226,7 @@ export function hasTrainingState(ckpt: LoadedCheckpoint): boolean {
 }
 
 /** Uploads optimizer moments and the carried hidden state, for --resume. */
-export function restoreTrainingState(ckpt: LoadedCheckpoint, model: LstmModel, optimizer: Adam, carried: Workspace): void {
+export function restoreTrainingState(ckpt: LoadedCheckpoint, model: Model, optimizer: Adam, carried: Workspace): void {
   const be = model.backend;
   model.params.forEach((p, i) => {
     be.upload(optimizer.moments[i].m, tensorFor(ckpt, `optimizer.exp_avg.${p.name}`, p.shape));
@@ -244,7 +236,7 @@ export function restoreTrainingState(ckpt: LoadedCheckpoint, model: LstmModel, o
   const { h, c } = carried.stateTensors();
   for (let l = 0; l < h.length; l++) {
     be.upload(h[l], tensorFor(ckpt, `state.h_l${l}`, [h[l].rows, h[l].cols]));
-    be.upload(c[l], tensorFor(ckpt, `state.c_l${l}`, [c[l].rows, c[l].cols]));
+    if (c[l]) be.upload(c[l], tensorFor(ckpt, `state.c_l${l}`, [c[l].rows, c[l].cols]));
   }
 }
 

@@ -13,7 +13,7 @@ import { UsageError } from '../errors';
 import { readStdin, readTextFile } from '../data/corpus';
 import { encodeKnown } from '../data/vocab';
 import { createBackend } from '../kernels';
-import { LstmModel } from '../engine/model';
+import { Model } from '../engine/model';
 import { Evaluator } from '../engine/trainer';
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
 import { createLog, stdoutColor } from './log';
@@ -81,7 +81,7 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
   const backend = await createBackend(opts.backend, { threads: opts.threads });
   let lossNats: number, predicted: number, streams: number;
   try {
-    const model = new LstmModel(backend, ckpt.meta.model);
+    const model = new Model(backend, ckpt.meta.model);
     restoreModel(ckpt, model);
     const evaluator = new Evaluator(model, ids, batch, seqLen, counted);
     ({ lossNats, predictions: predicted } = await evaluator.evaluate());

@@ -1,7 +1,7 @@
 // A terminal line plot of training and validation loss over iterations (no plotting package).
 
 import chalk from 'chalk';
-import { HistoryPoint } from '../checkpoint/checkpoint';
+import { HistoryPoint } from '../engine/trainer';
 
 const WIDTH = 60;
 const HEIGHT = 12;

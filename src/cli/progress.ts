@@ -3,7 +3,7 @@
 import ora, { Ora } from 'ora';
 import { TrainConfig } from '../config';
 import { EvalInfo, StepInfo, StopReason } from '../engine/trainer';
-import { TrainProgress } from '../checkpoint/checkpoint';
+import { TrainProgress } from '../engine/trainer';
 import { Log } from './log';
 import { lossPlot } from './plot';
 
@@ -35,7 +35,7 @@ export class ProgressReporter {
     const done = info.iteration - this.startIteration;
     const byIters = this.config.maxIters > 0 && done > 0
       ? (elapsed / done) * (this.config.maxIters - info.iteration) : Infinity;
-    const byTime = this.config.timeBudgetMs > 0 ? this.config.timeBudgetMs - elapsed : Infinity;
+    const byTime = this.config.timeBudgetMs > 0 ? this.config.timeBudgetMs - info.elapsedMs : Infinity;
     const left = Math.min(byIters, byTime);
     return Number.isFinite(left) ? ` | ETA ${formatDuration(Math.max(0, left))}` : '';
   }

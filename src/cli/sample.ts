@@ -5,7 +5,7 @@ import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
 import { UsageError } from '../errors';
 import { readStdin } from '../data/corpus';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
-import { LstmModel } from '../engine/model';
+import { Model } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { Sampler } from '../sample/sampler';
 import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
@@ -84,7 +84,7 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
   // Batch 1 gains nothing from worker threads: the matmuls are a few thousand flops.
   const backend = await createBackend(opts.backend, { threads: opts.threads || 1, gpuMode: opts.gpuMode });
   try {
-    const model = new LstmModel(backend, ckpt.meta.model);
+    const model = new Model(backend, ckpt.meta.model);
     ckpt.restoreModel(model);
     ckpt.close(); // the weights live on the backend now
     const sampler = new Sampler(model, vocab, new Rng(seed));

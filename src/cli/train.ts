@@ -4,19 +4,25 @@ import { Command, Option } from 'commander';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, defaultTrainConfig, validateConfig } from '../config';
+import {
+  DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
+  defaultTrainConfig, validateConfig,
+} from '../config';
+import { CellName } from '../kernels/backend';
+import { CELLS, CELL_NAMES, cellSpec } from '../engine/cells';
 import { UsageError, InterruptedError } from '../errors';
 import { readStdin, readTextFile, splitCorpus } from '../data/corpus';
 import { FetchProgress, corpusState, fetchCorpus, knownCorpus, KNOWN_CORPORA } from '../data/registry';
 import { Batcher } from '../data/batcher';
 import { Vocab } from '../data/vocab';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
-import { LstmModel } from '../engine/model';
+import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { Rng } from '../engine/rng';
 import { Trainer } from '../engine/trainer';
+import { TrainProgress } from '../engine/trainer';
 import {
-  CheckpointMeta, LoadedCheckpoint, TrainProgress, checkpointPaths, hasTrainingState, loadCheckpoint,
+  CheckpointMeta, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint,
   restoreModel, restoreTrainingState, saveCheckpoint,
 } from '../checkpoint/checkpoint';
 import { Log, createLog } from './log';
@@ -24,12 +30,19 @@ import { intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
 
 interface TrainOptions {
+  cell: CellName;
   layers: number;
   hidden: number;
   embedding: number;
   seqLen: number;
   batch: number;
   lr: number;
+  lrSchedule: LrSchedule;
+  warmup: number;
+  minLr?: number;
+  dropout: number;
+  zoneout: number;
+  init: RecurrentInit;
   clipNorm: number;
   clipValue: number;
   valFraction: number;
@@ -51,20 +64,30 @@ interface TrainOptions {
 
 /** Flags that shape the model or the data order: on --resume they come from the checkpoint. */
 const FIXED_ON_RESUME: Array<[keyof TrainOptions, string]> = [
-  ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'], ['seqLen', '--seq-len'],
+  ['cell', '--cell'], ['zoneout', '--zoneout'], ['init', '--init'], ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'], ['seqLen', '--seq-len'],
   ['batch', '--batch'], ['valFraction', '--val-fraction'], ['seed', '--seed'],
 ];
 
 export function trainCommand(): Command {
   return new Command('train')
-    .description('train an LSTM on a text file (or - for stdin) and save checkpoints')
+    .description('train a recurrent network (LSTM, GRU, vanilla RNN, …) on a text file (or - for stdin) and save checkpoints')
     .argument('<corpus>', `a UTF-8 text file, '-' to read standard input, or a known corpus name (${KNOWN_CORPORA.map((c) => c.name).join(', ')}; see \`rnn corpora\`), fetched into --corpora-dir when absent`)
-    .option('--layers <n>', 'stacked LSTM layers', intOption(1, 16), DEFAULTS.layers)
+    .addOption(new Option('--cell <cell>', `the recurrent cell: ${CELLS.map((c) => `${c.name} (${c.title})`).join(', ')}`)
+      .choices(CELL_NAMES as string[]).default(DEFAULTS.cell))
+    .option('--layers <n>', 'stacked recurrent layers', intOption(1, 16), DEFAULTS.layers)
     .option('--hidden <n>', 'hidden units per layer', intOption(1, 8192), DEFAULTS.hiddenSize)
     .option('--embedding <n>', 'character embedding size', intOption(1, 8192), DEFAULTS.embeddingSize)
     .option('--seq-len <n>', 'characters per truncated-BPTT window', intOption(1, 100000), DEFAULTS.seqLen)
     .option('--batch <n>', 'parallel streams over the text', intOption(1, 100000), DEFAULTS.batchSize)
-    .option('--lr <rate>', 'Adam learning rate', numberOption(0, 10, true), DEFAULTS.learningRate)
+    .option('--lr <rate>', 'Adam learning rate (the peak, after any warm-up)', numberOption(0, 10, true), DEFAULTS.learningRate)
+    .addOption(new Option('--lr-schedule <schedule>', 'the rate over the run: constant, cosine (to --min-lr at the end of --max-iters or --time), step (halved at 50% and 75%)')
+      .choices(LR_SCHEDULES as string[]).default(DEFAULTS.lrSchedule))
+    .option('--warmup <n>', 'linear learning-rate warm-up over the first n iterations (0: none)', intOption(0), DEFAULTS.warmupIters)
+    .option('--min-lr <rate>', `the rate at the end of a cosine or step schedule (default: ${DEFAULTS.minLrFraction} × --lr)`, numberOption(0, 10))
+    .option('--dropout <p>', 'dropout between layers and before the decoder, in training (0: off)', numberOption(0, 0.95), DEFAULTS.dropout)
+    .option('--zoneout <p>', 'zoneout of the recurrent state: each unit keeps its previous value with probability p in training (0: off)', numberOption(0, 0.95), DEFAULTS.zoneout)
+    .addOption(new Option('--init <scheme>', 'recurrent weights: orthogonal, glorot, or identity (IRNN; rnn-tanh/rnn-relu only)')
+      .choices(RECURRENT_INITS as string[]).default(DEFAULTS.init))
     .option('--clip-norm <x>', 'clip gradients to this global norm (0: off)', numberOption(0), DEFAULTS.clipNorm)
     .option('--clip-value <x>', 'clip each gradient element to ±x (0: off)', numberOption(0), DEFAULTS.clipValue)
     .option('--val-fraction <f>', 'last fraction of the text held out for validation', numberOption(0, 0.9), DEFAULTS.valFraction)
@@ -87,6 +110,9 @@ Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
   $ rnn train corpora/tinyshakespeare.txt --time 10m
   $ rnn train corpora/tinyshakespeare.txt --layers 2 --hidden 256 --max-iters 5000
+  $ rnn train corpora/tinyshakespeare.txt --hidden 512 --dropout 0.25 --time 30m   # cosine-annealed to the end
+  $ rnn train corpora/tinyshakespeare.txt --cell gru --lr-schedule step --warmup 100
+  $ rnn train corpora/tinyshakespeare.txt --cell rnn-relu --init identity --lr 5e-4
   $ rnn train corpora/tinyshakespeare.txt --resume --time 5m
   $ cat notes.txt | rnn train - --name notes --seq-len 32`)
     .action(async (corpusArg: string, opts: TrainOptions, cmd: Command) => {
@@ -96,10 +122,17 @@ Examples:
 
 function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string): TrainConfig {
   const config = defaultTrainConfig();
-  config.model = { layers: opts.layers, hiddenSize: opts.hidden, embeddingSize: opts.embedding };
+  config.model = {
+    layers: opts.layers, hiddenSize: opts.hidden, embeddingSize: opts.embedding, cell: opts.cell, zoneout: opts.zoneout,
+  };
   config.seqLen = opts.seqLen;
   config.batchSize = opts.batch;
   config.learningRate = opts.lr;
+  config.lrSchedule = opts.lrSchedule;
+  config.warmupIters = opts.warmup;
+  config.minLr = opts.minLr ?? opts.lr * DEFAULTS.minLrFraction;
+  config.dropout = opts.dropout;
+  config.init = opts.init;
   config.clipNorm = opts.clipNorm;
   config.clipValue = opts.clipValue;
   config.valFraction = opts.valFraction;
@@ -175,7 +208,8 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
     if (!hasTrainingState(resumed)) throw new UsageError(`--resume: ${paths.latest} holds weights only, no optimizer state`);
     const saved = resumed.meta.train;
     // Architecture and data order come from the checkpoint; a flag that disagrees is a usage error.
-    const savedValues: Record<string, number> = {
+    const savedValues: Record<string, number | string> = {
+      cell: resumed.meta.model.cell, zoneout: resumed.meta.model.zoneout, init: saved.init ?? DEFAULTS.init,
       layers: resumed.meta.model.layers, hidden: resumed.meta.model.hiddenSize, embedding: resumed.meta.model.embeddingSize,
       seqLen: saved.seqLen, batch: saved.batchSize, valFraction: saved.valFraction, seed: saved.seed,
     };
@@ -184,9 +218,22 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
         throw new UsageError(`${flag} ${opts[key]} conflicts with the checkpoint being resumed (${savedValues[key]}); drop the flag or start a new --name`);
       }
     }
+    const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+    // A --time given on resume is more training from now: the run's budget becomes what it has
+    // spent plus that, and the schedule spreads over the new whole. Without it, the run
+    // continues the rest of its saved budget (and its saved iteration cap).
+    const timeBudgetMs = opts.time !== undefined ? resumed.meta.progress.elapsedMs + opts.time : saved.timeBudgetMs;
     config = {
       ...config,
-      model: { ...saved.model },
+      model: { ...resumed.meta.model },
+      // Runs saved before the schedule existed trained at a constant rate.
+      lrSchedule: given('lrSchedule') ? config.lrSchedule : saved.lrSchedule ?? 'constant',
+      warmupIters: given('warmup') ? config.warmupIters : saved.warmupIters ?? 0,
+      minLr: given('minLr') ? config.minLr : saved.minLr ?? config.minLr,
+      dropout: given('dropout') ? config.dropout : saved.dropout ?? 0,
+      init: saved.init ?? DEFAULTS.init,
+      timeBudgetMs,
+      maxIters: given('maxIters') ? config.maxIters : opts.time !== undefined ? 0 : saved.maxIters,
       seqLen: saved.seqLen,
       batchSize: saved.batchSize,
       valFraction: saved.valFraction,
@@ -195,7 +242,6 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
       clipNorm: cmd.getOptionValueSource('clipNorm') === 'cli' ? config.clipNorm : saved.clipNorm,
       clipValue: cmd.getOptionValueSource('clipValue') === 'cli' ? config.clipValue : saved.clipValue,
     };
-    // The budget counts from this session; an iteration cap is absolute.
   }
 
   const { text, source } = await readCorpus(corpusArg, opts.corporaDir, log);
@@ -230,7 +276,7 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
   process.on('SIGTERM', onSigint);
   try {
     const modelConfig = { vocabSize: vocab.size, ...frozen.model };
-    const model = new LstmModel(backend, modelConfig);
+    const model = new Model(backend, modelConfig);
     const optimizer = new Adam(backend, model.params, frozen.learningRate);
     const rng = new Rng(frozen.seed);
     let progress: TrainProgress;
@@ -238,17 +284,21 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
       restoreModel(resumed, model);
       progress = { ...resumed.meta.progress, history: [...resumed.meta.progress.history] };
     } else {
-      model.initialize(rng);
+      model.initialize(rng, frozen.init);
       progress = { iteration: 0, epoch: 0, window: 0, bestValLoss: null, lastValLoss: null, lastTrainLoss: null, elapsedMs: 0, history: [] };
     }
     const trainer = new Trainer(model, optimizer, frozen, corpus.train, corpus.val, progress);
     if (resumed) restoreTrainingState(resumed, model, optimizer, trainer.workspace);
 
     const verb = resumed ? `resuming ${paths.latest} at iteration ${progress.iteration}` : 'training';
-    log.info(`rnn: ${verb}: ${frozen.model.layers}x${frozen.model.hiddenSize} LSTM, ` +
+    const regularised = [frozen.dropout > 0 ? `dropout ${frozen.dropout}` : '', frozen.model.zoneout > 0 ? `zoneout ${frozen.model.zoneout}` : '']
+      .filter(Boolean).join(', ');
+    log.info(`rnn: ${verb}: ${frozen.model.layers}x${frozen.model.hiddenSize} ${cellSpec(frozen.model.cell).title}` +
+      `${regularised ? ` (${regularised})` : ''}, ` +
       `${model.parameterCount.toLocaleString('en-US')} parameters, vocabulary ${vocab.size}, ` +
       `${corpus.train.length.toLocaleString('en-US')} train / ${corpus.val.length.toLocaleString('en-US')} val chars`);
-    log.info(`rnn: backend ${backend.name} (${backend.description}); B=${frozen.batchSize} T=${frozen.seqLen}`);
+    log.info(`rnn: backend ${backend.name} (${backend.description}); B=${frozen.batchSize} T=${frozen.seqLen}; ` +
+      `lr ${describeSchedule(frozen)}`);
     if (!trainer.evaluator) log.warn('the validation split is empty (--val-fraction or a tiny corpus): no validation loss, no best checkpoint');
 
     const reporter = new ProgressReporter(log, frozen, progress.iteration);
@@ -282,4 +332,18 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
     process.off('SIGTERM', onSigint);
     backend.destroy();
   }
+}
+
+/** The schedule in words, for stderr: e.g. `0.002, cosine to 0.0002 by the end of 15m`. */
+function describeSchedule(config: Readonly<TrainConfig>): string {
+  const warm = config.warmupIters > 0 ? `, ${config.warmupIters} warm-up iterations` : '';
+  if (config.lrSchedule === 'constant') return `${config.learningRate} constant${warm}`;
+  const bounds = [config.maxIters > 0 ? `${config.maxIters} iterations` : '', config.timeBudgetMs > 0 ? formatMinutes(config.timeBudgetMs) : '']
+    .filter(Boolean).join(' or ');
+  const shape = config.lrSchedule === 'cosine' ? `cosine to ${config.minLr}` : `step (×0.5 at 50%, ×0.25 at 75%, floor ${config.minLr})`;
+  return `${config.learningRate}, ${shape} by the end of ${bounds}${warm}`;
+}
+
+function formatMinutes(ms: number): string {
+  return ms % 60000 === 0 ? `${ms / 60000}m` : `${(ms / 1000).toFixed(0)}s`;
 }

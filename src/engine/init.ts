@@ -1,4 +1,4 @@
-// Weight initialisers: Glorot-uniform for input weights, orthogonal for recurrent ones.
+// Weight initialisers: Glorot-uniform, orthogonal, and the identity (IRNN).
 
 import { Rng } from './rng';
 
@@ -39,5 +39,12 @@ export function orthogonal(rng: Rng, n: number): Float64Array {
 export function normal(rng: Rng, n: number, std: number): Float64Array {
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
+  return out;
+}
+
+/** The n×n identity, row-major: IRNN's recurrent weights (Le, Jaitly & Hinton 2015). */
+export function identity(n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) out[i * n + i] = 1;
   return out;
 }

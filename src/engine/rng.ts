@@ -47,6 +47,15 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * A generator for one training step's dropout and zoneout masks: a function of the run's seed
+   * and the step alone, so a resumed run draws exactly the masks an uninterrupted one would.
+   */
+  static forStep(seed: number, step: number): Rng {
+    // Mix the step into the seed with an odd multiplier (the golden ratio's), then splitmix.
+    return new Rng(((seed >>> 0) ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0);
+  }
+
   /** The state as a string, for checkpoints. */
   save(): string {
     return Array.from(this.s).join(',');

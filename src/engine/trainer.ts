@@ -7,9 +7,35 @@
 
 import { TrainConfig } from '../config';
 import { Batcher, Window } from '../data/batcher';
-import { LstmModel, Workspace } from './model';
+import { Model, Workspace } from './model';
 import { Adam, ClipConfig } from './optimizer';
-import { HistoryPoint, TrainProgress } from '../checkpoint/checkpoint';
+import { Rng } from './rng';
+import { learningRateAt, runProgress } from './schedule';
+
+export interface HistoryPoint {
+  iteration: number;
+  /** Mean training loss (nats/char) over the iterations since the previous point. */
+  trainLoss: number;
+  /** Validation loss (nats/char) at this iteration, when it was measured. */
+  valLoss?: number;
+}
+
+/** Where training stands: enough, with the tensors, to continue step for step. */
+export interface TrainProgress {
+  iteration: number;
+  epoch: number;
+  /** Next window within the epoch. */
+  window: number;
+  bestValLoss: number | null;
+  lastValLoss: number | null;
+  lastTrainLoss: number | null;
+  /**
+   * Training time of the whole run so far, over every session: a --time budget and the
+   * learning-rate schedule's position count it, so a resumed run continues where it stood.
+   */
+  elapsedMs: number;
+  history: HistoryPoint[];
+}
 
 export interface StepInfo {
   iteration: number;
@@ -18,6 +44,8 @@ export interface StepInfo {
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** The learning rate this step used. */
+  learningRate: number;
   /** Training characters per second over the run so far (B·T per step). */
   charsPerSecond: number;
   elapsedMs: number;
@@ -61,7 +89,7 @@ export class Evaluator {
   private readonly batcher: Batcher | null;
 
   constructor(
-    readonly model: LstmModel, tokens: Int32Array, batchSize: number, readonly seqLen: number,
+    readonly model: Model, tokens: Int32Array, batchSize: number, readonly seqLen: number,
     private readonly counted: Uint8Array | null = null,
   ) {
     // Fewer streams (and shorter windows) when the split is small: every character counts.
@@ -160,9 +188,10 @@ export class Evaluator {
  * (nats/char) and ‖g‖² come back from the backend.
  */
 export async function trainStep(
-  model: LstmModel, optimizer: Adam, ws: Workspace, window: Window, clip: ClipConfig,
+  model: Model, optimizer: Adam, ws: Workspace, window: Window, clip: ClipConfig, masks: Rng | null = null,
 ): Promise<{ loss: number; gradNorm: number }> {
   const be = model.backend;
+  if (masks) ws.drawMasks(masks, ws.mode.dropout, model.config.zoneout);
   be.uploadIndices(ws.tokens, window.inputs);
   be.uploadIndices(ws.targets, window.targets);
   model.forward(ws, true, true);
@@ -183,7 +212,7 @@ export class Trainer {
   readonly evaluator: Evaluator | null;
 
   constructor(
-    readonly model: LstmModel,
+    readonly model: Model,
     readonly optimizer: Adam,
     readonly config: Readonly<TrainConfig>,
     train: Int32Array,
@@ -191,7 +220,7 @@ export class Trainer {
     readonly progress: TrainProgress,
   ) {
     this.batcher = new Batcher(train, config.batchSize, config.seqLen);
-    this.workspace = model.workspace(config.batchSize, config.seqLen);
+    this.workspace = model.workspace(config.batchSize, config.seqLen, { training: true, dropout: config.dropout });
     this.evaluator = val.length >= 2 ? new Evaluator(model, val, config.batchSize, config.seqLen) : null;
   }
 
@@ -201,6 +230,7 @@ export class Trainer {
     const B = config.batchSize, T = config.seqLen;
     const startedAt = Date.now() - progress.elapsedMs;
     const sessionStart = Date.now();
+    const stochastic = config.dropout > 0 || model.config.zoneout > 0;
     const sessionStartIteration = progress.iteration;
     let lossSinceEval = 0;
     let stepsSinceEval = 0;
@@ -231,13 +261,17 @@ export class Trainer {
 
     for (;;) {
       if (config.maxIters > 0 && progress.iteration >= config.maxIters) reason = 'max-iters';
-      else if (config.timeBudgetMs > 0 && Date.now() - sessionStart >= config.timeBudgetMs) reason = 'time';
+      else if (config.timeBudgetMs > 0 && Date.now() - startedAt >= config.timeBudgetMs) reason = 'time';
       else if (hooks.stopRequested()) reason = 'interrupted';
       if (reason) break;
 
       if (progress.window === 0) ws.resetState(); // a new epoch starts from a zero state
       window = batcher.window(progress.window, T, window);
-      const { loss, gradNorm } = await trainStep(model, optimizer, ws, window, config);
+      const runFraction = runProgress(config, progress.iteration, Date.now() - startedAt);
+      optimizer.learningRate = learningRateAt(config, progress.iteration, runFraction);
+      // Masks depend only on the seed and the iteration, so a resumed run draws what it would have.
+      const masks = stochastic ? Rng.forStep(config.seed, progress.iteration) : null;
+      const { loss, gradNorm } = await trainStep(model, optimizer, ws, window, config, masks);
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at iteration ${progress.iteration + 1} (loss ${loss}); try a smaller --lr or --clip-norm`);
       }
@@ -255,6 +289,7 @@ export class Trainer {
         epoch: progress.epoch,
         loss,
         gradNorm,
+        learningRate: optimizer.learningRate,
         charsPerSecond: ((progress.iteration - sessionStartIteration) * B * T) / Math.max(1e-3, (now - sessionStart) / 1000),
         elapsedMs: now - startedAt,
       });

@@ -43,6 +43,49 @@ export interface AdamParams {
   step: number;
 }
 
+/** The recurrent cells the engine trains (src/engine/cells/): one name per fused kernel pair. */
+export type CellName = 'lstm' | 'peephole' | 'gru' | 'rnn-tanh' | 'rnn-relu';
+
+/**
+ * One time step of a cell, forward. Shapes: B rows, H hidden, G gate blocks (4 LSTMs, 3 GRU, 1 RNN).
+ * - gates [B, G·H]: pre-activations in (input projection + biases, plus the recurrent projection
+ *   for every cell but the GRU); overwritten with what backward needs (the gate activations).
+ * - rec [B, 3H], GRU only: W_hh·h_{t-1} + b_hh, kept apart because n = tanh(x_n + r ⊙ rec_n).
+ * - hPrev, h [B, H]; cPrev, c [B, H] for the LSTMs; peep [1, 3H] (w_ci, w_cf, w_co) for the peephole.
+ */
+export interface CellStep {
+  gates: Tensor;
+  hPrev: Tensor;
+  h: Tensor;
+  cPrev?: Tensor;
+  c?: Tensor;
+  rec?: Tensor;
+  peep?: Tensor;
+}
+
+/**
+ * One time step of a cell, backward (the tensors of CellStep after its forward, plus):
+ * - dh [B, H]: dL/dh_t from above; dhRec [B, H]: dL/dh_t from step t+1, added to dh. On return the
+ *   GRU leaves in dhRec the part of dL/dh_{t-1} that bypasses W_hh (z ⊙ dh); other cells leave it.
+ * - dc [B, H] (LSTMs): in dL/dc_t from step t+1, out dL/dc_{t-1} through the cell.
+ * - dGates [B, G·H] out: dL/d(input pre-activations); dRec [B, 3H] out (GRU): dL/d rec.
+ * - dPeep [B, 3H] out (peephole): per-row terms whose column sums are the peephole gradients.
+ */
+export interface CellStepGrad extends CellStep {
+  dh: Tensor;
+  dhRec: Tensor;
+  dGates: Tensor;
+  dc?: Tensor;
+  dRec?: Tensor;
+  dPeep?: Tensor;
+}
+
+/** A backend's fused kernels for one cell (src/kernels/<backend>/cells/<cell>). */
+export interface CellKernels {
+  forward(step: CellStep): void;
+  backward(step: CellStepGrad): void;
+}
+
 export interface Backend {
   /** 'reference', 'wasm', 'gpujs', … */
   readonly name: string;
@@ -82,22 +125,20 @@ export interface Backend {
   /** dWeight[tokens[n], :] += dOut[n, :]. */
   embeddingBackward(dOut: Tensor, tokens: IndexTensor, dWeight: Tensor): void;
 
-  // ---- LSTM cell (gate order i, f, g, o, as PyTorch) -------------------------------------
-  /**
-   * gates: [B, 4H] pre-activations in, overwritten by activations (σ(i), σ(f), tanh(g), σ(o)).
-   * c = f⊙cPrev + i⊙g; h = o⊙tanh(c). cPrev, c, h: [B, H].
-   */
-  lstmCellForward(gates: Tensor, cPrev: Tensor, c: Tensor, h: Tensor): void;
-  /**
-   * Backward of lstmCellForward for one step.
-   * gates: activations from forward; dh: [B, H] from above; dhRec: [B, H] from the next step
-   * (added to dh); dc: [B, H] in: gradient from the next step, out: gradient w.r.t. cPrev.
-   * dGates: [B, 4H] out: gradient w.r.t. the pre-activations.
-   */
-  lstmCellBackward(
-    gates: Tensor, cPrev: Tensor, c: Tensor,
-    dh: Tensor, dhRec: Tensor, dc: Tensor, dGates: Tensor,
-  ): void;
+  // ---- recurrent cells ----------------------------------------------------------------
+  /** The fused kernels of a cell; throws, naming the backend, where a cell is not built yet. */
+  cell(name: CellName): CellKernels;
+
+  // ---- elementwise (dropout, zoneout) --------------------------------------------------
+  // Same shapes throughout; out may be one of the inputs.
+  /** out = a ⊙ b. */
+  mul(a: Tensor, b: Tensor, out: Tensor): void;
+  /** out = a + b. */
+  add(a: Tensor, b: Tensor, out: Tensor): void;
+  /** Zoneout (Krueger et al. 2016): out = cand + mask ⊙ (prev − cand); mask 0/1 in training, p at evaluation. */
+  zoneoutForward(prev: Tensor, cand: Tensor, mask: Tensor, out: Tensor): void;
+  /** Its backward: dCand = (1 − mask) ⊙ dOut, dPrev = mask ⊙ dOut. dCand and dPrev are distinct from dOut. */
+  zoneoutBackward(dOut: Tensor, mask: Tensor, dCand: Tensor, dPrev: Tensor): void;
 
   // ---- loss -----------------------------------------------------------------------------
   /**
@@ -166,4 +207,59 @@ export function lstmCellDims(kernel: string, c: Tensor, gateTensors: Tensor[], s
     if (s.rows !== B || s.cols !== H) throw new Error(`${kernel}: state [${s.rows}, ${s.cols}]; want [${B}, ${H}]`);
   }
   return { B, H };
+}
+
+/** Checks that every tensor of an elementwise kernel has the same shape. */
+export function sameShape(kernel: string, ...tensors: Tensor[]): number {
+  const [first] = tensors;
+  for (const t of tensors) {
+    if (t.rows !== first.rows || t.cols !== first.cols) {
+      throw new Error(`${kernel}: shapes [${first.rows}, ${first.cols}] and [${t.rows}, ${t.cols}] differ`);
+    }
+  }
+  return first.size;
+}
+
+/** Gate blocks of H in a cell's projections. */
+export const CELL_GATES: Record<CellName, number> = { lstm: 4, peephole: 4, gru: 3, 'rnn-tanh': 1, 'rnn-relu': 1 };
+
+/**
+ * The shapes of a cell step, checked once for every backend: gates (and rec, dGates, dRec) [B, G·H],
+ * states [B, H], peep [1, 3H], dPeep [B, 3H]; the tensors a cell needs are present.
+ */
+export function cellDims(cell: CellName, step: CellStep | CellStepGrad): { B: number; H: number } {
+  const { B, H } = { B: step.h.rows, H: step.h.cols };
+  const G = CELL_GATES[cell];
+  const need = (t: Tensor | undefined, what: string): Tensor => {
+    if (!t) throw new Error(`${cell} cell: ${what} is missing`);
+    return t;
+  };
+  const check = (t: Tensor | undefined, rows: number, cols: number, what: string): void => {
+    const x = need(t, what);
+    if (x.rows !== rows || x.cols !== cols) throw new Error(`${cell} cell: ${what} [${x.rows}, ${x.cols}]; want [${rows}, ${cols}]`);
+  };
+  const grad = 'dGates' in step;
+  check(step.gates, B, G * H, 'gates');
+  check(step.hPrev, B, H, 'hPrev');
+  if (cell === 'lstm' || cell === 'peephole') {
+    check(step.cPrev, B, H, 'cPrev');
+    check(step.c, B, H, 'c');
+  }
+  if (cell === 'peephole') check(step.peep, 1, 3 * H, 'peep');
+  if (cell === 'gru') check(step.rec, B, 3 * H, 'rec');
+  if (grad) {
+    const g = step as CellStepGrad;
+    check(g.dh, B, H, 'dh');
+    check(g.dhRec, B, H, 'dhRec');
+    check(g.dGates, B, G * H, 'dGates');
+    if (cell === 'lstm' || cell === 'peephole') check(g.dc, B, H, 'dc');
+    if (cell === 'gru') check(g.dRec, B, 3 * H, 'dRec');
+    if (cell === 'peephole') check(g.dPeep, B, 3 * H, 'dPeep');
+  }
+  return { B, H };
+}
+
+/** The error a backend throws for a cell it has no kernels for yet. */
+export function cellMissing(backend: string, cell: CellName): Error {
+  return new Error(`the ${cell} cell is not available on the ${backend} backend yet; use --backend reference or --cell lstm`);
 }

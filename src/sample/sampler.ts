@@ -1,6 +1,6 @@
 // Generates text one character at a time: temperature, top-k and top-p (nucleus) sampling.
 
-import { LstmModel, Workspace } from '../engine/model';
+import { Model, Workspace } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { Vocab } from '../data/vocab';
 
@@ -71,7 +71,7 @@ export class Sampler {
   private readonly probs: Float64Array;
   private last: number | null = null;
 
-  constructor(readonly model: LstmModel, readonly vocab: Vocab, readonly rng: Rng) {
+  constructor(readonly model: Model, readonly vocab: Vocab, readonly rng: Rng) {
     this.ws = model.workspace(1, 1);
     this.ws.resetState();
     this.probs = new Float64Array(model.config.vocabSize);

@@ -5,9 +5,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { hasTrainingState, loadCheckpoint, openCheckpoint, restoreModel, saveCheckpoint } from '../../src/checkpoint/checkpoint';
 import { encodeSafetensors, readSafetensorsFile } from '../../src/checkpoint/safetensors';
-import { defaultTrainConfig } from '../../src/config';
+import { ModelConfig, defaultTrainConfig } from '../../src/config';
 import { Vocab } from '../../src/data/vocab';
-import { LstmModel } from '../../src/engine/model';
+import { Model } from '../../src/engine/model';
 import { Adam } from '../../src/engine/optimizer';
 import { Rng } from '../../src/engine/rng';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
@@ -23,9 +23,9 @@ describe('loadCheckpoint', () => {
 
   it('with weightsOnly reads every weight, equal to a full load, and no optimizer or state tensor', async () => {
     const vocab = Vocab.fromText('abcdefg\n');
-    const config = { vocabSize: vocab.size, embeddingSize: 3, hiddenSize: 5, layers: 2 };
+    const config: ModelConfig = { vocabSize: vocab.size, embeddingSize: 3, hiddenSize: 5, layers: 2, cell: 'lstm', zoneout: 0 };
     const backend = new ReferenceBackend('float32');
-    const model = new LstmModel(backend, config);
+    const model = new Model(backend, config);
     model.initialize(new Rng(2));
     const optimizer = new Adam(backend, model.params, 0.01);
     const carried = model.workspace(2, 1);
@@ -43,7 +43,7 @@ describe('loadCheckpoint', () => {
     expect([...weights.tensors.keys()].sort()).toEqual(model.params.map((p) => p.name).sort());
     for (const [name, tensor] of weights.tensors) expect(tensor).toEqual(full.tensors.get(name));
     expect(weights.meta).toEqual(full.meta);
-    const restored = new LstmModel(backend, weights.meta.model);
+    const restored = new Model(backend, weights.meta.model);
     expect(() => restoreModel(weights, restored)).not.toThrow();
   });
 
@@ -51,13 +51,13 @@ describe('loadCheckpoint', () => {
     const file = path.join(dir, 'run.safetensors'); // written by the test above
     const backend = new ReferenceBackend('float32');
     const loaded = loadCheckpoint(file);
-    const viaLoad = new LstmModel(backend, loaded.meta.model);
+    const viaLoad = new Model(backend, loaded.meta.model);
     restoreModel(loaded, viaLoad);
     const open = openCheckpoint(file);
     expect(open.meta).toEqual(loaded.meta);
     // 7 values a block: one row of 5, two rows of 3, and a last block shorter than the rest.
     for (const blockValues of [undefined, 7]) {
-      const viaOpen = new LstmModel(backend, open.meta.model);
+      const viaOpen = new Model(backend, open.meta.model);
       open.restoreModel(viaOpen, blockValues);
       for (let i = 0; i < viaLoad.params.length; i++) {
         expect(await backend.download(viaOpen.params[i].value)).toEqual(await backend.download(viaLoad.params[i].value));
@@ -73,13 +73,13 @@ describe('loadCheckpoint', () => {
     const without = path.join(dir, 'without.safetensors');
     fs.writeFileSync(without, encodeSafetensors([...source.tensors.values()].filter((t) => t.name !== 'decoder.bias'), source.metadata));
     const a = openCheckpoint(without);
-    expect(() => a.restoreModel(new LstmModel(backend, meta.model))).toThrow(`${without} lacks tensor 'decoder.bias'`);
+    expect(() => a.restoreModel(new Model(backend, meta.model))).toThrow(`${without} lacks tensor 'decoder.bias'`);
     a.close();
     const reshaped = path.join(dir, 'reshaped.safetensors');
     const tensors = [...source.tensors.values()].map((t) => (t.name === 'decoder.bias' ? { ...t, shape: [1, t.data.length] } : t));
     fs.writeFileSync(reshaped, encodeSafetensors(tensors, source.metadata));
     const b = openCheckpoint(reshaped);
-    expect(() => b.restoreModel(new LstmModel(backend, meta.model))).toThrow(`${reshaped}: tensor 'decoder.bias' has shape [1,${meta.model.vocabSize}], expected [${meta.model.vocabSize}]`);
+    expect(() => b.restoreModel(new Model(backend, meta.model))).toThrow(`${reshaped}: tensor 'decoder.bias' has shape [1,${meta.model.vocabSize}], expected [${meta.model.vocabSize}]`);
     b.close();
   });
 });

@@ -107,19 +107,25 @@ describe('rnn CLI', () => {
     expect(run.stderr).toMatch(/never saw: "Z", "q", "€"|never saw: "Z", "€"|never saw/);
   });
 
-  it('--resume continues to the same weights as an uninterrupted run', () => {
-    const a = path.join(dir, 'a'), b = path.join(dir, 'b');
-    expect(rnn(['train', corpus, ...TINY, '--max-iters', '12', '--checkpoint-dir', a]).code).toBe(0);
-    expect(rnn(['train', corpus, ...TINY, '--max-iters', '7', '--checkpoint-dir', b]).code).toBe(0);
-    const resumed = rnn(['train', corpus, ...TINY, '--max-iters', '12', '--checkpoint-dir', b, '--resume']);
-    expect(resumed.code).toBe(0);
-    expect(resumed.stderr).toMatch(/resuming .* at iteration 7/);
-    const tensorsOf = (file: string): Buffer => {
-      const bytes = fs.readFileSync(file);
-      return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
-    };
-    expect(tensorsOf(path.join(b, 'play.safetensors')).equals(tensorsOf(path.join(a, 'play.safetensors')))).toBe(true);
-  });
+  // Every cell, with dropout and zoneout masks in play: 7 iterations, then --resume to 12, ends on
+  // the bytes of 12 straight. A constant rate: a schedule's length is part of the run, so
+  // changing --max-iters would change a decaying schedule (interrupt.test.ts covers cosine).
+  for (const cell of ['lstm', 'peephole', 'gru', 'rnn-tanh', 'rnn-relu']) {
+    it(`--resume continues a ${cell} to the same weights as an uninterrupted run`, () => {
+      const a = path.join(dir, `a-${cell}`), b = path.join(dir, `b-${cell}`);
+      const flags = [...TINY, '--cell', cell, '--dropout', '0.2', '--zoneout', '0.1', '--lr-schedule', 'constant'];
+      expect(rnn(['train', corpus, ...flags, '--max-iters', '12', '--checkpoint-dir', a]).code).toBe(0);
+      expect(rnn(['train', corpus, ...flags, '--max-iters', '7', '--checkpoint-dir', b]).code).toBe(0);
+      const resumed = rnn(['train', corpus, ...flags, '--max-iters', '12', '--checkpoint-dir', b, '--resume']);
+      expect(resumed.code).toBe(0);
+      expect(resumed.stderr).toMatch(/resuming .* at iteration 7/);
+      const tensorsOf = (file: string): Buffer => {
+        const bytes = fs.readFileSync(file);
+        return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
+      };
+      expect(tensorsOf(path.join(b, 'play.safetensors')).equals(tensorsOf(path.join(a, 'play.safetensors')))).toBe(true);
+    });
+  }
 
   it('refuses --resume with a conflicting architecture flag', () => {
     const run = rnn(['train', corpus, ...TINY, '--hidden', '16', '--max-iters', '12', '--checkpoint-dir', ckptDir, '--resume']);

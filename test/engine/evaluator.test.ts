@@ -1,22 +1,22 @@
 // The Evaluator's `counted` mask (rnn eval's unknown characters): left-out pairs leave the sum exactly.
 
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
-import { LstmModel } from '../../src/engine/model';
+import { Model } from '../../src/engine/model';
 import { Evaluator } from '../../src/engine/trainer';
 import { Rng } from '../../src/engine/rng';
 
 const V = 7;
 
-function setup(): { model: LstmModel; tokens: Int32Array } {
+function setup(): { model: Model; tokens: Int32Array } {
   const rng = new Rng(5);
-  const model = new LstmModel(new ReferenceBackend('float64'), { vocabSize: V, embeddingSize: 4, hiddenSize: 5, layers: 2 });
+  const model = new Model(new ReferenceBackend('float64'), { vocabSize: V, embeddingSize: 4, hiddenSize: 5, layers: 2, cell: 'lstm', zoneout: 0 });
   model.initialize(rng);
   const tokens = Int32Array.from({ length: 23 }, () => Math.floor(rng.uniform() * V));
   return { model, tokens };
 }
 
 /** Summed loss of predicting tokens[1..n) from a zero state in one stream. */
-async function prefixLoss(model: LstmModel, tokens: Int32Array, n: number): Promise<number> {
+async function prefixLoss(model: Model, tokens: Int32Array, n: number): Promise<number> {
   const ev = new Evaluator(model, tokens.subarray(0, n), 1, 4);
   const { lossNats } = await ev.evaluate();
   ev.dispose();

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
-import { LstmModel } from '../../src/engine/model';
+import { Model } from '../../src/engine/model';
 import { Adam } from '../../src/engine/optimizer';
 import { Vocab } from '../../src/data/vocab';
 import { GRADCHECK_BACKENDS } from '../kernels/backends';
@@ -28,9 +28,9 @@ interface Witness {
 
 const witness: Witness = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'pytorch_witness', 'witness.json'), 'utf8'));
 
-async function runSteps(backend: Backend, clipNorm: number): Promise<{ model: LstmModel; losses: number[]; norms: number[]; firstGrads: Map<string, Float64Array>; state: number[][] }> {
+async function runSteps(backend: Backend, clipNorm: number): Promise<{ model: Model; losses: number[]; norms: number[]; firstGrads: Map<string, Float64Array>; state: number[][] }> {
   const { V, E, H, L, B, T } = witness.sizes;
-  const model = new LstmModel(backend, { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L });
+  const model = new Model(backend, { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L, cell: 'lstm', zoneout: 0 });
   for (const p of model.params) backend.upload(p.value, witness.initial_params[p.name].data);
   const adam = new Adam(backend, model.params, witness.adam.lr, witness.adam.beta1, witness.adam.beta2, witness.adam.eps);
   const ws = model.workspace(B, T);

@@ -5,7 +5,7 @@
 
 import { Backend } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
-import { LstmModel } from '../../src/engine/model';
+import { Model } from '../../src/engine/model';
 import { Adam } from '../../src/engine/optimizer';
 import { trainStep } from '../../src/engine/trainer';
 import { Rng } from '../../src/engine/rng';
@@ -27,7 +27,7 @@ function corpus(): { vocab: Vocab; ids: Int32Array } {
 
 async function lossCurve(backend: Backend): Promise<number[]> {
   const { vocab, ids } = corpus();
-  const model = new LstmModel(backend, { vocabSize: vocab.size, embeddingSize: 8, hiddenSize: 12, layers: 2 });
+  const model = new Model(backend, { vocabSize: vocab.size, embeddingSize: 8, hiddenSize: 12, layers: 2, cell: 'lstm', zoneout: 0 });
   model.initialize(new Rng(11));
   const adam = new Adam(backend, model.params, 1e-2);
   const batcher = new Batcher(ids, B, T);

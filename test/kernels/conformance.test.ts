@@ -3,12 +3,13 @@
 // A backend joins by adding itself to BACKENDS (test/kernels/backends.ts). A case a backend
 // cannot pass yet is skipped by name, with its reason, in SKIPS there — never silently.
 
-import { Backend, FloatArray, MatmulOptions, Tensor } from '../../src/kernels/backend';
+import { Backend, CELL_GATES, CellName, FloatArray, MatmulOptions, Tensor } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { BACKENDS, SKIPS } from './backends';
 import { Rng } from '../../src/engine/rng';
 
 const reference = new ReferenceBackend('float64');
+const CELL_NAMES = Object.keys(CELL_GATES) as CellName[];
 
 // Odd sizes, 1, sizes off the SIMD widths (4, 8, 16), tall-and-skinny.
 const MATMUL_SHAPES: Array<[number, number, number]> = [
@@ -194,27 +195,78 @@ for (const entry of BACKENDS) {
     }
 
     // [16, 128] sits on the wasm backend's threading threshold (2048 units).
-    for (const [B, H] of [[1, 1], [3, 5], [2, 65], [16, 128], [50, 128], [7, 127], [33, 257]]) {
-      maybe('lstm')(`lstm cell forward/backward B=${B} H=${H}`, async () => {
-        const rng = new Rng(B * 97 + H);
-        const [gates, gatesr] = pair(backend, B, 4 * H, randomArray(rng, B * 4 * H, 3));
-        const [cPrev, cPrevr] = pair(backend, B, H, randomArray(rng, B * H, 2));
-        const [c, cr] = pair(backend, B, H, randomArray(rng, B * H));
-        const [h, hr] = pair(backend, B, H, randomArray(rng, B * H));
-        backend.lstmCellForward(gates, cPrev, c, h);
-        reference.lstmCellForward(gatesr, cPrevr, cr, hr);
-        await expectClose(backend, gates, gatesr, tol());
-        await expectClose(backend, c, cr, tol());
-        await expectClose(backend, h, hr, tol());
+    for (const cell of CELL_NAMES) {
+      for (const [B, H] of [[1, 1], [3, 5], [2, 65], [16, 128], [50, 128], [7, 127], [33, 257]]) {
+        maybe(`cell ${cell}`)(`${cell} cell forward/backward B=${B} H=${H}`, async () => {
+          const rng = new Rng(B * 97 + H + cell.length * 7919);
+          const G = CELL_GATES[cell];
+          const lstmLike = cell === 'lstm' || cell === 'peephole';
+          const state = (scale = 1): [Tensor, Tensor] => pair(backend, B, H, randomArray(rng, B * H, scale));
+          const [gates, gatesr] = pair(backend, B, G * H, randomArray(rng, B * G * H, 3));
+          const [hPrev, hPrevr] = state(1);
+          const [h, hr] = state();
+          const [cPrev, cPrevr] = state(2);
+          const [c, cr] = state();
+          const [rec, recr] = pair(backend, B, 3 * H, randomArray(rng, B * 3 * H, 2));
+          const [peep, peepr] = pair(backend, 1, 3 * H, randomArray(rng, 3 * H, 0.5));
+          const step = {
+            gates, hPrev, h, ...(lstmLike ? { cPrev, c } : {}), ...(cell === 'gru' ? { rec } : {}),
+            ...(cell === 'peephole' ? { peep } : {}),
+          };
+          const stepr = {
+            gates: gatesr, hPrev: hPrevr, h: hr, ...(lstmLike ? { cPrev: cPrevr, c: cr } : {}),
+            ...(cell === 'gru' ? { rec: recr } : {}), ...(cell === 'peephole' ? { peep: peepr } : {}),
+          };
+          backend.cell(cell).forward(step);
+          reference.cell(cell).forward(stepr);
+          await expectClose(backend, gates, gatesr, tol());
+          await expectClose(backend, h, hr, tol());
+          if (lstmLike) await expectClose(backend, c, cr, tol());
 
-        const [dh, dhr] = pair(backend, B, H, randomArray(rng, B * H));
-        const [dhRec, dhRecr] = pair(backend, B, H, randomArray(rng, B * H));
-        const [dc, dcr] = pair(backend, B, H, randomArray(rng, B * H));
-        const [dGates, dGatesr] = pair(backend, B, 4 * H, randomArray(rng, B * 4 * H));
-        backend.lstmCellBackward(gates, cPrev, c, dh, dhRec, dc, dGates);
-        reference.lstmCellBackward(gatesr, cPrevr, cr, dhr, dhRecr, dcr, dGatesr);
-        await expectClose(backend, dGates, dGatesr, tol());
-        await expectClose(backend, dc, dcr, tol());
+          const [dh, dhr] = state();
+          const [dhRec, dhRecr] = state();
+          const [dc, dcr] = state();
+          const [dGates, dGatesr] = pair(backend, B, G * H, randomArray(rng, B * G * H));
+          const [dRec, dRecr] = pair(backend, B, 3 * H, randomArray(rng, B * 3 * H));
+          const [dPeep, dPeepr] = pair(backend, B, 3 * H, randomArray(rng, B * 3 * H));
+          backend.cell(cell).backward({
+            ...step, dh, dhRec, dGates, ...(lstmLike ? { dc } : {}), ...(cell === 'gru' ? { dRec } : {}),
+            ...(cell === 'peephole' ? { dPeep } : {}),
+          });
+          reference.cell(cell).backward({
+            ...stepr, dh: dhr, dhRec: dhRecr, dGates: dGatesr, ...(lstmLike ? { dc: dcr } : {}),
+            ...(cell === 'gru' ? { dRec: dRecr } : {}), ...(cell === 'peephole' ? { dPeep: dPeepr } : {}),
+          });
+          await expectClose(backend, dGates, dGatesr, tol());
+          await expectClose(backend, dhRec, dhRecr, tol());
+          if (lstmLike) await expectClose(backend, dc, dcr, tol());
+          if (cell === 'gru') await expectClose(backend, dRec, dRecr, tol());
+          if (cell === 'peephole') await expectClose(backend, dPeep, dPeepr, tol());
+        });
+      }
+    }
+
+    for (const [R, C] of [[1, 1], [1, 3], [3, 5], [7, 129], [64, 128], [2, 16411]]) {
+      maybe('elementwise')(`mul, add, zoneout forward/backward ${R}x${C}`, async () => {
+        const rng = new Rng(R * 31 + C);
+        const [a, ar] = pair(backend, R, C, randomArray(rng, R * C, 2));
+        const [b, br] = pair(backend, R, C, randomArray(rng, R * C, 2));
+        const mask01 = new Float64Array(R * C).map(() => (rng.uniform() < 0.3 ? 1 : 0));
+        const [mask, maskr] = pair(backend, R, C, mask01);
+        const [out, outr] = pair(backend, R, C, randomArray(rng, R * C));
+        const [out2, out2r] = pair(backend, R, C, randomArray(rng, R * C));
+        backend.mul(a, b, out); reference.mul(ar, br, outr);
+        await expectClose(backend, out, outr, tol());
+        backend.add(a, b, out); reference.add(ar, br, outr);
+        await expectClose(backend, out, outr, tol());
+        // An output that is also an input.
+        backend.add(out, b, out); reference.add(outr, br, outr);
+        await expectClose(backend, out, outr, tol());
+        backend.zoneoutForward(a, b, mask, out); reference.zoneoutForward(ar, br, maskr, outr);
+        await expectClose(backend, out, outr, tol());
+        backend.zoneoutBackward(a, mask, out, out2); reference.zoneoutBackward(ar, maskr, outr, out2r);
+        await expectClose(backend, out, outr, tol());
+        await expectClose(backend, out2, out2r, tol());
       });
     }
 

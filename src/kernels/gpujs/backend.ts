@@ -26,7 +26,8 @@
 
 import { GPU } from 'gpu.js';
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, lstmCellDims, matmulDims,
+  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, Tensor, cellMissing, lstmCellDims,
+  matmulDims, sameShape,
 } from '../backend';
 import { quietly } from './quiet';
 import * as src from './sources';
@@ -564,6 +565,44 @@ export class GpujsBackend implements Backend {
   }
 
   // ---- optimisation -----------------------------------------------------------------------
+
+  /** The cells with gpu.js kernels; the others throw, naming themselves. */
+  cell(name: CellName): CellKernels {
+    if (name !== 'lstm') throw cellMissing(this.name, name);
+    return {
+      forward: (s) => this.lstmCellForward(s.gates, s.cPrev!, s.c!, s.h),
+      backward: (s) => this.lstmCellBackward(s.gates, s.cPrev!, s.c!, s.dh, s.dhRec, s.dc!, s.dGates),
+    };
+  }
+
+  // Elementwise kernels: out is written by commit after the kernel ran, so it may alias an input.
+  private elementwise(name: string, source: string, out: GpuTensor, inputs: GpuTensor[]): void {
+    if (out.size === 0) return;
+    const kernel = this.kernel(`${name}:${out.size}`, { source, output: out.size });
+    this.commit(out, this.run<Storage>(kernel, ...inputs.flatMap((t) => this.at(t))));
+  }
+
+  mul(ax: Tensor, bx: Tensor, outx: Tensor): void {
+    sameShape('mul', ax, bx, outx);
+    this.elementwise('mul', src.MUL, this.t(outx), [this.t(ax), this.t(bx)]);
+  }
+
+  add(ax: Tensor, bx: Tensor, outx: Tensor): void {
+    sameShape('add', ax, bx, outx);
+    this.elementwise('add', src.ADD, this.t(outx), [this.t(ax), this.t(bx)]);
+  }
+
+  zoneoutForward(prevx: Tensor, candx: Tensor, maskx: Tensor, outx: Tensor): void {
+    sameShape('zoneoutForward', prevx, candx, maskx, outx);
+    this.elementwise('zoneoutForward', src.ZONEOUT_FORWARD, this.t(outx), [this.t(prevx), this.t(candx), this.t(maskx)]);
+  }
+
+  zoneoutBackward(dOutx: Tensor, maskx: Tensor, dCandx: Tensor, dPrevx: Tensor): void {
+    sameShape('zoneoutBackward', dOutx, maskx, dCandx, dPrevx);
+    const dOut = this.t(dOutx), mask = this.t(maskx);
+    this.elementwise('zoneoutBackwardCand', src.ZONEOUT_BACKWARD_CAND, this.t(dCandx), [dOut, mask]);
+    this.elementwise('mul', src.MUL, this.t(dPrevx), [mask, dOut]);
+  }
 
   clampInPlace(x: Tensor, limit: number): void {
     const t = this.t(x);

@@ -315,3 +315,28 @@ export function adam(clip: boolean): string {
   return p[pOff + i] - lr * (m1 / bc1) / (Math.sqrt(m2 / bc2) + eps);
 }`;
 }
+
+// ---- elementwise (dropout, zoneout): one output element per thread ------------------------
+
+export const MUL = `function mul(a, aOff, b, bOff) {
+  const i = this.thread.x;
+  return a[aOff + i] * b[bOff + i];
+}`;
+
+export const ADD = `function add(a, aOff, b, bOff) {
+  const i = this.thread.x;
+  return a[aOff + i] + b[bOff + i];
+}`;
+
+/** out = cand + mask ⊙ (prev − cand). */
+export const ZONEOUT_FORWARD = `function zoneoutForward(prev, prevOff, cand, candOff, mask, maskOff) {
+  const i = this.thread.x;
+  const c = cand[candOff + i];
+  return c + mask[maskOff + i] * (prev[prevOff + i] - c);
+}`;
+
+/** dCand = (1 − mask) ⊙ dOut (dPrev = mask ⊙ dOut is MUL). */
+export const ZONEOUT_BACKWARD_CAND = `function zoneoutBackwardCand(dOut, dOutOff, mask, maskOff) {
+  const i = this.thread.x;
+  return (1 - mask[maskOff + i]) * dOut[dOutOff + i];
+}`;

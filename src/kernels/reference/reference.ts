@@ -4,8 +4,9 @@
 // finite-difference gradient checks run it in float64. Speed is not a goal here.
 
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, lstmCellDims, matmulDims,
+  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, matmulDims, sameShape,
 } from '../backend';
+import { REFERENCE_CELLS } from './cells';
 
 export type Precision = 'float32' | 'float64';
 
@@ -25,8 +26,6 @@ class RefTensor implements Tensor {
 class RefIndices implements IndexTensor {
   constructor(readonly id: number, readonly length: number, readonly data: Int32Array) {}
 }
-
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
@@ -156,50 +155,42 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
-    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
-    const { B, H } = lstmCellDims('lstmCellForward', c, [gates], [cPrev, h]);
-    for (let b = 0; b < B; b++) {
-      const g0 = b * 4 * H;
-      for (let j = 0; j < H; j++) {
-        const i = sigmoid(gates.data[g0 + j]);
-        const f = sigmoid(gates.data[g0 + H + j]);
-        const g = Math.tanh(gates.data[g0 + 2 * H + j]);
-        const o = sigmoid(gates.data[g0 + 3 * H + j]);
-        gates.data[g0 + j] = i;
-        gates.data[g0 + H + j] = f;
-        gates.data[g0 + 2 * H + j] = g;
-        gates.data[g0 + 3 * H + j] = o;
-        const cv = f * cPrev.data[b * H + j] + i * g;
-        c.data[b * H + j] = cv;
-        h.data[b * H + j] = o * Math.tanh(cv);
-      }
+  private readonly cells = new Map<CellName, CellKernels>();
+
+  cell(name: CellName): CellKernels {
+    let kernels = this.cells.get(name);
+    if (!kernels) {
+      kernels = REFERENCE_CELLS[name]((x) => this.t(x).data);
+      this.cells.set(name, kernels);
     }
+    return kernels;
   }
 
-  lstmCellBackward(
-    gatesx: Tensor, cPrevx: Tensor, cx: Tensor,
-    dhx: Tensor, dhRecx: Tensor, dcx: Tensor, dGatesx: Tensor,
-  ): void {
-    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
-    const dhT = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
-    const { B, H } = lstmCellDims('lstmCellBackward', c, [gates, dGates], [cPrev, dhT, dhRec, dc]);
-    for (let b = 0; b < B; b++) {
-      const g0 = b * 4 * H;
-      for (let j = 0; j < H; j++) {
-        const k = b * H + j;
-        const i = gates.data[g0 + j], f = gates.data[g0 + H + j];
-        const g = gates.data[g0 + 2 * H + j], o = gates.data[g0 + 3 * H + j];
-        const tc = Math.tanh(c.data[k]);
-        const dh = dhT.data[k] + dhRec.data[k];
-        // h = o·tanh(c): dc gets dh·o·(1 - tanh²c) on top of what flows back from step t+1.
-        const dcv = dc.data[k] + dh * o * (1 - tc * tc);
-        dGates.data[g0 + j] = dcv * g * i * (1 - i);                 // di · σ'
-        dGates.data[g0 + H + j] = dcv * cPrev.data[k] * f * (1 - f); // df · σ'
-        dGates.data[g0 + 2 * H + j] = dcv * i * (1 - g * g);          // dg · tanh'
-        dGates.data[g0 + 3 * H + j] = dh * tc * o * (1 - o);          // do · σ'
-        dc.data[k] = dcv * f;                                          // to cPrev
-      }
+  mul(ax: Tensor, bx: Tensor, outx: Tensor): void {
+    const n = sameShape('mul', ax, bx, outx);
+    const a = this.t(ax).data, b = this.t(bx).data, out = this.t(outx).data;
+    for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+  }
+
+  add(ax: Tensor, bx: Tensor, outx: Tensor): void {
+    const n = sameShape('add', ax, bx, outx);
+    const a = this.t(ax).data, b = this.t(bx).data, out = this.t(outx).data;
+    for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+  }
+
+  zoneoutForward(prevx: Tensor, candx: Tensor, maskx: Tensor, outx: Tensor): void {
+    const n = sameShape('zoneoutForward', prevx, candx, maskx, outx);
+    const prev = this.t(prevx).data, cand = this.t(candx).data, mask = this.t(maskx).data, out = this.t(outx).data;
+    for (let i = 0; i < n; i++) out[i] = cand[i] + mask[i] * (prev[i] - cand[i]);
+  }
+
+  zoneoutBackward(dOutx: Tensor, maskx: Tensor, dCandx: Tensor, dPrevx: Tensor): void {
+    const n = sameShape('zoneoutBackward', dOutx, maskx, dCandx, dPrevx);
+    const dOut = this.t(dOutx).data, mask = this.t(maskx).data, dCand = this.t(dCandx).data, dPrev = this.t(dPrevx).data;
+    for (let i = 0; i < n; i++) {
+      const d = dOut[i];
+      dCand[i] = (1 - mask[i]) * d;
+      dPrev[i] = mask[i] * d;
     }
   }
 

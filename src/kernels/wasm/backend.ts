@@ -6,7 +6,8 @@
 // ThreadPool's workers, with this thread doing its own share.
 
 import {
-  AdamParams, Backend, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, lstmCellDims, matmulDims,
+  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, Tensor, cellMissing, clipScale,
+  lstmCellDims, matmulDims, sameShape,
 } from '../backend';
 import { WasmHeap } from './heap';
 import { ThreadPool } from './pool';
@@ -33,6 +34,10 @@ export interface Kernels {
     gates: number, cPrev: number, c: number, dh: number, dhRec: number, dc: number, dGates: number,
     B: number, H: number,
   ): void;
+  mul(a: number, b: number, out: number, n: number): void;
+  add(a: number, b: number, out: number, n: number): void;
+  zoneoutForward(prev: number, cand: number, mask: number, out: number, n: number): void;
+  zoneoutBackward(dOut: number, mask: number, dCand: number, dPrev: number, n: number): void;
   softmaxCrossEntropy(
     logits: number, targets: number, N: number, V: number, loss: number, dLogits: number, gradScale: number,
   ): number;
@@ -404,6 +409,46 @@ export class WasmBackend implements Backend {
     const chunked = name === 'lstmCellForward' ? 'lstmCellForwardChunk' : 'lstmCellBackwardChunk';
     const chunks = Math.min(B, CHUNKS_PER_THREAD * this.threads);
     this.pool.run(chunked, [...args, chunks], chunks, this.scratch[0], this.kernels[chunked]);
+  }
+
+  /** The cells with wasm kernels; the others throw, naming themselves. */
+  cell(name: CellName): CellKernels {
+    if (name !== 'lstm') throw cellMissing(this.name, name);
+    return {
+      forward: (s) => this.lstmCellForward(s.gates, s.cPrev!, s.c!, s.h),
+      backward: (s) => this.lstmCellBackward(s.gates, s.cPrev!, s.c!, s.dh, s.dhRec, s.dc!, s.dGates),
+    };
+  }
+
+  // ---- elementwise ----------------------------------------------------------------------
+
+  mul(ax: Tensor, bx: Tensor, outx: Tensor): void {
+    const n = sameShape('mul', ax, bx, outx);
+    const out = this.t(outx);
+    this.wroteTensor(out);
+    this.kernels.mul(this.t(ax).ptr, this.t(bx).ptr, out.ptr, n);
+  }
+
+  add(ax: Tensor, bx: Tensor, outx: Tensor): void {
+    const n = sameShape('add', ax, bx, outx);
+    const out = this.t(outx);
+    this.wroteTensor(out);
+    this.kernels.add(this.t(ax).ptr, this.t(bx).ptr, out.ptr, n);
+  }
+
+  zoneoutForward(prevx: Tensor, candx: Tensor, maskx: Tensor, outx: Tensor): void {
+    const n = sameShape('zoneoutForward', prevx, candx, maskx, outx);
+    const out = this.t(outx);
+    this.wroteTensor(out);
+    this.kernels.zoneoutForward(this.t(prevx).ptr, this.t(candx).ptr, this.t(maskx).ptr, out.ptr, n);
+  }
+
+  zoneoutBackward(dOutx: Tensor, maskx: Tensor, dCandx: Tensor, dPrevx: Tensor): void {
+    const n = sameShape('zoneoutBackward', dOutx, maskx, dCandx, dPrevx);
+    const dCand = this.t(dCandx), dPrev = this.t(dPrevx);
+    this.wroteTensor(dCand);
+    this.wroteTensor(dPrev);
+    this.kernels.zoneoutBackward(this.t(dOutx).ptr, this.t(maskx).ptr, dCand.ptr, dPrev.ptr, n);
   }
 
   // ---- loss -----------------------------------------------------------------------------

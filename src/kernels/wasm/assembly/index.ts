@@ -6,6 +6,7 @@ export {
   fill, copy, addRowVector, sumRows, clampInPlace, sumSquares, embeddingForward, embeddingBackward,
 } from './pointwise';
 export { lstmCellForward, lstmCellBackward } from './lstm';
+export { mul, add, zoneoutForward, zoneoutBackward } from './elementwise';
 export { softmaxCrossEntropy } from './loss';
 export { adamStep } from './adam';
 

@@ -1,0 +1,41 @@
+// The learning rate over a run: linear warm-up, then constant, cosine or step decay.
+//
+// Progress is the fraction of the run done: of --max-iters, or of the --time budget when time
+// bounds the run (whichever is further along when both do), so a time-bounded run ends
+// annealed whatever the machine's speed. Cosine (SGDR, Loshchilov & Hutter 2017, without
+// restarts; nanoGPT's decay) goes from --lr to --min-lr; step halves the rate at 50% and again
+// at 75% of the run (torch-rnn's lr_decay_factor 0.5), never below --min-lr.
+
+import { LrSchedule } from '../config';
+
+export interface ScheduleConfig {
+  lrSchedule: LrSchedule;
+  learningRate: number;
+  minLr: number;
+  warmupIters: number;
+  maxIters: number;
+  timeBudgetMs: number;
+}
+
+/** How far along the run is, in [0, 1]: iterations and training time, whichever bounds it more. */
+export function runProgress(config: ScheduleConfig, iteration: number, elapsedMs: number): number {
+  let progress = 0;
+  if (config.maxIters > 0) progress = Math.max(progress, iteration / config.maxIters);
+  if (config.timeBudgetMs > 0) progress = Math.max(progress, elapsedMs / config.timeBudgetMs);
+  return Math.min(1, Math.max(0, progress));
+}
+
+/** The rate for the next step, given the iterations done and the run's progress. */
+export function learningRateAt(config: ScheduleConfig, iteration: number, progress: number): number {
+  const { learningRate: lr, minLr } = config;
+  // Warm-up: step k (1-based) of the first N runs at lr·k/N.
+  if (config.warmupIters > 0 && iteration < config.warmupIters) return (lr * (iteration + 1)) / config.warmupIters;
+  switch (config.lrSchedule) {
+    case 'constant':
+      return lr;
+    case 'cosine':
+      return minLr + (lr - minLr) * 0.5 * (1 + Math.cos(Math.PI * progress));
+    case 'step':
+      return Math.max(minLr, lr * (progress >= 0.75 ? 0.25 : progress >= 0.5 ? 0.5 : 1));
+  }
+}

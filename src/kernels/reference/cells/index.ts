@@ -1,0 +1,16 @@
+// The reference backend's cells: one file per cell, listed here. Plain loops beside the formulas.
+
+import { CellKernels, CellName } from '../../backend';
+import { DataOf } from './common';
+import { lstmKernels } from './lstm';
+import { peepholeKernels } from './peephole';
+import { gruKernels } from './gru';
+import { rnnKernels } from './rnn';
+
+export const REFERENCE_CELLS: Record<CellName, (data: DataOf) => CellKernels> = {
+  lstm: lstmKernels,
+  peephole: peepholeKernels,
+  gru: gruKernels,
+  'rnn-tanh': (data) => rnnKernels(data, 'tanh'),
+  'rnn-relu': (data) => rnnKernels(data, 'relu'),
+};
