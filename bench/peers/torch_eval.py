@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""Loads an rnn checkpoint into PyTorch by name and evaluates it: the proof that our files are PyTorch's.
+
+Builds nn.Embedding → nn.LSTM | nn.GRU | nn.RNN (from the checkpoint's model_config.cell) → nn.Linear,
+loads the safetensors file with load_state_dict(strict=False) (the header is parsed by hand: Debian
+has no python3-safetensors), and reports what did not load: `unexpected` lists the tensors PyTorch's
+module has no place for (optimizer.*, state.*, and the peephole LSTM's lstm.weight_peep_l*), and
+`missing` must be empty. Then it scores a text as `rnn eval --batch 1` does: one stream from a zero
+state, every character predicted from all before it, mean cross-entropy in nats/char, in float64.
+
+    /usr/bin/python3 bench/peers/torch_eval.py --checkpoint checkpoints/bundled/tinyshakespeare.safetensors \
+        --text corpora/tinyshakespeare.txt --split val --json
+
+--split val takes the last floor(N·f) code points of the text, f the checkpoint's --val-fraction (the
+validation split `rnn train` held out, as src/data/corpus.ts splits); --split all scores the
+whole text. The peephole LSTM has no PyTorch module: it loads as nn.LSTM with its peepholes left out,
+so its loss here is not its loss (`peepholes_ignored` says so); its other weights still load by name.
+"""
+
+import argparse
+import json
+import math
+import struct
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (header_len,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + header_len])
+    metadata = header.pop("__metadata__", {})
+    base = 8 + header_len
+    tensors = {}
+    for name, info in header.items():
+        start, end = info["data_offsets"]
+        array = np.frombuffer(raw[base + start : base + end], dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
+        tensors[name] = torch.from_numpy(array.astype(np.float64))
+    return tensors, metadata
+
+
+class CharRNN(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        V, E, H, L = config["vocabSize"], config["embeddingSize"], config["hiddenSize"], config["layers"]
+        cell = config.get("cell", "lstm")
+        self.cell = cell
+        self.embedding = nn.Embedding(V, E)
+        if cell in ("lstm", "peephole"):
+            self.module_name, module = "lstm", nn.LSTM(E, H, num_layers=L)
+        elif cell == "gru":
+            self.module_name, module = "gru", nn.GRU(E, H, num_layers=L)
+        else:
+            self.module_name, module = "rnn", nn.RNN(E, H, num_layers=L, nonlinearity=cell.split("-")[1])
+        setattr(self, self.module_name, module)
+        self.decoder = nn.Linear(H, V)
+
+    def forward(self, inputs, state=None):
+        out, state = getattr(self, self.module_name)(self.embedding(inputs), state)
+        return self.decoder(out), state
+
+
+def code_points(path):
+    with open(path, encoding="utf-8") as f:
+        return list(f.read())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--text", required=True)
+    ap.add_argument("--split", choices=["val", "all"], default="val")
+    ap.add_argument("--val-fraction", type=float, default=None, help="default: the checkpoint's training config")
+    ap.add_argument("--window", type=int, default=4096, help="characters per forward call (the state carries)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    torch.set_num_threads(1)
+    tensors, metadata = read_safetensors(args.checkpoint)
+    config = json.loads(metadata["model_config"])
+    vocab = [chr(c) for c in json.loads(metadata["vocab"])] if metadata["vocab"].startswith("[") else None
+    if vocab is None:
+        raise SystemExit("torch_eval: unreadable vocabulary in the checkpoint")
+    model = CharRNN(config).double()
+    result = model.load_state_dict(tensors, strict=False)
+    if result.missing_keys:
+        raise SystemExit(f"torch_eval: PyTorch's module lacks nothing it needs, yet these are missing: {result.missing_keys}")
+    unexpected = sorted(result.unexpected_keys)
+    weights_unexpected = [k for k in unexpected if not k.startswith(("optimizer.", "state."))]
+
+    chars = code_points(args.text)
+    if args.split == "val":
+        train_config = json.loads(metadata["train_config"])
+        fraction = args.val_fraction if args.val_fraction is not None else train_config["valFraction"]
+        chars = chars[len(chars) - math.floor(len(chars) * fraction) :]
+    index = {ch: i for i, ch in enumerate(vocab)}
+    unknown = sum(1 for ch in chars if ch not in index)
+    if unknown:
+        raise SystemExit(f"torch_eval: {unknown} characters of the text are not in the model's vocabulary")
+    ids = torch.tensor([index[ch] for ch in chars])
+
+    total, state = 0.0, None
+    with torch.no_grad():
+        for start in range(0, len(ids) - 1, args.window):
+            inputs = ids[start : min(start + args.window, len(ids) - 1)]
+            targets = ids[start + 1 : start + 1 + len(inputs)]
+            logits, state = model(inputs.unsqueeze(1), state)
+            total += nn.functional.cross_entropy(logits.squeeze(1), targets, reduction="sum").item()
+    predicted = len(ids) - 1
+    out = {
+        "checkpoint": args.checkpoint, "cell": config.get("cell", "lstm"), "split": args.split,
+        "characters": len(chars), "predicted": predicted, "loss_nats": total / predicted,
+        "loaded": sorted(k for k in tensors if k not in result.unexpected_keys),
+        "unexpected": weights_unexpected, "peepholes_ignored": config.get("cell") == "peephole",
+        "torch_version": torch.__version__,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{out['cell']}: loss {out['loss_nats']:.6f} nats/char over {predicted} predictions; "
+              f"loaded {len(out['loaded'])} tensors by name; not loaded (no place in PyTorch's module): {weights_unexpected or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
