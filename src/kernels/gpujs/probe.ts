@@ -105,7 +105,7 @@ interface ChildResult {
 
 function runChild(args: string[]): Promise<ChildResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { timeout: PROBE_TIMEOUT_MS, windowsHide: true, maxBuffer: 1 << 20 },
+    execFile(process.execPath, args, { env: process.env, timeout: PROBE_TIMEOUT_MS, windowsHide: true, maxBuffer: 1 << 20 },
       (error, stdout) => {
         try {
           const parsed = JSON.parse(stdout) as ChildResult;

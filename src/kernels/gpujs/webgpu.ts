@@ -74,11 +74,18 @@ export function describeAdapter(adapter: GpuAdapterLike): WebGpuAdapter {
   return { ...fields, software };
 }
 
-/** 'nvidia hopper: NVIDIA H200 (Vulkan)'-like one-liner; software adapters say so. */
+/**
+ * One line for stderr and `rnn info`: Dawn's description, then every field it gave, e.g.
+ * 'llvmpipe: Mesa 25.0.7 (LLVM 15.0.6) (vendor mesa, architecture software, device
+ * llvmpipe-…) (software)'. A software adapter always ends in '(software)'.
+ */
 export function adapterName(a: WebGpuAdapter): string {
-  const head = [a.vendor, a.architecture].filter(Boolean).join(' ');
-  const body = a.description || a.device || 'unknown adapter';
-  return `${head ? `${head}: ` : ''}${body}${a.software ? ' (software)' : ''}`;
+  const fields = [
+    a.vendor && `vendor ${a.vendor}`, a.architecture && `architecture ${a.architecture}`,
+    a.device && a.description && `device ${a.device}`,
+  ].filter(Boolean).join(', ');
+  const head = a.description || a.device || 'unknown adapter';
+  return `${head}${fields ? ` (${fields})` : ''}${a.software ? ' (software)' : ''}`;
 }
 
 let users = 0;
