@@ -223,7 +223,10 @@ export class GpujsBackend implements Backend {
       const printed: string[] = [];
       const out = await quietly(printed, () => kernel(...resolved)) as GpuTexture;
       const errors = takeDeviceErrors();
-      if (printed.length > 0) this.messages.push(...printed);
+      if (printed.length > 0) {
+        this.messages.push(...printed);
+        this.messages.splice(0, Math.max(0, this.messages.length - MAX_MESSAGES));
+      }
       if (errors.length > 0) throw new Error(`gpujs backend (webgpu): device error: ${errors[0]}`);
       return out;
     });
