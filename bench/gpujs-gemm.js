@@ -8,8 +8,9 @@
 //   rec fwd   h·W_hhᵀ      [B, H]·[4H, H]ᵀ
 //   in fwd    x·W_ihᵀ      [B, E]·[4H, E]ᵀ
 //   rec dh    dGates·W_hh  [B, 4H]·[4H, H]
-// A GL device runs kernels asynchronously, so each timing ends with a download (readPixels),
-// which is counted: that is the cost a training step pays to see its loss.
+// A GL or WebGPU device runs kernels asynchronously, so each timing ends with a download
+// (readPixels; a mapped staging buffer), which is counted: the cost a training step pays to
+// see its loss. A mode on a software device (llvmpipe, lavapipe) is labelled '(software)'.
 
 'use strict';
 const path = require('node:path');
@@ -71,7 +72,8 @@ async function main() {
   const probes = await probeGpujsModes();
   const runs = [{ label: 'reference', description: 'plain TypeScript loops', create: async () => new ReferenceBackend('float32') }];
   for (const p of probes) {
-    if (p.works) runs.push({ label: `gpujs ${p.mode}`, create: () => createGpujsBackend({ mode: p.mode }) });
+    const software = p.software || /\(software\)/.test(p.device || '');
+    if (p.works) runs.push({ label: `gpujs ${p.mode}${software ? ' (software)' : ''}`, create: () => createGpujsBackend({ mode: p.mode }) });
   }
   const rows = [];
   for (const run of runs) {

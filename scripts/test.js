@@ -1,9 +1,25 @@
 #!/usr/bin/env node
 // `npm test`: runs jest; with RNN_TEST_HEADLESSGL=1 (as CI sets) under an X server, so the
-// gpu.js GLSL path is tested on Mesa's software renderer even on a machine with no GPU.
+// gpu.js GLSL path is tested on Mesa's software renderer even on a machine with no GPU. With
+// RNN_TEST_WEBGPU=1 (as CI sets) the gpu.js webgpu suites run too, on Mesa's lavapipe there;
+// a machine without a Vulkan driver Dawn accepts fails them, with the reason, up front.
 'use strict';
 const { spawnSync } = require('child_process');
 const path = require('path');
+
+if (process.env.RNN_TEST_WEBGPU === '1') {
+  const vulkan = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'].some((dir) => {
+    try {
+      return require('fs').readdirSync(dir).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+  if (!vulkan && !process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && process.platform === 'linux') {
+    process.stderr.write('test: RNN_TEST_WEBGPU=1 needs a Vulkan driver (Mesa 25 lavapipe: mesa-vulkan-drivers from ' +
+      'bookworm-backports, pinned as .ci/run does); the webgpu suites will fail without one\n');
+  }
+}
 
 const jest = [require.resolve('jest/bin/jest'), ...process.argv.slice(2)];
 let command = process.execPath;

@@ -26,6 +26,9 @@ interface GpujsModeProbe {
   works: boolean;
   device?: string;
   reason?: string;
+  /** webgpu: Dawn's adapter fields (vendor, architecture, device, description), and whether it is software. */
+  adapter?: Record<string, string>;
+  software?: boolean;
 }
 
 interface BackendReport {

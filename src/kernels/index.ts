@@ -22,6 +22,7 @@ export interface BackendOptions {
 interface GpujsModule {
   createGpujsBackend(opts: { mode: GpuMode }): Promise<Backend>;
   probeHeadlessGl(): Promise<{ works: boolean; renderer?: string }>;
+  probeWebGpu(): Promise<{ works: boolean; renderer?: string; software?: boolean }>;
   isSoftwareRenderer(renderer: string): boolean;
 }
 
@@ -29,12 +30,17 @@ function loadGpujs(): GpujsModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const gpujs = require('./gpujs') as GpujsModule;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const probe = require('./gpujs/probe') as Pick<GpujsModule, 'probeHeadlessGl' | 'isSoftwareRenderer'>;
-  return { createGpujsBackend: gpujs.createGpujsBackend, probeHeadlessGl: probe.probeHeadlessGl, isSoftwareRenderer: probe.isSoftwareRenderer };
+  const probe = require('./gpujs/probe') as Pick<GpujsModule, 'probeHeadlessGl' | 'probeWebGpu' | 'isSoftwareRenderer'>;
+  return {
+    createGpujsBackend: gpujs.createGpujsBackend, probeHeadlessGl: probe.probeHeadlessGl,
+    probeWebGpu: probe.probeWebGpu, isSoftwareRenderer: probe.isSoftwareRenderer,
+  };
 }
 
-/** A GPU device node exists: only then is probing gpu.js (a child process, ~1 s) worth it. */
+/** A GPU may be reachable: only then is probing gpu.js (a child process, ~1 s) worth it. */
 function gpuDeviceNodePresent(): boolean {
+  // Metal and D3D12 have no device node to look for.
+  if (process.platform === 'darwin' || process.platform === 'win32') return true;
   try {
     if (fs.existsSync('/dev/nvidia0')) return true;
     return fs.readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
@@ -43,18 +49,26 @@ function gpuDeviceNodePresent(): boolean {
   }
 }
 
-/** For 'auto': gpu.js on headless-gl when it reaches real hardware, else null. */
+/**
+ * For 'auto': gpu.js on a hardware GPU, else null. WebGPU first (compute shaders reach the
+ * whole GPU), then headless-gl. A software adapter or rasteriser (lavapipe, llvmpipe) runs the
+ * same kernels far slower than the wasm backend, so it never counts.
+ */
 async function hardwareGpujs(): Promise<Backend | null> {
   if (!gpuDeviceNodePresent()) return null;
-  try {
-    const gpujs = loadGpujs();
-    const probe = await gpujs.probeHeadlessGl();
-    // A software rasteriser runs the same kernels far slower than the wasm backend.
-    if (!probe.works || !probe.renderer || gpujs.isSoftwareRenderer(probe.renderer)) return null;
-    return await gpujs.createGpujsBackend({ mode: 'headlessgl' });
-  } catch {
-    return null;
+  const gpujs = loadGpujs();
+  const [webgpu, gl] = await Promise.all([gpujs.probeWebGpu(), gpujs.probeHeadlessGl()]);
+  const modes: GpuMode[] = [];
+  if (webgpu.works && !webgpu.software) modes.push('webgpu');
+  if (gl.works && gl.renderer && !gpujs.isSoftwareRenderer(gl.renderer)) modes.push('headlessgl');
+  for (const mode of modes) {
+    try {
+      return await gpujs.createGpujsBackend({ mode });
+    } catch {
+      // the next mode, else wasm
+    }
   }
+  return null;
 }
 
 export async function createBackend(name: BackendName, opts: BackendOptions): Promise<Backend> {

@@ -34,6 +34,17 @@ if (process.env.RNN_TEST_HEADLESSGL === '1') {
   });
 }
 
+// CI sets RNN_TEST_WEBGPU=1 after installing Mesa's lavapipe (.ci/run). There, a Dawn that
+// finds no adapter makes create() throw with the reason, so every case fails; never skipped.
+if (process.env.RNN_TEST_WEBGPU === '1') {
+  BACKENDS.push({
+    name: 'gpujs-webgpu',
+    create: () => createGpujsBackend({ mode: 'webgpu' }),
+    // float32 storage and float32 sums in WGSL compute shaders (the reference sums in float64).
+    tolerance: 2e-6,
+  });
+}
+
 /** `${backend}:${case}` → why it is skipped. Every entry is a known gap with a reason. */
 export const SKIPS: Record<string, string> = {};
 // The peephole, GRU and vanilla-RNN cells have reference kernels only, so far.

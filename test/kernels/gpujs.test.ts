@@ -5,6 +5,7 @@ import { createGpujsBackend, probeGpujsModes } from '../../src/kernels/gpujs';
 import { GpujsBackend } from '../../src/kernels/gpujs/backend';
 
 const headlessGl = process.env.RNN_TEST_HEADLESSGL === '1';
+const webGpu = process.env.RNN_TEST_WEBGPU === '1';
 
 describe('probeGpujsModes', () => {
   it('answers for every mode without printing, cpu always working', async () => {
@@ -24,6 +25,11 @@ describe('probeGpujsModes', () => {
         }
       }
       if (headlessGl) expect(modes.find((m) => m.mode === 'headlessgl')?.works).toBe(true);
+      if (webGpu) {
+        const wg = modes.find((m) => m.mode === 'webgpu');
+        expect(wg?.works).toBe(true);
+        expect(wg?.adapter).toEqual(expect.objectContaining({ vendor: expect.any(String), description: expect.any(String) }));
+      }
       expect(printed).toEqual([]);
       expect(writes).not.toHaveBeenCalled();
     } finally {
@@ -43,12 +49,53 @@ describe('createGpujsBackend', () => {
 
   it('auto mode names what it chose', async () => {
     const backend = await createGpujsBackend({ mode: 'auto' });
-    expect(backend.description).toMatch(headlessGl ? /headlessgl on / : /cpu mode/);
+    expect(backend.description).toMatch(headlessGl ? /headlessgl on / : webGpu ? /webgpu on / : /cpu mode|webgpu on /);
     backend.destroy();
+    await (backend as GpujsBackend).settled();
   });
 
-  it('webgpu mode refuses with a reason instead of crashing or falling back', async () => {
-    await expect(createGpujsBackend({ mode: 'webgpu' })).rejects.toThrow(/webgpu mode/);
+  it('webgpu mode without a Vulkan driver refuses with the reason instead of crashing or falling back', async () => {
+    const saved = { icd: process.env.VK_ICD_FILENAMES, driver: process.env.VK_DRIVER_FILES };
+    // The probe child inherits these: no driver manifest, so Dawn finds no adapter.
+    process.env.VK_ICD_FILENAMES = process.env.VK_DRIVER_FILES = '/nonexistent/icd.json';
+    try {
+      await expect(createGpujsBackend({ mode: 'webgpu' })).rejects.toThrow(/webgpu mode does not work here: .*adapter/);
+    } finally {
+      for (const [name, value] of [['VK_ICD_FILENAMES', saved.icd], ['VK_DRIVER_FILES', saved.driver]] as const) {
+        if (value === undefined) delete process.env[name]; else process.env[name] = value;
+      }
+    }
+  });
+
+  (webGpu ? it : it.skip)('webgpu names the adapter, software as software, and keeps tensors in device buffers (runs with RNN_TEST_WEBGPU=1)', async () => {
+    const backend = await createGpujsBackend({ mode: 'webgpu' }) as GpujsBackend;
+    expect(backend.description).toMatch(/^gpu\.js webgpu on .*\(vendor /);
+    if (/llvmpipe|lavapipe|swiftshader/i.test(backend.description)) expect(backend.description).toMatch(/\(software\)$/);
+    const a = backend.alloc(3, 4), b = backend.alloc(4, 5), out = backend.alloc(3, 5);
+    backend.upload(a, Float32Array.from({ length: 12 }, (_, i) => i));
+    backend.upload(b, Float32Array.from({ length: 20 }, (_, i) => i % 3));
+    backend.matmul(a, b, out);
+    backend.clampInPlace(out, 50);
+    // Storage is the promise of a gpu.js pipeline buffer, never an array read back per op.
+    const storage = await (out as unknown as { root: { data: Promise<{ type: string }> } }).root.data;
+    expect(storage.type).toBe('WebGPUBuffer');
+    expect(Array.from(await backend.download(out)).slice(0, 2)).toEqual([4, 7]);
+    backend.destroy();
+    await backend.settled();
+    // The last webgpu backend takes navigator.gpu away again, or Node would not exit.
+    expect((globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu).toBeUndefined();
+  });
+
+  (webGpu ? it : it.skip)('webgpu raises a failed kernel at the next call, not as an unhandled rejection (runs with RNN_TEST_WEBGPU=1)', async () => {
+    const backend = await createGpujsBackend({ mode: 'webgpu' }) as GpujsBackend;
+    const t = backend.alloc(2, 2);
+    // A kernel whose WGSL cannot compile, queued like any other.
+    const bad = (backend as unknown as { kernel(key: string, spec: object): unknown }).kernel('bad', { source: 'function bad(x) { return x[this.thread.x] + undefinedName; }', output: 4 });
+    (backend as unknown as { run(k: unknown, ...args: unknown[]): unknown }).run(bad, (t as unknown as { root: { data: unknown } }).root.data);
+    await expect(backend.download(t)).rejects.toThrow(/gpujs backend \(webgpu\)/);
+    expect(() => backend.fill(t, 1)).toThrow(/gpujs backend \(webgpu\)/);
+    backend.destroy();
+    await backend.settled();
   });
 
   (headlessGl ? it : it.skip)('headlessgl names the renderer and says when it is software (runs with RNN_TEST_HEADLESSGL=1)', async () => {
@@ -91,7 +138,7 @@ describe('gpujs backend memory', () => {
   });
 
   it('a view written by an op leaves the rest of its parent alone', async () => {
-    const backend = await createGpujsBackend({ mode: headlessGl ? 'headlessgl' : 'cpu' });
+    const backend = await createGpujsBackend({ mode: headlessGl ? 'headlessgl' : webGpu ? 'webgpu' : 'cpu' });
     const parent = backend.alloc(4, 3);
     backend.upload(parent, Float32Array.from({ length: 12 }, (_, i) => i));
     backend.fill(backend.rowsOf(parent, 1, 2), -1);

@@ -1,12 +1,33 @@
 // The gpu.js backend: every Backend method as gpu.js kernels, tensors resident on the device.
 //
-// Storage. A root tensor owns one gpu.js output: a Texture in a GL mode, a Float32Array in
-// cpu mode. Kernels run with `pipeline: true, immutable: true`, so each returns a fresh
-// texture and the backend swaps it into the root (deleting the old one); nothing is read back
-// until download(). A row view is (root, element offset): kernels read it through an offset
+// Adding a kernel (a new cell, dropout, …): (1) write its source in sources.ts, one string per
+// op, a thread per flat output element, shapes as constants, row views read through offset
+// arguments (`x, xOff`); several outputs go through sub-kernel functions (see the top of
+// sources.ts). (2) Here, add the Backend method: check shapes, take a cached kernel with
+// this.kernel(key, spec) (key names the op and every constant), run it with
+// this.run(kernel, ...this.at(x), …) and this.commit(out, result); for several outputs use
+// this.runOutputs(key, spec, args), which is one kernel map in GL/cpu modes and one kernel per
+// output in webgpu. Nothing else differs by mode: the same source becomes GLSL, WGSL or
+// JavaScript. (3) Add the op to the conformance suite (test/kernels/conformance.test.ts),
+// which runs it on every mode CI has (cpu, headlessgl, webgpu).
+//
+// Modes. 'headlessgl' (GLSL fragment shaders on textures, through headless-gl), 'webgpu'
+// (WGSL compute shaders on storage buffers, through Dawn: Vulkan, Metal, D3D12) and 'cpu'.
+//
+// Storage. A root tensor owns one gpu.js output: a Texture in headlessgl, a pipeline buffer
+// (WebGPUBufferResult) in webgpu, a Float32Array in cpu mode. Kernels run with
+// `pipeline: true, immutable: true`, so each returns a fresh texture or buffer and the
+// backend swaps it into the root (deleting the old one); nothing is read back until
+// download(). A row view is (root, element offset): kernels read it through an offset
 // argument; a kernel writing a view computes a compact result of the view's size.
 //
-// Row views in GL modes. A kernel's output is always a whole new texture, so splicing a view's
+// webgpu is asynchronous: a kernel call answers with a promise of its buffer (its first call
+// also compiles the shader). The Backend's methods stay synchronous: in webgpu mode every
+// kernel call, release and read-back joins one queue (this.tail) in program order, and a
+// root's storage is the promise of its buffer; download() awaits its place in the queue. So
+// the engine's calls mean the same in every mode, and a failure surfaces at the next call.
+//
+// Row views on GPU modes (headlessgl, webgpu). A kernel's output is always a whole new texture, so splicing a view's
 // result into its root costs the root's size: the engine writes one [B, ·] view per time step
 // of a [T·B, ·] tensor, which made a window cost T² view-sized copies. So a GL root is kept
 // in blocks: the first row view of a root that tiles it (its size divides the root's, at an
@@ -22,6 +43,11 @@
 // 'unsigned' textures), tactic 'precision' (highp, never lowp/mediump shaders), and
 // loopMaxIterations above every loop bound.
 //
+// Where webgpu differs: no kernel maps, so the three multi-output ops (LSTM forward, the
+// softmax row pass, Adam) run once per output, each pass recomputing the shared arithmetic;
+// and a merge of pending blocks takes MERGE_BLOCKS_WEBGPU blocks per pass (the storage-buffer
+// limit), not MERGE_BLOCKS.
+//
 // Letters: B batch, H hidden, E embedding, V vocab, N rows of a window (T·B).
 
 import { GPU } from 'gpu.js';
@@ -31,25 +57,33 @@ import {
 } from '../backend';
 import { quietly } from './quiet';
 import * as src from './sources';
+import { releaseWebGpu, takeDeviceErrors } from './webgpu';
 
 /** The gpu.js modes this backend runs on. */
-export type GpujsKernelMode = 'headlessgl' | 'cpu';
+export type GpujsKernelMode = 'headlessgl' | 'webgpu' | 'cpu';
 
-/** A device texture (GL modes) or a plain array (cpu mode). */
+/** A device texture (headlessgl) or buffer (webgpu; toArray is then a promise), or a plain array (cpu). */
 interface GpuTexture {
   delete(): void;
-  toArray(): ArrayLike<number>;
+  toArray(): ArrayLike<number> | Promise<ArrayLike<number>>;
 }
-type Storage = GpuTexture | Float32Array;
+/** webgpu: a buffer not yet made; it settles in queue order (see the top of this file). */
+type Pending = Promise<GpuTexture>;
+type Storage = GpuTexture | Float32Array | Pending;
 
-// gpu.js's GL shaders index textures with float32 arithmetic: integers are exact below 2^24.
-const MAX_GL_ELEMENTS = 1 << 24;
+// Our kernels index with float32 arithmetic (rowOf in sources.ts): integers are exact below 2^24.
+const MAX_GPU_ELEMENTS = 1 << 24;
 /**
  * Blocks merged into a root per full-size pass: each is a texture argument of the merge
  * kernel, and a fragment shader may sample 16 textures (GL ES 2.0 guarantees only 8; WebGL
  * contexts on desktop Mesa, ANGLE and GPUs give at least 16). 8 + the root's own is 9.
  */
 const MERGE_BLOCKS = 8;
+/**
+ * WebGPU's default limit is 8 storage buffers per shader stage (gpu.js asks for no more), and
+ * the merge kernel's output is one of them: 6 blocks + the root + the output.
+ */
+const MERGE_BLOCKS_WEBGPU = 6;
 /** How many of gpu.js's console messages a backend keeps for diagnostics. */
 const MAX_MESSAGES = 100;
 
@@ -88,14 +122,23 @@ interface KernelSpec {
   source: string;
   output: number;
   constants?: Record<string, number>;
-  /** Sub-kernels of a kernel map, by output name. */
+  /** Sub-kernels of a kernel map, by output name (GL and cpu modes; see runOutputs). */
   subKernels?: Record<string, string>;
   /** The longest loop in the kernel, so gpu.js's loop cap never truncates it. */
   loopBound?: number;
 }
 
-function isTexture(x: Storage): x is GpuTexture {
+/** Device storage (anything but cpu mode's arrays). */
+function isTexture(x: Storage): x is GpuTexture | Pending {
   return !(x instanceof Float32Array);
+}
+
+function isPending(x: Storage): x is Pending {
+  return typeof (x as { then?: unknown }).then === 'function';
+}
+
+function noop(): void {
+  // a settled promise's handler that does nothing
 }
 
 export class GpujsBackend implements Backend {
@@ -112,11 +155,17 @@ export class GpujsBackend implements Backend {
    */
   private readonly retired: Storage[] = [];
   private destroyed = false;
+  /** webgpu: the end of the queue every kernel call, release and read-back joins. */
+  private tail: Promise<void> = Promise.resolve();
+  /** webgpu: the first failure in the queue, raised at every later call. */
+  private failure: Error | null = null;
 
   constructor(readonly mode: GpujsKernelMode, readonly description: string) {
     this.gpu = quietly(this.messages, () => new GPU({ mode }));
     const gpu = this.gpu as unknown as { addFunction(source: string): void };
     for (const helper of src.HELPERS) gpu.addFunction(helper);
+    // No kernel maps in webgpu: the sub-kernel functions become plain helpers (see runOutputs).
+    if (mode === 'webgpu') for (const helper of src.SUBKERNEL_HELPERS) gpu.addFunction(helper);
   }
 
   // ---- kernels ----------------------------------------------------------------------------
@@ -150,6 +199,7 @@ export class GpujsBackend implements Backend {
   /** Runs a kernel; a quiet fallback to gpu.js's cpu kernels in a GL mode is an error. */
   private run<T>(kernel: KernelFn, ...args: unknown[]): T {
     if (this.destroyed) throw new Error('gpujs backend: used after destroy()');
+    if (this.mode === 'webgpu') return this.enqueueKernel(kernel, args) as T;
     const printed: string[] = [];
     const out = quietly(printed, () => kernel(...args)) as T;
     if (printed.length > 0) {
@@ -160,6 +210,56 @@ export class GpujsBackend implements Backend {
       if (fellBack) throw new Error(`gpujs backend (${this.mode}): gpu.js fell back: ${fellBack}`);
     }
     return out;
+  }
+
+  /**
+   * webgpu: the kernel runs when the queue reaches it, on its arguments' buffers (settled by
+   * then: they were queued earlier); the promise of its buffer is the new storage.
+   */
+  private enqueueKernel(kernel: KernelFn, args: unknown[]): Pending {
+    this.raiseFailure();
+    const result = this.tail.then(async () => {
+      if (this.failure) throw this.failure;
+      const resolved = await Promise.all(args);
+      const printed: string[] = [];
+      const out = await quietly(printed, () => kernel(...resolved)) as GpuTexture;
+      const errors = takeDeviceErrors();
+      if (printed.length > 0) {
+        this.messages.push(...printed);
+        this.messages.splice(0, Math.max(0, this.messages.length - MAX_MESSAGES));
+      }
+      if (errors.length > 0) throw new Error(`gpujs backend (webgpu): device error: ${errors[0]}`);
+      return out;
+    });
+    this.tail = result.then(noop, (e: unknown) => {
+      this.failure ??= new Error(`gpujs backend (webgpu): ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+    });
+    // Nothing may go unhandled: a failure is raised through this.failure instead.
+    result.catch(noop);
+    return result;
+  }
+
+  private raiseFailure(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * An op with several outputs (spec.subKernels, see sources.ts): in GL and cpu modes one
+   * kernel map; in webgpu, which has none, the same source once per output, with constant
+   * OUTPUT 0 (the result), 1, 2, … (the sub-kernels in order).
+   */
+  private runOutputs(key: string, spec: KernelSpec & { subKernels: Record<string, string> }, args: unknown[]): KernelMapResult {
+    const constants = { ...spec.constants, OUTPUT: 0 };
+    if (this.mode !== 'webgpu') {
+      return this.run<KernelMapResult>(this.kernel(key, { ...spec, constants }), ...args);
+    }
+    const names = ['result', ...Object.keys(spec.subKernels)];
+    const out: Record<string, Storage> = {};
+    names.forEach((name, j) => {
+      const single = { source: spec.source, output: spec.output, loopBound: spec.loopBound, constants: { ...constants, OUTPUT: j } };
+      out[name] = this.run<Storage>(this.kernel(`${key}#${j}`, single), ...args);
+    });
+    return out as KernelMapResult;
   }
 
   // ---- memory -----------------------------------------------------------------------------
@@ -177,9 +277,9 @@ export class GpujsBackend implements Backend {
   }
 
   private newRoot(size: number): Root {
-    if (this.mode !== 'cpu' && size > MAX_GL_ELEMENTS) {
-      throw new Error(`gpujs backend: a tensor of ${size} values is over ${MAX_GL_ELEMENTS}, ` +
-        'the most gpu.js can index exactly in float32 on a GL device; use a smaller model or batch');
+    if (this.mode !== 'cpu' && size > MAX_GPU_ELEMENTS) {
+      throw new Error(`gpujs backend: a tensor of ${size} values is over ${MAX_GPU_ELEMENTS}, ` +
+        `the most these kernels index exactly in float32 on ${this.mode}; use a smaller model or batch`);
     }
     const root = new Root(this.zeros(size), size);
     this.roots.add(root);
@@ -192,7 +292,12 @@ export class GpujsBackend implements Backend {
   }
 
   private release(data: Storage): void {
-    if (isTexture(data)) data.delete();
+    if (isPending(data)) {
+      // After every kernel queued so far, some of which may read it.
+      this.tail = this.tail.then(() => data.then((buffer) => buffer.delete(), noop));
+    } else if (isTexture(data)) {
+      data.delete();
+    }
   }
 
   /** Makes `result` (dst.size values) the contents of dst, a root or a row view. */
@@ -267,14 +372,15 @@ export class GpujsBackend implements Backend {
     if (root.blocks.size === 0) return;
     const pending = [...root.blocks];
     root.blocks.clear();
+    const slots = this.mode === 'webgpu' ? MERGE_BLOCKS_WEBGPU : MERGE_BLOCKS;
     const kernel = this.kernel(`mergeBlocks:${root.size},${root.blockSize}`, {
-      source: src.mergeBlocks(MERGE_BLOCKS), output: root.size, constants: { BS: root.blockSize },
+      source: src.mergeBlocks(slots), output: root.size, constants: { BS: root.blockSize },
     });
-    for (let first = 0; first < pending.length; first += MERGE_BLOCKS) {
-      const group = pending.slice(first, first + MERGE_BLOCKS);
+    for (let first = 0; first < pending.length; first += slots) {
+      const group = pending.slice(first, first + slots);
       const args: unknown[] = [root.data];
       // Unused slots repeat a block under index -1, which no element matches.
-      for (let s = 0; s < MERGE_BLOCKS; s++) {
+      for (let s = 0; s < slots; s++) {
         const [k, block] = group[s] ?? [-1, group[0][1]];
         args.push(block, k);
       }
@@ -329,10 +435,29 @@ export class GpujsBackend implements Backend {
   async download(x: Tensor): Promise<FloatArray> {
     const t = this.t(x);
     const [data, offset] = this.at(t);
-    const all = isTexture(data) ? quietly(this.messages, () => data.toArray()) : data;
+    const all = isPending(data) ? await this.readBack(data)
+      : isTexture(data) ? quietly(this.messages, () => data.toArray()) as ArrayLike<number> : data;
     const out = new Float32Array(t.size);
     for (let i = 0; i < t.size; i++) out[i] = all[offset + i];
     return out;
+  }
+
+  /**
+   * webgpu: the copy to a staging buffer is queued in order (so a later release cannot come
+   * first); the queue moves on while the mapping completes.
+   */
+  private async readBack(data: Pending): Promise<ArrayLike<number>> {
+    this.raiseFailure();
+    const started = this.tail.then(async () => {
+      if (this.failure) throw this.failure;
+      const buffer = await data;
+      return { values: Promise.resolve(buffer.toArray()) };
+    });
+    this.tail = started.then(noop, noop);
+    const { values } = await started.catch((e: unknown) => {
+      throw this.failure ?? e;
+    });
+    return values;
   }
 
   allocIndices(length: number): IndexTensor {
@@ -371,8 +496,20 @@ export class GpujsBackend implements Backend {
     for (const old of this.retired.splice(0)) this.release(old);
     this.kernels.clear();
     this.destroyed = true;
-    // gpu.js tears down on a timer and reports through a promise nobody else awaits.
-    quietly(this.messages, () => this.gpu.destroy()).catch(() => undefined);
+    // gpu.js tears down on a timer and reports through a promise nobody else awaits; in webgpu
+    // the shared device goes after the queued releases, with the last backend (webgpu.ts).
+    const gpu = this.gpu;
+    const teardown = (): Promise<void> => quietly(this.messages, () => gpu.destroy()).catch(noop);
+    if (this.mode === 'webgpu') {
+      this.tail = this.tail.then(teardown).then(() => releaseWebGpu());
+    } else {
+      teardown();
+    }
+  }
+
+  /** webgpu: resolves once everything queued has run (and, after destroy, the device is gone). */
+  settled(): Promise<void> {
+    return this.tail;
   }
 
   // ---- dense ------------------------------------------------------------------------------
@@ -472,11 +609,9 @@ export class GpujsBackend implements Backend {
     const { B, H } = lstmCellDims('lstmCellForward', c, [gates], [cPrev, h]);
     if (c.size === 0) return;
     // c and h from the pre-activations, in one kernel map over the B·H cells...
-    const cell = this.kernel(`lstmForward:${B},${H}`, {
-      source: src.LSTM_FORWARD, output: B * H, constants: { H },
-      subKernels: { c: src.LSTM_CELL_STATE },
-    });
-    const ch = this.run<KernelMapResult>(cell, ...this.at(gates), ...this.at(cPrev));
+    const ch = this.runOutputs(`lstmForward:${B},${H}`, {
+      source: src.LSTM_FORWARD, output: B * H, constants: { H }, subKernels: src.LSTM_FORWARD_OUTPUTS,
+    }, [...this.at(gates), ...this.at(cPrev)]);
     // ...then the gates themselves become activations, for the backward pass.
     const act = this.kernel(`gateActivations:${B},${H}`, {
       source: src.LSTM_GATE_ACTIVATIONS, output: B * 4 * H, constants: { H },
@@ -527,11 +662,10 @@ export class GpujsBackend implements Backend {
       this.fill(loss, 0);
       return;
     }
-    const stats = this.kernel(`softmaxRowStats:${N},${V}`, {
+    const rows = this.runOutputs(`softmaxRowStats:${N},${V}`, {
       source: src.SOFTMAX_ROW_STATS, output: N, constants: { V }, loopBound: V,
-      subKernels: { rowLoss: src.SOFTMAX_ROW_LOSS },
-    });
-    const rows = this.run<KernelMapResult>(stats, ...this.at(logits), targets.root.data);
+      subKernels: src.SOFTMAX_ROW_STATS_OUTPUTS,
+    }, [...this.at(logits), targets.root.data]);
     let gradient: Storage | null = null;
     if (dLogits) {
       const grad = this.kernel(`softmaxGradient:${N},${V}`, {
@@ -632,17 +766,15 @@ export class GpujsBackend implements Backend {
     if (p.size === 0) return;
     const normSq = normSqx ? this.t(normSqx) : null;
     const clip = normSq !== null && clipNorm > 0;
-    const kernel = this.kernel(`adam:${p.size},${clip ? 1 : 0}`, {
-      source: src.adam(clip), output: p.size,
-      subKernels: { m: src.ADAM_MOMENT1, v: src.ADAM_MOMENT2 },
-    });
     const { lr, beta1, beta2, eps, step } = hyper;
     const args: unknown[] = [
       ...this.at(p), ...this.at(g), ...this.at(m), ...this.at(v),
       lr, beta1, beta2, eps, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step),
     ];
     if (clip && normSq) args.push(...this.at(normSq), clipNorm);
-    const next = this.run<KernelMapResult>(kernel, ...args);
+    const next = this.runOutputs(`adam:${p.size},${clip ? 1 : 0}`, {
+      source: src.adam(clip), output: p.size, subKernels: src.ADAM_OUTPUTS,
+    }, args);
     this.commit(p, next.result);
     this.commit(m, next.m);
     this.commit(v, next.v);

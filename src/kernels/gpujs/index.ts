@@ -3,15 +3,28 @@
 import { Backend } from '../backend';
 import { GpujsBackend } from './backend';
 import {
-  GpujsMode, GpujsModeProbe, describeRenderer, probeGpujsModes, probeHeadlessGl, probeWebGpu,
+  GpujsMode, GpujsModeProbe, describeRenderer, isSoftwareRenderer, probeGpujsModes, probeHeadlessGl, probeWebGpu,
 } from './probe';
+import { acquireWebGpu, adapterName } from './webgpu';
 
 export { GpujsBackend, probeGpujsModes };
 export type { GpujsMode, GpujsModeProbe };
 
 export interface GpujsOptions {
-  /** 'auto' takes headlessgl when it works here, else cpu. */
+  /** 'auto': webgpu on a hardware adapter, else headlessgl on a hardware renderer, else whichever works, else cpu. */
   mode: GpujsMode;
+}
+
+async function webGpu(): Promise<GpujsBackend> {
+  // Probed in a child first: Dawn on an unsupported system (old glibc, no Vulkan loader) can
+  // crash the process rather than throw.
+  const probe = await probeWebGpu();
+  if (!probe.works) {
+    throw new Error(`gpu.js webgpu mode does not work here: ${probe.reason}; it needs a Vulkan driver ` +
+      '(a GPU\'s, or Mesa\'s lavapipe: apt-get install mesa-vulkan-drivers from bookworm-backports, see .ci/run)');
+  }
+  const adapter = await acquireWebGpu();
+  return new GpujsBackend('webgpu', `gpu.js webgpu on ${adapterName(adapter)}`);
 }
 
 async function headlessGl(): Promise<GpujsBackend> {
@@ -32,19 +45,25 @@ export async function createGpujsBackend(opts: GpujsOptions): Promise<Backend> {
       return new GpujsBackend('cpu', 'gpu.js cpu mode (JavaScript on the CPU)');
     case 'headlessgl':
       return headlessGl();
-    case 'webgpu': {
-      const probe = await probeWebGpu();
-      throw new Error(probe.works
-        ? `gpu.js webgpu mode: Dawn offers ${probe.renderer}, but this backend does not drive ` +
-          'gpu.js webgpu kernels yet; use --backend gpujs with mode headlessgl or cpu'
-        : `gpu.js webgpu mode does not work here: ${probe.reason}`);
-    }
+    case 'webgpu':
+      return webGpu();
     case 'auto': {
-      try {
-        return await headlessGl();
-      } catch {
-        return new GpujsBackend('cpu', 'gpu.js cpu mode (JavaScript on the CPU; headlessgl unavailable)');
+      // Prefer hardware, and on hardware WebGPU: compute shaders reach all of a GPU, GL's pixel
+      // shaders only its graphics-capable part. With software only, headlessgl (llvmpipe) runs
+      // our kernels faster than lavapipe does.
+      const [gl, wg] = await Promise.all([probeHeadlessGl(), probeWebGpu()]);
+      const hardware = (p: { works: boolean; renderer?: string; software?: boolean }): boolean =>
+        p.works && !p.software && !isSoftwareRenderer(p.renderer ?? 'unknown');
+      const order: Array<() => Promise<GpujsBackend>> = hardware(wg) ? [webGpu, headlessGl]
+        : hardware(gl) ? [headlessGl, webGpu] : [headlessGl, webGpu];
+      for (const make of order) {
+        try {
+          return await make();
+        } catch {
+          // the next mode
+        }
       }
+      return new GpujsBackend('cpu', 'gpu.js cpu mode (JavaScript on the CPU; headlessgl and webgpu unavailable)');
     }
     default:
       throw new Error(`gpu.js mode '${String((opts as { mode: unknown }).mode)}': use auto, headlessgl, webgpu or cpu`);

@@ -3,6 +3,7 @@
 
 import { execFile } from 'child_process';
 import { pathToFileURL } from 'url';
+import { adapterName, describeAdapter } from './webgpu';
 
 export type GpujsMode = 'auto' | 'headlessgl' | 'webgpu' | 'cpu';
 
@@ -13,6 +14,10 @@ export interface GpujsModeProbe {
   device?: string;
   /** Why it does not work. */
   reason?: string;
+  /** webgpu: Dawn's adapter fields, as reported. */
+  adapter?: { vendor: string; architecture: string; device: string; description: string };
+  /** webgpu: the adapter runs on the CPU. */
+  software?: boolean;
 }
 
 const PROBE_TIMEOUT_MS = 15000;
@@ -63,20 +68,24 @@ try {
 }
 `;
 
-// Runs in the child as an ES module: load Dawn through the 'webgpu' package, ask for an adapter.
+// Runs in the child as an ES module: load Dawn through the 'webgpu' package, ask for an adapter
+// and a device (Dawn refuses some drivers only there, e.g. Mesa 22's lavapipe), run nothing.
 const WEBGPU_SCRIPT = `
 const out = (r) => process.stdout.write(JSON.stringify(r));
+if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = (await import('os')).tmpdir();
 try {
-  const { create, globals } = await import(process.argv[1]);
-  Object.assign(globalThis, globals);
+  const { create } = await import(process.argv[1]);
   const gpu = create([]);
   const adapter = await gpu.requestAdapter();
   if (!adapter) {
-    out({ works: false, reason: 'Dawn loaded but offered no WebGPU adapter' });
+    out({ works: false, reason: 'Dawn loaded but offered no WebGPU adapter (no Vulkan driver it accepts)' });
   } else {
     const info = adapter.info || {};
-    out({ works: true, renderer: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter',
-      fallback: Boolean(adapter.isFallbackAdapter) });
+    const device = await adapter.requestDevice();
+    device.destroy();
+    out({ works: true, adapter: { vendor: info.vendor || '', architecture: info.architecture || '',
+      device: info.device || '', description: info.description || '' },
+      fallback: Boolean(info.isFallbackAdapter || adapter.isFallbackAdapter) });
   }
 } catch (e) {
   out({ works: false, reason: String(e && e.message || e).split('\\n')[0] });
@@ -91,11 +100,12 @@ interface ChildResult {
   highpFloat?: [number, number, number] | null;
   maxTextureSize?: number;
   fallback?: boolean;
+  adapter?: { vendor: string; architecture: string; device: string; description: string };
 }
 
 function runChild(args: string[]): Promise<ChildResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { timeout: PROBE_TIMEOUT_MS, windowsHide: true, maxBuffer: 1 << 20 },
+    execFile(process.execPath, args, { env: process.env, timeout: PROBE_TIMEOUT_MS, windowsHide: true, maxBuffer: 1 << 20 },
       (error, stdout) => {
         try {
           const parsed = JSON.parse(stdout) as ChildResult;
@@ -130,7 +140,15 @@ export async function probeHeadlessGl(): Promise<HeadlessGlInfo> {
   return { ...r, works: Boolean(r.works) };
 }
 
-export async function probeWebGpu(): Promise<ChildResult & { works: boolean }> {
+export interface WebGpuProbe extends ChildResult {
+  works: boolean;
+  /** The adapter's one-line name, '(software)' where it is one (see webgpu.ts). */
+  renderer?: string;
+  software?: boolean;
+}
+
+/** Tries Dawn in a child process: is there an adapter and a device, and what is it. */
+export async function probeWebGpu(): Promise<WebGpuProbe> {
   let webgpuPath: string;
   try {
     webgpuPath = require.resolve('webgpu');
@@ -138,7 +156,9 @@ export async function probeWebGpu(): Promise<ChildResult & { works: boolean }> {
     return { works: false, reason: `the webgpu package (Dawn) is not installed: ${(e as Error).message.split("\n")[0]}` };
   }
   const r = await runChild(['--input-type=module', '-e', WEBGPU_SCRIPT, pathToFileURL(webgpuPath).href]);
-  return { ...r, works: Boolean(r.works) };
+  if (!r.works || !r.adapter) return { ...r, works: false, reason: r.reason ?? 'the probe named no adapter' };
+  const adapter = describeAdapter({ info: { ...r.adapter, isFallbackAdapter: r.fallback } });
+  return { ...r, works: true, renderer: adapterName(adapter), software: adapter.software };
 }
 
 function headlessGlReason(reason: string | undefined): string {
@@ -158,11 +178,7 @@ export async function probeGpujsModes(): Promise<GpujsModeProbe[]> {
       ? { mode: 'headlessgl', works: true, device: describeRenderer(gl.renderer ?? 'unknown renderer') }
       : { mode: 'headlessgl', works: false, reason: headlessGlReason(gl.reason) },
     webgpu.works
-      ? {
-        mode: 'webgpu', works: false,
-        device: `${webgpu.renderer}${webgpu.fallback ? ' (software fallback adapter)' : ''}`,
-        reason: 'Dawn offers an adapter, but this backend does not drive gpu.js webgpu kernels yet',
-      }
+      ? { mode: 'webgpu', works: true, device: webgpu.renderer ?? 'unknown adapter', adapter: webgpu.adapter, software: webgpu.software }
       : { mode: 'webgpu', works: false, reason: webgpu.reason },
     { mode: 'cpu', works: true, device: 'JavaScript on the CPU' },
   ];

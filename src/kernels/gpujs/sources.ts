@@ -12,6 +12,15 @@
 // Shapes are compile-time constants (one kernel per shape, cached by the backend), so every
 // loop has a constant bound: GLSL ES 1.0 wants that, and gpu.js's loopMaxIterations cap never
 // silently truncates a loop.
+//
+// One source serves every mode: gpu.js translates it to GLSL (headlessgl) or WGSL (webgpu), or
+// runs it as JavaScript (cpu). An op with several outputs (LSTM forward: c and h; Adam: p, m
+// and v; the softmax row pass: log-sum-exp and loss) calls a sub-kernel function per extra
+// output, listed in its *_OUTPUTS record, and returns its main result unless the constant
+// OUTPUT names another. In GL and cpu modes the op is one createKernelMap (OUTPUT 0; the
+// sub-kernels record their values); gpu.js's webgpu mode has no kernel maps, so there the
+// backend builds the same source once per output (OUTPUT 0, 1, …) with each sub-kernel an
+// identity helper (SUBKERNEL_HELPERS): more passes, the same arithmetic.
 
 /** Helpers every kernel may call; gpu.js infers their types from the call sites. */
 export const HELPERS: string[] = [
@@ -181,11 +190,13 @@ export const EMBEDDING_BACKWARD = `function embeddingBackward(dWeight, dwOff, dO
 /**
  * LSTM forward, fused as one kernel map over the B·H cells: reads the pre-activations of the
  * four gates (i, f, g, o at column offsets 0, H, 2H, 3H of row b), writes c (sub-kernel
- * `cellState`) and h (the result). Constants: H.
+ * `cellState`, OUTPUT 1) and h (the result, OUTPUT 0). Constants: H, OUTPUT.
  */
 export const LSTM_CELL_STATE = `function cellState(c) {
   return c;
 }`;
+
+export const LSTM_FORWARD_OUTPUTS = { c: LSTM_CELL_STATE };
 
 export const LSTM_FORWARD = `function lstmForward(gates, gOff, cPrev, cOff) {
   const i = this.thread.x;
@@ -197,6 +208,7 @@ export const LSTM_FORWARD = `function lstmForward(gates, gOff, cPrev, cOff) {
   const gg = tanhStable(gates[g0 + 2 * this.constants.H]);
   const og = sigmoid(gates[g0 + 3 * this.constants.H]);
   const c = cellState(fg * cPrev[cOff + i] + ig * gg);
+  if (this.constants.OUTPUT > 0.5) { return c; }
   return og * tanhStable(c);
 }`;
 
@@ -253,13 +265,15 @@ export const LSTM_BACKWARD_CELL = `function lstmBackwardCell(gates, gOff, c, cOf
 }`;
 
 /**
- * Softmax cross-entropy, pass 1, a kernel map over the N rows: the result is the row's
- * log-sum-exp (kept for the gradient pass), sub-kernel `rowLoss` its -log p[target].
- * Constants: V.
+ * Softmax cross-entropy, pass 1, a kernel map over the N rows: the result (OUTPUT 0) is the
+ * row's log-sum-exp (kept for the gradient pass), sub-kernel `rowLoss` (OUTPUT 1) its
+ * -log p[target]. Constants: V, OUTPUT.
  */
 export const SOFTMAX_ROW_LOSS = `function rowLoss(loss) {
   return loss;
 }`;
+
+export const SOFTMAX_ROW_STATS_OUTPUTS = { rowLoss: SOFTMAX_ROW_LOSS };
 
 export const SOFTMAX_ROW_STATS = `function softmaxRowStats(logits, lOff, targets) {
   const n = this.thread.x;
@@ -273,7 +287,8 @@ export const SOFTMAX_ROW_STATS = `function softmaxRowStats(logits, lOff, targets
     sum += Math.exp(logits[row + v] - max);
   }
   const lse = max + Math.log(sum);
-  rowLoss(lse - logits[row + targets[n]]);
+  const loss = rowLoss(lse - logits[row + targets[n]]);
+  if (this.constants.OUTPUT > 0.5) { return loss; }
   return lse;
 }`;
 
@@ -290,8 +305,8 @@ export const SOFTMAX_GRADIENT = `function softmaxGradient(logits, lOff, targets,
 }`;
 
 /**
- * Adam (torch.optim.Adam, no weight decay) as one kernel map: the result is the new param,
- * sub-kernels `newMoment1`, `newMoment2` the new m and v. The global-norm clip factor is
+ * Adam (torch.optim.Adam, no weight decay) as one kernel map: the result (OUTPUT 0) is the new
+ * param, sub-kernels `newMoment1`, `newMoment2` (OUTPUT 1, 2) the new m and v. The clip factor is
  * computed on the device from normSq[0] (same formula as clipScale in ../backend), so a
  * training step never reads back. With CLIP 0 there is no normSq argument and scale is 1.
  */
@@ -303,6 +318,11 @@ export const ADAM_MOMENT2 = `function newMoment2(v) {
   return v;
 }`;
 
+export const ADAM_OUTPUTS = { m: ADAM_MOMENT1, v: ADAM_MOMENT2 };
+
+/** The sub-kernel functions as plain helpers, for webgpu mode (no kernel maps; see the top). */
+export const SUBKERNEL_HELPERS: string[] = [LSTM_CELL_STATE, SOFTMAX_ROW_LOSS, ADAM_MOMENT1, ADAM_MOMENT2];
+
 export function adam(clip: boolean): string {
   return `function adam(p, pOff, g, gOff, m, mOff, v, vOff, lr, beta1, beta2, eps, bc1, bc2${clip ? ', normSq, nsOff, clipNorm' : ''}) {
   const i = this.thread.x;
@@ -312,6 +332,8 @@ export function adam(clip: boolean): string {
   const grad = g[gOff + i] * scale;
   const m1 = newMoment1(beta1 * m[mOff + i] + (1 - beta1) * grad);
   const m2 = newMoment2(beta2 * v[vOff + i] + (1 - beta2) * grad * grad);
+  if (this.constants.OUTPUT > 1.5) { return m2; }
+  if (this.constants.OUTPUT > 0.5) { return m1; }
   return p[pOff + i] - lr * (m1 / bc1) / (Math.sqrt(m2 / bc2) + eps);
 }`;
 }
