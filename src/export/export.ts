@@ -94,7 +94,7 @@ export function exportModel(file: string, format: ExportFormat): ExportResult {
   };
   const module = readAsset('runtime.js').replace('/*RNN_MODEL*/null', () => scriptSafeJson(model));
   if (format === 'js') return result(Buffer.from(module, 'utf8'));
-  const title = `${path.basename(file).replace(/\.safetensors$/, '')}: a character-level ${cell.toUpperCase()}`;
+  const title = `${path.basename(file).replace(/(\.best)?\.safetensors$/, '')}: a character-level ${cell.toUpperCase()}`;
   const val = meta.progress.bestValLoss === null ? '' : `, validation loss ${meta.progress.bestValLoss.toFixed(3)} nats/char`;
   const about = `${meta.model.layers}x${meta.model.hiddenSize} ${cell}, ${parameters.toLocaleString('en-US')} parameters, ` +
     `vocabulary ${meta.vocab.size}, ${meta.progress.iteration} iterations${val}. Runs here, offline: exported by rnn.`;
