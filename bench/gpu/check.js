@@ -143,7 +143,7 @@ async function gemm() {
 }
 
 async function checkpoint(file) {
-  const { LstmModel } = require(path.join(dist, 'engine', 'model'));
+  const { Model } = require(path.join(dist, 'engine', 'model'));
   const { Rng } = require(path.join(dist, 'engine', 'rng'));
   const { Vocab } = require(path.join(dist, 'data', 'vocab'));
   const { saveCheckpoint } = require(path.join(dist, 'checkpoint', 'checkpoint'));
@@ -151,7 +151,7 @@ async function checkpoint(file) {
   const corpus = flag('--corpus', path.join(ROOT, 'corpora', 'tinyshakespeare.txt'));
   const vocab = Vocab.fromText(fs.readFileSync(corpus, 'utf8'));
   const modelConfig = { vocabSize: vocab.size, embeddingSize: 64, hiddenSize: 512, layers: 2 };
-  const model = new LstmModel(new ReferenceBackend('float32'), modelConfig);
+  const model = new Model(new ReferenceBackend('float32'), modelConfig);
   model.initialize(new Rng(1));
   const train = defaultTrainConfig();
   train.model = { layers: 2, hiddenSize: 512, embeddingSize: 64 };

@@ -1,4 +1,4 @@
-// Reads, writes and validates the safetensors format (float32 only), knowing nothing of the engine.
+// Reads, writes and validates the safetensors format (F32, and F16 decoded to float32), knowing nothing of the engine.
 //
 // Layout (https://github.com/huggingface/safetensors, "Format"):
 //   [8 bytes]  N: little-endian u64, the header length in bytes
@@ -13,6 +13,7 @@
 // out-of-memory or a tensor full of garbage.
 
 import * as fs from 'fs';
+import { f16Bits, f16Value } from './f16';
 
 export interface NamedTensor {
   name: string;
@@ -40,6 +41,9 @@ const MAX_HEADER_BYTES = 100_000_000;
 const HEADER_ALIGNMENT = 8;
 const METADATA_KEY = '__metadata__';
 const F32_BYTES = 4;
+/** The dtypes read (F16 widened to float32 exactly) and written. */
+export type Dtype = 'F32' | 'F16';
+const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F16: 2 };
 /** Float32Array views and typed copies below assume the host is little-endian, as the file is. */
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -49,7 +53,9 @@ const DAMAGED = 'the file is damaged, re-train or pick another checkpoint';
 // Writing
 
 /** Serializes tensors (sorted by name) and string metadata into one safetensors file image. */
-export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>): Buffer {
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>, opts: { dtype?: Dtype } = {}): Buffer {
+  const dtype = opts.dtype ?? 'F32';
+  const bytesPer = DTYPE_BYTES[dtype];
   for (const [key, value] of Object.entries(metadata)) {
     if (typeof value !== 'string') {
       throw new CheckpointError(
@@ -65,8 +71,8 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   let offset = 0;
   for (const tensor of sorted) {
     checkTensorForWrite(tensor, header);
-    const byteLength = tensor.data.length * F32_BYTES;
-    header[tensor.name] = { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + byteLength] };
+    const byteLength = tensor.data.length * bytesPer;
+    header[tensor.name] = { dtype, shape: tensor.shape, data_offsets: [offset, offset + byteLength] };
     offset += byteLength;
   }
   const dataBytes = offset;
@@ -80,8 +86,9 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
 
   let position = HEADER_LENGTH_BYTES + headerBytes;
   for (const tensor of sorted) {
-    writeFloat32LE(tensor.data, out, position);
-    position += tensor.data.length * F32_BYTES;
+    if (dtype === 'F16') for (let i = 0; i < tensor.data.length; i++) out.writeUInt16LE(f16Bits(tensor.data[i]), position + 2 * i);
+    else writeFloat32LE(tensor.data, out, position);
+    position += tensor.data.length * bytesPer;
   }
   return out;
 }
@@ -118,6 +125,7 @@ function writeFloat32LE(data: Float32Array, out: Buffer, position: number): void
 interface TensorLayout {
   name: string;
   shape: number[];
+  dtype: Dtype;
   begin: number;
   end: number;
 }
@@ -208,21 +216,22 @@ export function openSafetensorsFile(path: string): SafetensorsFile {
       read(name: string, into?: Float32Array): NamedTensor {
         const layout = layoutOf(name);
         if (!open) throw new Error(`${path}: read after close`);
-        const count = (layout.end - layout.begin) / F32_BYTES;
+        const count = (layout.end - layout.begin) / DTYPE_BYTES[layout.dtype];
         if (into && into.length < count) throw new Error(`${path}: ${name} has ${count} values, the buffer holds ${into.length}`);
         const data = into ? into.subarray(0, count) : new Float32Array(count);
         // Only tensors whose offsets were checked against the file size are read.
-        readFloat32(fd, dataStart + layout.begin, data, path);
+        readValuesAt(fd, dataStart + layout.begin, layout.dtype, data, path);
         return { name, shape: layout.shape, data };
       },
       readValues(name: string, first: number, into: Float32Array): void {
         const layout = layoutOf(name);
         if (!open) throw new Error(`${path}: read after close`);
-        const count = (layout.end - layout.begin) / F32_BYTES;
+        const bytesPer = DTYPE_BYTES[layout.dtype];
+        const count = (layout.end - layout.begin) / bytesPer;
         if (!(Number.isInteger(first) && first >= 0 && first + into.length <= count)) {
           throw new Error(`${path}: values [${first}, ${first + into.length}) outside ${name}'s ${count}`);
         }
-        readFloat32(fd, dataStart + layout.begin + first * F32_BYTES, into, path);
+        readValuesAt(fd, dataStart + layout.begin + first * bytesPer, layout.dtype, into, path);
       },
       close(): void {
         if (open) fs.closeSync(fd);
@@ -233,6 +242,13 @@ export function openSafetensorsFile(path: string): SafetensorsFile {
     fs.closeSync(fd);
     throw err;
   }
+}
+
+/** Fills `values` from `position`: F32 straight into them, F16 through a buffer, widened exactly. */
+function readValuesAt(fd: number, position: number, dtype: Dtype, values: Float32Array, path: string): void {
+  if (dtype === 'F32') return readFloat32(fd, position, values, path);
+  const bytes = readExactly(fd, position, values.length * 2, path);
+  for (let i = 0; i < values.length; i++) values[i] = f16Value(bytes.readUInt16LE(2 * i));
 }
 
 /** Fills `values` with little-endian float32 read at `position`, with no copy in between. */
@@ -372,10 +388,10 @@ function parseTensorEntry(name: string, entry: unknown, source: string): TensorL
     throw new CheckpointError(`${what} is not described by a JSON object; ${DAMAGED}`);
   }
   const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-  if (dtype !== 'F32') {
+  if (dtype !== 'F32' && dtype !== 'F16') {
     const described = typeof dtype === 'string' ? `dtype ${dtype}` : 'no string dtype';
     throw new CheckpointError(
-      `${what} has ${described}; rnn reads only F32 (float32) checkpoints, so convert it to float32 and save again (in PyTorch: {k: v.float() for k, v in state_dict.items()})`,
+      `${what} has ${described}; rnn reads only F32 (float32) and F16 checkpoints, so convert it to float32 and save again (in PyTorch: {k: v.float() for k, v in state_dict.items()})`,
     );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -393,13 +409,13 @@ function parseTensorEntry(name: string, entry: unknown, source: string): TensorL
   }
   const [begin, end] = offsets as number[];
   // Multiply in BigInt: a hostile shape like [1e9, 1e9, 1e9] must not round into a match.
-  const expected = (shape as number[]).reduce((p, d) => p * BigInt(d), BigInt(F32_BYTES));
+  const expected = (shape as number[]).reduce((p, d) => p * BigInt(d), BigInt(DTYPE_BYTES[dtype]));
   if (expected !== BigInt(end - begin)) {
     throw new CheckpointError(
-      `${what} has shape [${shape}], which needs ${expected} bytes of F32, but its data_offsets [${begin}, ${end}] span ${end - begin}; ${DAMAGED}`,
+      `${what} has shape [${shape}], which needs ${expected} bytes of ${dtype}, but its data_offsets [${begin}, ${end}] span ${end - begin}; ${DAMAGED}`,
     );
   }
-  return { name, shape: shape as number[], begin, end };
+  return { name, shape: shape as number[], dtype, begin, end };
 }
 
 /** Copies each tensor out of the validated data section into its own aligned Float32Array. */
@@ -408,11 +424,13 @@ function extractTensors(parsed: ParsedHeader, data: Buffer): Map<string, NamedTe
   // Sorted by name, as written, so iteration order does not depend on the file's layout.
   const byName = [...parsed.layouts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const layout of byName) {
-    const count = (layout.end - layout.begin) / F32_BYTES;
+    const count = (layout.end - layout.begin) / DTYPE_BYTES[layout.dtype];
     const values = new Float32Array(count);
     // The data section need not be 4-byte aligned in memory (other writers' headers, Buffer
     // pooling), so copy bytes rather than viewing them.
-    if (HOST_IS_LITTLE_ENDIAN) {
+    if (layout.dtype === 'F16') {
+      for (let i = 0; i < count; i++) values[i] = f16Value(data.readUInt16LE(layout.begin + 2 * i));
+    } else if (HOST_IS_LITTLE_ENDIAN) {
       new Uint8Array(values.buffer).set(data.subarray(layout.begin, layout.end));
     } else {
       for (let i = 0; i < count; i++) values[i] = data.readFloatLE(layout.begin + i * F32_BYTES);

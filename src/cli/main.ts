@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Command> = {
   eval: () => (require('./eval') as typeof import('./eval')).evalCommand(),
   info: () => (require('./info') as typeof import('./info')).infoCommand(),
   corpora: () => (require('./corpora') as typeof import('./corpora')).corporaCommand(),
+  export: () => (require('./export') as typeof import('./export')).exportCommand(),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -37,6 +38,7 @@ Examples:
   $ rnn sample --temp 0.8 --length 500
   $ rnn eval corpora/tinyshakespeare.txt
   $ rnn info
+  $ rnn export --format html --out model.html  # the model as one offline web page
 
 stdout carries the product (text, or JSON with --json); progress and errors go to stderr.
 Colour and spinners only on a terminal, and never with NO_COLOR set. RNN_DEBUG=1 prints stacks.

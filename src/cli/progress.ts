@@ -73,9 +73,19 @@ export class ProgressReporter {
     }
   }
 
-  finish(progress: TrainProgress, reason: StopReason, checkpoint: string): void {
+  /** A block of text on stderr (a sample while training), with the spinner out of its way. */
+  print(message: string): void {
     this.spinner?.stop();
-    const why = { 'max-iters': 'reached --max-iters', time: 'time budget spent', interrupted: 'interrupted' }[reason];
+    this.log.info(message);
+    this.spinner?.start();
+  }
+
+  finish(progress: TrainProgress, reason: StopReason, checkpoint: string, patience = 0): void {
+    this.spinner?.stop();
+    const why = {
+      'max-iters': 'reached --max-iters', time: 'time budget spent', interrupted: 'interrupted',
+      patience: `--patience ${patience}: no better validation loss in ${patience} evaluations`,
+    }[reason];
     const val = progress.bestValLoss === null ? '' : `, best val ${progress.bestValLoss.toFixed(3)} nats/char`;
     const plot = lossPlot(progress.history, this.log.color);
     if (plot) this.log.info(plot);

@@ -1,13 +1,15 @@
 // `rnn sample`: load a checkpoint and stream generated characters to stdout as they are made.
 
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
 import { UsageError } from '../errors';
-import { readStdin } from '../data/corpus';
+import { readStdin, readTextFile } from '../data/corpus';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Rng } from '../engine/rng';
-import { Sampler } from '../sample/sampler';
+import { Decoding, Sampler } from '../sample/sampler';
+import { beamSearch } from '../sample/beam';
+import { StopMatcher } from '../sample/stop';
 import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
 import { Log, createLog } from './log';
 import { intOption, numberOption } from './parse';
@@ -19,14 +21,30 @@ interface SampleCliOptions {
   temp: number;
   length: number;
   prime?: string;
+  primeFile?: string;
   seed?: number;
   topK: number;
   topP: number;
+  greedy: boolean;
+  beam?: number;
+  num: number;
+  stop: string[];
   json: boolean;
   backend: BackendName;
   threads: number;
   gpuMode: GpuMode;
   quiet: boolean;
+}
+
+/** --stop may repeat: each occurrence adds one string. */
+function collectStop(value: string, previous: string[]): string[] {
+  if (value === '') throw new InvalidArgumentError("a stop string cannot be empty; give the text to stop after, e.g. --stop $'\\n\\n'");
+  return [...previous, value];
+}
+
+/** The line between samples of --num N: sample i (1-based) of N, and the seed it was drawn with. */
+export function sampleSeparator(index: number, count: number, seed: number): string {
+  return `\n--- sample ${index}/${count}, seed ${seed} ---\n`;
 }
 
 export function sampleCommand(): Command {
@@ -35,12 +53,17 @@ export function sampleCommand(): Command {
     .option('-c, --checkpoint <path|name>', 'a checkpoint file, or a run name in --checkpoint-dir (default: the newest checkpoint there)')
     .option('--checkpoint-dir <dir>', 'where to look for checkpoints', DEFAULTS.checkpointDir)
     .option('-t, --temp <t>', 'temperature, above 0: lower is safer, higher is wilder', numberOption(0, 100, true), DEFAULTS.temperature)
-    .option('-n, --length <n>', 'characters to generate', intOption(0), DEFAULTS.length)
+    .option('-n, --length <n>', 'characters to generate (the most, with --stop)', intOption(0), DEFAULTS.length)
     .option('-p, --prime <text>', "text to start from (printed first); '-' reads it from stdin")
+    .option('--prime-file <file>', "read the prime from a file (it may hold line breaks; '-' is stdin)")
     .option('--seed <n>', 'random seed; the same seed and checkpoint give the same text (default: random)', intOption(0, 0xffffffff))
     .option('--top-k <k>', 'sample only from the k likeliest characters (0: all)', intOption(0), DEFAULTS.topK)
     .option('--top-p <p>', 'sample from the smallest set of characters whose probability reaches p (1: all)', numberOption(0, 1, true), DEFAULTS.topP)
-    .option('--json', 'print one JSON object (text, checkpoint, seed, temperature, length) instead of raw text', false)
+    .option('--greedy', 'take the likeliest character at every step (--temp, --top-k, --top-p are then ignored)', false)
+    .option('--beam <k>', 'beam search with k beams for the likeliest text; prints it when done (not streamed) and its log-probability on stderr', intOption(1, 256))
+    .option('--num <n>', 'n independent samples in one batch, sample i seeded with seed+i-1; separated by a line \'--- sample i/n, seed s ---\'', intOption(1, 4096), 1)
+    .option('--stop <s>', 'end after the first occurrence of s (may repeat; --length stays the upper bound)', collectStop, [] as string[])
+    .option('--json', 'print JSON (text, checkpoint, seed, settings, logProb; an array with --num) instead of raw text', false)
     .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default('auto'))
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
     .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
@@ -50,61 +73,133 @@ Examples:
   $ rnn sample --temp 0.8 --length 500
   $ rnn sample --checkpoint tinyshakespeare --prime "ROMEO:" --seed 7
   $ cat prime.txt | rnn sample --prime - | head -c 2000
-  $ rnn sample --json --length 200 --top-k 5`)
-    .action(async (opts: SampleCliOptions) => {
-      await runSample(opts);
+  $ rnn sample --prime-file scene.txt --stop $'\\n\\n'     # one speech
+  $ rnn sample --greedy --length 200
+  $ rnn sample --beam 5 --length 80 --prime "JULIET:"
+  $ rnn sample --num 8 --seed 1 --length 100            # seeds 1..8 in one batch
+  $ rnn sample --json --length 200 --top-k 5
+
+Into a pipe or a file the output is exactly the prime and the sample; a line break ends it only
+on a terminal.`)
+    .action(async (opts: SampleCliOptions, cmd: Command) => {
+      await runSample(opts, cmd);
     });
 }
 
-async function runSample(opts: SampleCliOptions): Promise<void> {
+async function runSample(opts: SampleCliOptions, cmd: Command): Promise<void> {
   const log = createLog(opts.quiet);
+  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  if (opts.prime !== undefined && opts.primeFile !== undefined) throw new UsageError('give --prime or --prime-file, not both');
+  if (opts.beam !== undefined && opts.greedy) throw new UsageError('give --greedy or --beam, not both (--beam 1 is greedy)');
+  if (opts.beam !== undefined && given('num')) throw new UsageError('--beam gives one text, the likeliest; drop --num (or --beam to draw --num samples)');
+  const ignored = ['temp', 'topK', 'topP'].filter(given).map((k) => ({ temp: '--temp', topK: '--top-k', topP: '--top-p' })[k]);
+  if ((opts.greedy || opts.beam !== undefined) && ignored.length > 0) {
+    log.warn(`${ignored.join(', ')} ignored: ${opts.greedy ? '--greedy takes the likeliest character' : '--beam scores the model\'s own probabilities'}`);
+  }
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
   const ckpt = openCheckpoint(file);
   try {
-    await sampleFrom(ckpt, file, opts, log);
+    await sampleFrom(ckpt, file, opts, log, given('num'));
   } finally {
     ckpt.close();
   }
 }
 
-async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOptions, log: Log): Promise<void> {
+async function readPrime(opts: SampleCliOptions): Promise<{ prime: string; flag: string }> {
+  if (opts.primeFile !== undefined) {
+    return { prime: opts.primeFile === '-' ? await readStdin() : readTextFile(opts.primeFile), flag: '--prime-file' };
+  }
+  const prime = opts.prime ?? '';
+  return { prime: prime === '-' ? await readStdin() : prime, flag: '--prime' };
+}
+
+async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOptions, log: Log, asArray: boolean): Promise<void> {
   const vocab = ckpt.meta.vocab;
-  let prime = opts.prime ?? '';
-  if (prime === '-') prime = await readStdin();
+  const { prime, flag } = await readPrime(opts);
   const unknown = vocab.unknown(prime);
   if (unknown.length > 0) {
     const shown = unknown.slice(0, 10).map((ch) => JSON.stringify(ch)).join(', ');
-    throw new UsageError(`--prime has ${unknown.length} character(s) the model never saw: ${shown}; ` +
+    throw new UsageError(`${flag} has ${unknown.length} character(s) the model never saw: ${shown}; ` +
       `remove them (the vocabulary has ${vocab.size} characters: \`rnn info ${file}\`)`);
   }
   const seed = opts.seed ?? (Date.now() ^ (process.pid << 16)) >>> 0;
+  const seeds = Array.from({ length: opts.num }, (_, i) => (seed + i) >>> 0);
   log.info(`rnn: sampling from ${file} (iteration ${ckpt.meta.progress.iteration}` +
-    `${ckpt.meta.progress.bestValLoss === null ? '' : `, val ${ckpt.meta.progress.bestValLoss.toFixed(3)} nats/char`}), seed ${seed}`);
+    `${ckpt.meta.progress.bestValLoss === null ? '' : `, val ${ckpt.meta.progress.bestValLoss.toFixed(3)} nats/char`}), ` +
+    `${opts.num > 1 ? `seeds ${seeds[0]}..${seeds[seeds.length - 1]}` : `seed ${seed}`}`);
 
-  // Batch 1 gains nothing from worker threads: the matmuls are a few thousand flops.
+  // Small batches gain nothing from worker threads: the matmuls are a few thousand flops.
   const backend = await createBackend(opts.backend, { threads: opts.threads || 1, gpuMode: opts.gpuMode });
   try {
     const model = new Model(backend, ckpt.meta.model);
     ckpt.restoreModel(model);
     ckpt.close(); // the weights live on the backend now
-    const sampler = new Sampler(model, vocab, new Rng(seed));
-    await sampler.prime(prime);
-    const sampling = { temperature: opts.temp, topK: opts.topK, topP: opts.topP };
-    if (opts.json) {
-      let text = prime;
-      for (let i = 0; i < opts.length; i++) text += await sampler.next(sampling);
-      await writeOut(`${JSON.stringify({ text, checkpoint: file, seed, temperature: opts.temp, length: opts.length, prime, topK: opts.topK, topP: opts.topP })}\n`);
+    const mode = opts.beam !== undefined ? 'beam' : opts.greedy ? 'greedy' : 'sample';
+    const settings = {
+      checkpoint: file, mode, temperature: opts.temp, topK: opts.topK, topP: opts.topP,
+      beam: opts.beam ?? null, length: opts.length, prime, stop: opts.stop,
+    };
+    const out = stdoutText();
+    const end = async (): Promise<void> => {
+      if (process.stdout.isTTY && !opts.json) await out.write('\n');
+      await out.flush();
+    };
+
+    if (opts.beam !== undefined) {
+      const startId = Math.floor(new Rng(seed).uniform() * vocab.size);
+      const result = await beamSearch(model, vocab, prime, { width: opts.beam, length: opts.length, stops: opts.stop, startId });
+      const text = prime + result.ids.map((id) => vocab.chars[id]).join('');
+      log.info(`rnn: beam ${opts.beam}: log-probability ${result.logProb.toFixed(3)} nats over ${result.ids.length} characters` +
+        `${result.stop === null ? '' : ` (ended at --stop ${JSON.stringify(result.stop)})`}`);
+      const record = { text, ...settings, seed, logProb: result.logProb, characters: result.ids.length, stopped: result.stop };
+      if (opts.json) await writeOut(`${JSON.stringify(record)}\n`);
+      else {
+        await out.write(text);
+        await end();
+      }
       return;
     }
-    const out = stdoutText();
-    let pushback = prime ? out.write(prime) : null;
-    for (let i = 0; i < opts.length; i++) {
-      if (pushback) await pushback;
-      pushback = out.write(await sampler.next(sampling));
+
+    const sampler = new Sampler(model, vocab, seeds.map((s) => new Rng(s)));
+    await sampler.prime(prime);
+    const decoding: Decoding = { temperature: opts.temp, topK: opts.topK, topP: opts.topP, greedy: opts.greedy };
+    const N = opts.num;
+    const texts = seeds.map(() => prime);
+    const generated = new Int32Array(N);
+    const stopped: Array<string | null> = seeds.map(() => null);
+    const matchers = seeds.map(() => new StopMatcher(opts.stop, prime));
+    const logProbs = new Float64Array(N);
+    // Row 0 streams to stdout as it is made (unless --json); the other rows print when done.
+    const streaming = !opts.json;
+    let pushback = streaming && prime ? out.write(prime) : null;
+    let live = N;
+    for (let i = 0; i < opts.length && live > 0; i++) {
+      const ids = await sampler.step(decoding);
+      for (let r = 0; r < N; r++) {
+        if (stopped[r] !== null || generated[r] === opts.length) continue;
+        const ch = vocab.chars[ids[r]];
+        generated[r] += 1;
+        texts[r] += ch;
+        if (r === 0 && streaming) {
+          if (pushback) await pushback;
+          pushback = out.write(ch);
+        }
+        stopped[r] = matchers[r].push(ch);
+        if (stopped[r] !== null) live -= 1;
+        logProbs[r] = sampler.logProb[r]; // a stopped row's later draws do not count
+
+      }
     }
     if (pushback) await pushback;
-    if (opts.length > 0 || prime) out.write('\n');
-    await out.flush();
+    if (opts.json) {
+      const records = texts.map((text, r) => ({
+        text, ...settings, seed: seeds[r], logProb: logProbs[r], characters: generated[r], stopped: stopped[r],
+      }));
+      await writeOut(`${JSON.stringify(asArray ? records : records[0])}\n`);
+      return;
+    }
+    for (let r = 1; r < N; r++) await out.write(sampleSeparator(r + 1, N, seeds[r]) + texts[r]);
+    await end();
   } finally {
     backend.destroy();
   }

@@ -19,8 +19,8 @@ import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { Rng } from '../engine/rng';
-import { Trainer } from '../engine/trainer';
-import { TrainProgress } from '../engine/trainer';
+import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
+import { Sampler } from '../sample/sampler';
 import {
   CheckpointMeta, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint,
   restoreModel, restoreTrainingState, saveCheckpoint,
@@ -60,6 +60,10 @@ interface TrainOptions {
   resume: boolean;
   quiet: boolean;
   json: boolean;
+  sampleEvery?: number;
+  sampleLength: number;
+  patience: number;
+  log?: string;
 }
 
 /** Flags that shape the model or the data order: on --resume they come from the checkpoint. */
@@ -105,6 +109,10 @@ export function trainCommand(): Command {
     .option('--resume', 'continue the run saved under --name in --checkpoint-dir', false)
     .option('-q, --quiet', 'no progress on stderr, only warnings and errors', false)
     .option('--json', 'print a JSON summary on stdout at the end', false)
+    .option('--sample-every <n>', 'print a short sample on stderr every n iterations (0: never; default: at each evaluation on a terminal, never otherwise)', intOption(0))
+    .option('--sample-length <n>', 'characters in each --sample-every sample (seeded with --seed, temperature 0.8)', intOption(1, 100000), 200)
+    .option('--patience <n>', 'stop once validation loss has not improved for n evaluations in a row (0: never)', intOption(0), 0)
+    .option('--log <file>', 'append one JSON line per evaluation (iteration, epoch, elapsedMs, trainLoss, valLoss, lr, charsPerSecond)')
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
@@ -114,7 +122,8 @@ Examples:
   $ rnn train corpora/tinyshakespeare.txt --cell gru --lr-schedule step --warmup 100
   $ rnn train corpora/tinyshakespeare.txt --cell rnn-relu --init identity --lr 5e-4
   $ rnn train corpora/tinyshakespeare.txt --resume --time 5m
-  $ cat notes.txt | rnn train - --name notes --seq-len 32`)
+  $ cat notes.txt | rnn train - --name notes --seq-len 32
+  $ rnn train tinyshakespeare --time 1h --patience 5 --log run.jsonl --sample-every 500`)
     .action(async (corpusArg: string, opts: TrainOptions, cmd: Command) => {
       await runTrain(corpusArg, opts, cmd);
     });
@@ -310,17 +319,25 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
       await saveCheckpoint(paths.latest, meta, model, optimizer, trainer.workspace);
       if (best) await saveCheckpoint(paths.best, meta, model, optimizer, trainer.workspace);
     };
+    const feedback = trainingFeedback(opts, log, reporter, model, vocab, frozen);
     const reason = await trainer.run({
-      onStep: (info) => reporter.step(info),
-      onEval: (info) => reporter.evaluated(info),
+      onStep: async (info) => {
+        reporter.step(info);
+        await feedback.step(info);
+      },
+      onEval: (info) => {
+        reporter.evaluated(info);
+        feedback.evaluated(info);
+      },
       save,
       stopRequested: () => interrupted,
+      patience: opts.patience,
     });
-    reporter.finish(progress, reason, paths.latest);
+    reporter.finish(progress, reason, paths.latest, opts.patience);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify({
         checkpoint: paths.latest, best: progress.bestValLoss === null ? null : paths.best,
-        iterations: progress.iteration, epochs: progress.epoch, stop: reason,
+        iterations: progress.iteration, epochs: progress.epoch, stop: reason, patience: opts.patience,
         trainLoss: progress.lastTrainLoss, valLoss: progress.lastValLoss, bestValLoss: progress.bestValLoss,
         elapsedMs: progress.elapsedMs, backend: backend.name, config: frozen,
       })}\n`);
@@ -346,4 +363,47 @@ function describeSchedule(config: Readonly<TrainConfig>): string {
 
 function formatMinutes(ms: number): string {
   return ms % 60000 === 0 ? `${ms / 60000}m` : `${(ms / 1000).toFixed(0)}s`;
+}
+
+/**
+ * --sample-every (a seeded sample on stderr, so one sees the text improve) and --log (one JSON
+ * line per evaluation, appended and flushed as written: a crash loses at most the line in hand).
+ */
+function trainingFeedback(
+  opts: TrainOptions, log: Log, reporter: ProgressReporter, model: Model, vocab: Vocab, config: Readonly<TrainConfig>,
+): { step(info: StepInfo): Promise<void>; evaluated(info: EvalInfo): void } {
+  // Default: at each evaluation where a person watches (a terminal), never into a log file.
+  const every = opts.sampleEvery ?? (log.fancy && !log.quiet ? config.evalEvery : 0);
+  if (opts.log !== undefined) {
+    try {
+      fs.appendFileSync(opts.log, '');
+    } catch (err) {
+      throw new UsageError(`--log ${opts.log}: cannot append to it (${(err as NodeJS.ErrnoException).code ?? String(err)}); check that its folder exists`);
+    }
+  }
+  let last: StepInfo | null = null;
+  return {
+    async step(info: StepInfo): Promise<void> {
+      last = info;
+      if (every === 0 || info.iteration % every !== 0) return;
+      // Its own one-row workspace and Rng: the training state and data order are untouched.
+      const sampler = new Sampler(model, vocab, new Rng(config.seed));
+      let text = '';
+      try {
+        for (let i = 0; i < opts.sampleLength; i++) text += await sampler.next({ temperature: 0.8, topK: 0, topP: 1 });
+      } finally {
+        sampler.dispose();
+      }
+      reporter.print(`rnn: sample at iteration ${info.iteration} (seed ${config.seed}, temperature 0.8):\n${text}\n${'-'.repeat(40)}`);
+    },
+    evaluated(info: EvalInfo): void {
+      if (opts.log === undefined) return;
+      const line = {
+        iteration: info.iteration, epoch: last?.epoch ?? null, elapsedMs: last?.elapsedMs ?? null,
+        trainLoss: info.trainLoss, valLoss: info.valLoss, best: info.improved, lr: last?.learningRate ?? config.learningRate,
+        charsPerSecond: last ? Math.round(last.charsPerSecond) : null,
+      };
+      fs.appendFileSync(opts.log, `${JSON.stringify(line)}\n`);
+    },
+  };
 }

@@ -58,15 +58,18 @@ export interface EvalInfo {
   improved: boolean;
 }
 
-export type StopReason = 'max-iters' | 'time' | 'interrupted';
+export type StopReason = 'max-iters' | 'time' | 'interrupted' | 'patience';
 
 export interface TrainerHooks {
-  onStep?(info: StepInfo): void;
-  onEval?(info: EvalInfo): void;
+  /** Awaited: a hook may run the model (a sample on stderr) between steps. */
+  onStep?(info: StepInfo): void | Promise<void>;
+  onEval?(info: EvalInfo): void | Promise<void>;
   /** Called to write checkpoints; `best` when validation improved. */
   save(progress: TrainProgress, best: boolean): Promise<void>;
   /** Polled between steps; true stops the run after saving (Ctrl-C). */
   stopRequested(): boolean;
+  /** Early stopping: end the run once this many evaluations in a row have not improved (0: never). */
+  patience?: number;
 }
 
 /** A pass's summed cross-entropy and the number of characters it predicted. */
@@ -236,6 +239,12 @@ export class Trainer {
     let stepsSinceEval = 0;
     let window: Window | undefined;
     let reason: StopReason | null = null;
+    // Evaluations since the best one, counted from the history so a resumed run goes on counting.
+    let sinceBest = 0;
+    for (const point of progress.history) {
+      if (point.valLoss === undefined) continue;
+      sinceBest = point.valLoss === progress.bestValLoss ? 0 : sinceBest + 1;
+    }
 
     const evaluateAndSave = async (forceSave: boolean): Promise<void> => {
       const trainLoss = stepsSinceEval > 0 ? lossSinceEval / stepsSinceEval : progress.lastTrainLoss ?? NaN;
@@ -247,7 +256,8 @@ export class Trainer {
         progress.lastValLoss = valLoss;
         improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;
         if (improved) progress.bestValLoss = valLoss;
-        hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved });
+        sinceBest = improved ? 0 : sinceBest + 1;
+        await hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved });
       }
       if (stepsSinceEval > 0) {
         progress.history.push(point);
@@ -263,6 +273,7 @@ export class Trainer {
       if (config.maxIters > 0 && progress.iteration >= config.maxIters) reason = 'max-iters';
       else if (config.timeBudgetMs > 0 && Date.now() - startedAt >= config.timeBudgetMs) reason = 'time';
       else if (hooks.stopRequested()) reason = 'interrupted';
+      else if (hooks.patience && sinceBest >= hooks.patience) reason = 'patience';
       if (reason) break;
 
       if (progress.window === 0) ws.resetState(); // a new epoch starts from a zero state
@@ -284,7 +295,7 @@ export class Trainer {
       lossSinceEval += loss;
       stepsSinceEval += 1;
       const now = Date.now();
-      hooks.onStep?.({
+      await hooks.onStep?.({
         iteration: progress.iteration,
         epoch: progress.epoch,
         loss,

@@ -1,8 +1,9 @@
-// Generates text one character at a time: temperature, top-k and top-p (nucleus) sampling.
+// Generates text one character at a time: temperature, top-k and top-p (nucleus) sampling, or greedy.
 
-import { Model, Workspace } from '../engine/model';
+import { Model } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { Vocab } from '../data/vocab';
+import { Rows } from './rows';
 
 export interface SampleOptions {
   /** Divides the logits; must be > 0. Lower is more conservative. */
@@ -63,51 +64,86 @@ function drawFromNucleus(probs: Float64Array, V: number, opts: SampleOptions, rn
   return order[keep - 1];
 }
 
-/** Runs the model at B=1, T=1, carrying its state from character to character. */
+/** The likeliest id (the lowest on a tie): greedy decoding, temperature-free. */
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+  return best;
+}
+
+/** log softmax(logits)[id] at temperature 1, in float64: what the model thinks of the choice. */
+export function logProbOf(logits: ArrayLike<number>, id: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < logits.length; v++) max = Math.max(max, logits[v]);
+  let sum = 0;
+  for (let v = 0; v < logits.length; v++) sum += Math.exp(logits[v] - max);
+  return logits[id] - max - Math.log(sum);
+}
+
+/** How the next character is chosen: drawn (temperature, top-k, top-p), or the argmax. */
+export interface Decoding extends SampleOptions {
+  greedy?: boolean;
+}
+
+/**
+ * Runs the model at T=1 on R rows at once (R = rngs.length, one independent sample per row,
+ * each drawing from its own Rng), carrying each row's state from character to character.
+ * One row is what plain `rnn sample` runs; `--num N` runs N in one batch.
+ */
 export class Sampler {
-  private readonly ws: Workspace;
-  private readonly input = new Int32Array(1);
+  readonly rows: Rows;
+  private readonly rngs: Rng[];
+  /** The character each row feeds next; null until a prime or the first draw sets it. */
+  private last: Int32Array | null = null;
   /** drawFromLogits' probabilities, reused from character to character. */
   private readonly probs: Float64Array;
-  private last: number | null = null;
+  /** Per row: Σ log p (temperature 1) of the characters drawn so far. */
+  readonly logProb: Float64Array;
 
-  constructor(readonly model: Model, readonly vocab: Vocab, readonly rng: Rng) {
-    this.ws = model.workspace(1, 1);
-    this.ws.resetState();
+  constructor(readonly model: Model, readonly vocab: Vocab, rng: Rng | Rng[]) {
+    this.rngs = Array.isArray(rng) ? rng : [rng];
+    this.rows = new Rows(model, this.rngs.length);
     this.probs = new Float64Array(model.config.vocabSize);
+    this.logProb = new Float64Array(this.rngs.length);
   }
 
-  /** Feeds text through the model without sampling; the next draw continues it. */
+  /** Feeds text through every row without sampling; the next draw continues it. */
   async prime(text: string): Promise<void> {
     for (const ch of text) {
-      if (this.last !== null) this.feed(this.last);
-      this.last = this.vocab.id(ch);
+      if (this.last !== null) this.rows.feed(this.last);
+      this.last ??= new Int32Array(this.rngs.length);
+      this.last.fill(this.vocab.id(ch));
     }
-  }
-
-  private feed(id: number): void {
-    this.input[0] = id;
-    this.model.backend.uploadIndices(this.ws.tokens, this.input);
-    this.model.forward(this.ws, false, false);
-    this.ws.carryState();
   }
 
   /**
-   * The next character. Without a prime the model is fed a line break first, when the
-   * vocabulary has one, so the text starts as at the beginning of a line (a speaker's name, a
-   * verse); otherwise a random vocabulary entry.
+   * The next character of every row, as ids. Without a prime the model is fed a line break
+   * first, when the vocabulary has one, so the text starts as at the beginning of a line (a
+   * speaker's name, a verse); otherwise a random vocabulary entry (each row from its own Rng).
    */
-  async next(opts: SampleOptions): Promise<string> {
+  async step(opts: Decoding): Promise<Int32Array> {
+    const R = this.rngs.length, V = this.model.config.vocabSize;
     if (this.last === null) {
-      this.last = this.vocab.has('\n') ? this.vocab.id('\n') : Math.floor(this.rng.uniform() * this.vocab.size);
+      const start = this.vocab.has('\n') ? this.vocab.id('\n') : -1;
+      this.last = Int32Array.from(this.rngs, (rng) => (start >= 0 ? start : Math.floor(rng.uniform() * this.vocab.size)));
     }
-    this.feed(this.last);
-    const logits = await this.model.backend.download(this.ws.logits);
-    this.last = drawFromLogits(logits, opts, this.rng, this.probs);
-    return this.vocab.chars[this.last];
+    this.rows.feed(this.last);
+    const logits = await this.rows.logits(); // [R, V]
+    for (let r = 0; r < R; r++) {
+      const row = logits.subarray(r * V, (r + 1) * V);
+      const id = opts.greedy ? argmax(row) : drawFromLogits(row, opts, this.rngs[r], this.probs);
+      this.logProb[r] += logProbOf(row, id);
+      this.last[r] = id;
+    }
+    return this.last;
+  }
+
+  /** The next character of row 0 (the one-sample case). */
+  async next(opts: Decoding): Promise<string> {
+    return this.vocab.chars[(await this.step(opts))[0]];
   }
 
   dispose(): void {
-    this.ws.dispose();
+    this.rows.dispose();
   }
 }

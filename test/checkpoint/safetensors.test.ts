@@ -162,9 +162,33 @@ describe('the reader refuses a damaged file with a one-line message', () => {
     expectRefusal(rawFile({ __metadata__: ['x'], ...tinyHeader }, eightBytes), /__metadata__ that is not a JSON object/);
   });
 
-  test.each(['F16', 'BF16', 'F64', 'I64'])('dtype %s is named, with how to convert', (dtype) => {
+  test.each(['BF16', 'F64', 'I64'])('dtype %s is named, with how to convert', (dtype) => {
     const header = { 'lstm.weight_ih_l0': f32({ shape: [2], data_offsets: [0, 8] }, dtype) };
-    expectRefusal(rawFile(header, eightBytes), new RegExp(`"lstm.weight_ih_l0" has dtype ${dtype}; rnn reads only F32.*v\\.float\\(\\)`));
+    expectRefusal(rawFile(header, eightBytes), new RegExp(`"lstm.weight_ih_l0" has dtype ${dtype}; rnn reads only F32 \\(float32\\) and F16.*v\\.float\\(\\)`));
+  });
+
+  test('F16 tensors are read widened to float32, exactly, by every reader', () => {
+    // 1, -2, 0.5, 65504 (the largest half), 2^-24 (the smallest subnormal), 0.1 (rounds)
+    const values = Float32Array.from([1, -2, 0.5, 65504, 2 ** -24, 0.1]);
+    const bytes = encodeSafetensors([{ name: 'w', shape: [2, 3], data: values }], {}, { dtype: 'F16' });
+    expect(JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString()).w.dtype).toBe('F16');
+    const want = [1, -2, 0.5, 65504, 2 ** -24, Math.fround(0.0999755859375)];
+    expect(Array.from(decodeSafetensors(bytes, 'mem').tensors.get('w')!.data)).toEqual(want);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-f16-')), 'w.safetensors');
+    fs.writeFileSync(file, bytes);
+    const open = openSafetensorsFile(file);
+    try {
+      expect(Array.from(open.read('w').data)).toEqual(want);
+      const tail = new Float32Array(2);
+      open.readValues('w', 4, tail);
+      expect(Array.from(tail)).toEqual(want.slice(4));
+    } finally {
+      open.close();
+    }
+  });
+
+  test('an F16 tensor whose offsets span F32 bytes is refused', () => {
+    expectRefusal(rawFile({ a: f32({ shape: [1], data_offsets: [0, 8] }, 'F16') }, eightBytes), /needs 2 bytes of F16/);
   });
 
   test('a shape that is not a list of non-negative integers', () => {

@@ -169,7 +169,7 @@ describe('rnn commands', () => {
     const version = rnn(['--version']);
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
-    for (const command of [[], ['train'], ['sample'], ['eval'], ['info'], ['corpora']]) {
+    for (const command of [[], ['train'], ['sample'], ['eval'], ['info'], ['corpora'], ['export']]) {
       const help = rnn([...command, '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Examples:\n {2}\$ rnn /);
@@ -179,7 +179,7 @@ describe('rnn commands', () => {
 
   it('lists every command in the root help and suggests one for a typo (main.ts loads commands lazily)', () => {
     const help = rnn(['--help']).stdout;
-    for (const name of ['train', 'sample', 'eval', 'info', 'corpora']) expect(help).toMatch(new RegExp(`^ {2}${name}\\b`, 'm'));
+    for (const name of ['train', 'sample', 'eval', 'info', 'corpora', 'export']) expect(help).toMatch(new RegExp(`^ {2}${name}\\b`, 'm'));
     const typo = rnn(['smaple']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/Did you mean sample\?/);

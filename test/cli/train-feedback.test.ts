@@ -1,0 +1,56 @@
+// rnn train's --log, --patience and --sample-every on the real bin/rnn.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { rnn, tempWorkspace, TINY } from './helpers';
+
+describe('rnn train feedback', () => {
+  const { dir, corpus } = tempWorkspace();
+
+  it('--log appends one JSON line per evaluation, with the fields to plot', () => {
+    const log = path.join(dir, 'run.jsonl');
+    fs.writeFileSync(log, '{"earlier":"run"}\n');
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '20', '--checkpoint-dir', path.join(dir, 'ck1'), '--log', log]);
+    expect(run.code).toBe(0);
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toEqual({ earlier: 'run' }); // appended, not overwritten
+    expect(lines.slice(1).map((l) => l.iteration)).toEqual([5, 10, 15, 20]); // --eval-every 5
+    for (const l of lines.slice(1)) {
+      expect(Object.keys(l).sort()).toEqual(['best', 'charsPerSecond', 'elapsedMs', 'epoch', 'iteration', 'lr', 'trainLoss', 'valLoss'].sort());
+      expect(l.valLoss).toBeGreaterThan(0);
+    }
+    // The rate the step before each evaluation used: the default cosine from 0.002 to 0.0002 over
+    // 20 iterations, so at iteration i (0-based i-1 for that step) it is 0.0002 + 0.0018·½(1 + cos(π(i−1)/20)).
+    const cosine = (i: number): number => 0.0002 + 0.0018 * 0.5 * (1 + Math.cos((Math.PI * (i - 1)) / 20));
+    for (const l of lines.slice(1)) expect(l.lr).toBeCloseTo(cosine(l.iteration), 12);
+  });
+
+  it('--log into a folder that does not exist is a usage error before training', () => {
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', path.join(dir, 'ck2'), '--log', path.join(dir, 'no', 'run.jsonl')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--log .*cannot append/);
+    expect(fs.existsSync(path.join(dir, 'ck2'))).toBe(false);
+  });
+
+  it('--patience stops when validation stops improving, says so, and --json names the reason', () => {
+    // A learning rate this high makes validation worse at once: it cannot improve for long.
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '400', '--lr', '0.5', '--patience', '2', '--checkpoint-dir', path.join(dir, 'ck3'), '--json']);
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.stop).toBe('patience');
+    expect(summary.iterations).toBeLessThan(400);
+    expect(run.stderr).toMatch(/--patience 2: no better validation loss in 2 evaluations/);
+    expect(fs.existsSync(path.join(dir, 'ck3', 'play.best.safetensors'))).toBe(true);
+  });
+
+  it('--sample-every prints a seeded sample of --sample-length characters on stderr, never on stdout', () => {
+    const args = ['train', corpus, ...TINY, '--max-iters', '10', '--sample-every', '5', '--sample-length', '30'];
+    const a = rnn([...args, '--checkpoint-dir', path.join(dir, 'ck4')]);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe('');
+    const samples = a.stderr.match(/rnn: sample at iteration (5|10) \(seed 1337, temperature 0\.8\):\n/g);
+    expect(samples).toHaveLength(2);
+    // Off a terminal the default is no samples.
+    expect(rnn(['train', corpus, ...TINY, '--max-iters', '10', '--checkpoint-dir', path.join(dir, 'ck5')]).stderr).not.toMatch(/sample at iteration/);
+  });
+});
