@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import * as os from 'os';
 import { DEFAULTS } from '../config';
+import { cellSpec } from '../engine/cells';
 import { createBackend } from '../kernels';
 import { LoadedCheckpoint, bundledCheckpoint, listCheckpoints, loadCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
 import { stdoutColor } from './log';
@@ -158,10 +159,13 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     const m = meta.model, t = meta.train, p = meta.progress;
     const nats = (x: number | null): string => (x === null ? '—' : `${x.toFixed(4)} nats/char (${(x / Math.LN2).toFixed(3)} bits/char)`);
     out.push(color.bold(`checkpoint ${ckpt.path}`));
-    row('model', `${m.layers}-layer LSTM, hidden ${m.hiddenSize}, embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}`);
+    row('model', `${m.layers}-layer ${cellSpec(m.cell).title} (--cell ${m.cell}), hidden ${m.hiddenSize}, ` +
+      `embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}${m.zoneout > 0 ? `, zoneout ${m.zoneout}` : ''}`);
     row('parameters', (summary.parameters as number).toLocaleString('en-US'));
     row('vocabulary', `"${meta.vocab.chars.map(printable).join('')}"`);
-    row('training', `seq-len ${t.seqLen}, batch ${t.batchSize}, lr ${t.learningRate}, clip-norm ${t.clipNorm}, ` +
+    const schedule = t.lrSchedule ? `${t.lrSchedule}${t.lrSchedule === 'constant' ? '' : ` to ${t.minLr}`}` : 'constant';
+    row('training', `seq-len ${t.seqLen}, batch ${t.batchSize}, lr ${t.learningRate} (${schedule}` +
+      `${t.warmupIters ? `, warm-up ${t.warmupIters}` : ''}), dropout ${t.dropout ?? 0}, init ${t.init ?? 'orthogonal'}, clip-norm ${t.clipNorm}, ` +
       `clip-value ${t.clipValue}, val-fraction ${t.valFraction}, seed ${t.seed}, backend ${t.backend}`);
     row('corpus', `${meta.corpus.source} (${meta.corpus.characters.toLocaleString('en-US')} characters, sha256 ${meta.corpus.sha256.slice(0, 12)}…)`);
     row('progress', `iteration ${p.iteration}, epoch ${p.epoch}, ${(p.elapsedMs / 1000).toFixed(1)} s of training` +
