@@ -1,6 +1,6 @@
 // The wasm backend's own contract beyond the kernels: memory, views, threads, errors, destroy.
 
-import { Backend, MatmulOptions } from '../../src/kernels/backend';
+import { Backend, CELL_GATES, CellName, MatmulOptions, Tensor } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { createWasmBackend } from '../../src/kernels/wasm';
 import { Rng } from '../../src/engine/rng';
@@ -132,6 +132,39 @@ describe('wasm backend', () => {
         expect(worst).toBeLessThan(2e-6 * Math.sqrt(K));
         [a, b, out].forEach(([t]) => two.dispose(t));
       }
+    });
+  }
+
+  // A cell big enough to be cut by rows across threads (B·G·H ≥ 8192 for every cell, H off the
+  // SIMD width) must give the same bits as one thread: training may not depend on the machine.
+  for (const cell of Object.keys(CELL_GATES) as CellName[]) {
+    it(`the ${cell} cell gives the same bits on one thread and two`, async () => {
+      const B = 64, H = 131, G = CELL_GATES[cell];
+      const run = async (be: Backend): Promise<Float32Array[]> => {
+        const rng = new Rng(G * 7 + cell.length);
+        const make = (rows: number, cols: number, scale: number): Tensor => {
+          const t = be.alloc(rows, cols);
+          be.upload(t, Float64Array.from({ length: rows * cols }, () => (rng.uniform() * 2 - 1) * scale));
+          return t;
+        };
+        const state = (): Tensor => make(B, H, 1);
+        const step = {
+          gates: make(B, G * H, 3), hPrev: state(), h: state(), cPrev: state(), c: state(),
+          rec: make(B, 3 * H, 2), peep: make(1, 3 * H, 0.5),
+        };
+        const grad = {
+          ...step, dh: state(), dhRec: state(), dc: state(), dGates: make(B, G * H, 1),
+          dRec: make(B, 3 * H, 1), dPeep: make(B, 3 * H, 1),
+        };
+        be.cell(cell).forward(step);
+        be.cell(cell).backward(grad);
+        const written = [step.gates, step.h, step.c, grad.dhRec, grad.dc, grad.dGates, grad.dRec, grad.dPeep];
+        const out = await Promise.all(written.map(async (t) => (await be.download(t)) as Float32Array));
+        Object.values(grad).forEach((t) => be.dispose(t));
+        return out;
+      };
+      const [a, b] = [await run(one), await run(two)];
+      a.forEach((x, i) => expect(Buffer.from(b[i].buffer).equals(Buffer.from(x.buffer))).toBe(true));
     });
   }
 

@@ -2,13 +2,14 @@
 //
 // Tensors are byte offsets into the memory (WasmHeap); a row view is the same memory at a
 // later offset. Kernels run in place, with no copies between JS arrays and wasm memory:
-// upload and download are the only copies. GEMMs (and big LSTM cells) are split across the
+// upload and download are the only copies. GEMMs (and big recurrent cells) are split across the
 // ThreadPool's workers, with this thread doing its own share.
 
 import {
-  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, Tensor, cellMissing, clipScale,
-  lstmCellDims, matmulDims, sameShape,
+  AdamParams, Backend, CELL_GATES, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, Tensor,
+  cellDims, cellMissing, clipScale, matmulDims, sameShape,
 } from '../backend';
+import { CELL_KERNEL_NAMES, WASM_CELLS, WasmCellKernel } from './cells';
 import { WasmHeap } from './heap';
 import { ThreadPool } from './pool';
 
@@ -29,11 +30,6 @@ export interface Kernels {
   sumSquares(p: number, n: number, out: number, accumulate: number): void;
   embeddingForward(weight: number, V: number, E: number, tokens: number, count: number, out: number): number;
   embeddingBackward(dOut: number, tokens: number, count: number, dWeight: number, V: number, E: number): number;
-  lstmCellForward(gates: number, cPrev: number, c: number, h: number, B: number, H: number): void;
-  lstmCellBackward(
-    gates: number, cPrev: number, c: number, dh: number, dhRec: number, dc: number, dGates: number,
-    B: number, H: number,
-  ): void;
   mul(a: number, b: number, out: number, n: number): void;
   add(a: number, b: number, out: number, n: number): void;
   zoneoutForward(prev: number, cand: number, mask: number, out: number, n: number): void;
@@ -50,18 +46,17 @@ export interface Kernels {
   gemmChunk(...args: number[]): void;
   packBChunk(...args: number[]): void;
   gemmPackedBChunk(...args: number[]): void;
-  lstmCellForwardChunk(...args: number[]): void;
-  lstmCellBackwardChunk(...args: number[]): void;
   adamStep(
     p: number, g: number, m: number, v: number, n: number,
     lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, scale: number,
   ): void;
 }
 
+/** A cell kernel (cells/cell.ts): kernel(...pointers, B, H, chunks, chunk, scratch). */
+type CellKernelFn = (...args: number[]) => void;
+
 /** Kernels the workers can run: chunked, int32 arguments only (see pool.ts). */
-export const THREADED_KERNELS = [
-  'gemmChunk', 'packBChunk', 'gemmPackedBChunk', 'lstmCellForwardChunk', 'lstmCellBackwardChunk',
-];
+export const THREADED_KERNELS = ['gemmChunk', 'packBChunk', 'gemmPackedBChunk', ...CELL_KERNEL_NAMES];
 
 // The micro-tile of assembly/gemm.ts: splits between threads fall on tile edges.
 const MR = 4;
@@ -76,10 +71,11 @@ const CHUNKS_PER_THREAD = 4;
 /** Smaller chunks would spend too much of their time repacking the shared operand. */
 const MIN_CHUNK_FLOPS = 1 << 19;
 /**
- * LSTM cells with fewer B·H units run on one thread: forward costs ~8 ns a unit, so at 2048
- * units (~16 µs) a split still beats the few µs of waking a worker.
+ * Cells with fewer B·G·H gate units run on one thread. An LSTM's forward costs ~8 ns a hidden
+ * unit (four gates), so at 8192 gate units (2048 LSTM units, ~16 µs) a split still beats the few
+ * µs of waking a worker; a cell's cost is about proportional to its gates (exp per gate).
  */
-const PARALLEL_MIN_UNITS = 2048;
+const PARALLEL_MIN_GATE_UNITS = 8192;
 /** A packed op(B) of fewer floats is packed on one thread (~1 ns a float). */
 const PARALLEL_MIN_PACK_FLOATS = 1 << 15;
 /** Packed B operands kept; past this the cache is emptied (a model uses about 4 per layer). */
@@ -379,45 +375,37 @@ export class WasmBackend implements Backend {
     throw new Error(`${kernel}: id ${id} at position ${at} is outside the vocabulary [0, ${vocab})`);
   }
 
-  // ---- LSTM cell ------------------------------------------------------------------------
+  // ---- recurrent cells ----------------------------------------------------------------
 
-  lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
-    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
-    const { B, H } = lstmCellDims('lstmCellForward', c, [gates], [cPrev, h]);
-    for (const w of [gates, c, h]) this.wroteTensor(w);
-    this.byRows('lstmCellForward', B, H, [gates.ptr, cPrev.ptr, c.ptr, h.ptr, B, H]);
+  /** The cells with wasm kernels (cells/index.ts); any other throws, naming itself. */
+  cell(name: CellName): CellKernels {
+    const spec = WASM_CELLS.find((c) => c.name === name);
+    if (!spec) throw cellMissing(this.name, name);
+    const forward = this.cellKernel(spec.forward.kernel), backward = this.cellKernel(spec.backward.kernel);
+    return {
+      forward: (s) => this.runCell(name, spec.forward, forward, s),
+      backward: (s) => this.runCell(name, spec.backward, backward, s),
+    };
   }
 
-  lstmCellBackward(
-    gatesx: Tensor, cPrevx: Tensor, cx: Tensor,
-    dhx: Tensor, dhRecx: Tensor, dcx: Tensor, dGatesx: Tensor,
-  ): void {
-    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
-    const dh = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
-    const { B, H } = lstmCellDims('lstmCellBackward', c, [gates, dGates], [cPrev, dh, dhRec, dc]);
-    for (const w of [dhRec, dc, dGates]) this.wroteTensor(w);
-    this.byRows('lstmCellBackward', B, H,
-      [gates.ptr, cPrev.ptr, c.ptr, dh.ptr, dhRec.ptr, dc.ptr, dGates.ptr, B, H]);
+  private cellKernel(kernel: string): CellKernelFn {
+    const fn = (this.kernels as unknown as Record<string, CellKernelFn | undefined>)[kernel];
+    if (typeof fn !== 'function') throw new Error(`wasm backend: build/wasm lacks ${kernel}; run \`npm run build:wasm\``);
+    return fn;
   }
 
-  // Runs an LSTM kernel over B rows, cut by rows across threads when the cell is big.
-  private byRows(name: 'lstmCellForward' | 'lstmCellBackward', B: number, H: number, args: number[]): void {
-    if (!this.pool || B * H < PARALLEL_MIN_UNITS) {
-      (this.kernels[name] as (...a: number[]) => void)(...args);
+  // Runs a cell kernel over B rows, cut by rows across threads when the cell is big. Each unit is
+  // computed by the same lanes whatever the cut, so 1 and N threads agree bit for bit.
+  private runCell<S extends CellStep>(cell: CellName, k: WasmCellKernel<S>, fn: CellKernelFn, step: S): void {
+    const { B, H } = cellDims(cell, step);
+    const args = k.args(step).map((x) => this.t(x).ptr);
+    for (const w of k.writes(step)) this.wroteTensor(this.t(w));
+    if (!this.pool || B < 2 || B * CELL_GATES[cell] * H < PARALLEL_MIN_GATE_UNITS) {
+      fn(...args, B, H, 1, 0, this.scratch[0]);
       return;
     }
-    const chunked = name === 'lstmCellForward' ? 'lstmCellForwardChunk' : 'lstmCellBackwardChunk';
     const chunks = Math.min(B, CHUNKS_PER_THREAD * this.threads);
-    this.pool.run(chunked, [...args, chunks], chunks, this.scratch[0], this.kernels[chunked]);
-  }
-
-  /** The cells with wasm kernels; the others throw, naming themselves. */
-  cell(name: CellName): CellKernels {
-    if (name !== 'lstm') throw cellMissing(this.name, name);
-    return {
-      forward: (s) => this.lstmCellForward(s.gates, s.cPrev!, s.c!, s.h),
-      backward: (s) => this.lstmCellBackward(s.gates, s.cPrev!, s.c!, s.dh, s.dhRec, s.dc!, s.dGates),
-    };
+    this.pool.run(k.kernel, [...args, B, H, chunks], chunks, this.scratch[0], fn);
   }
 
   // ---- elementwise ----------------------------------------------------------------------

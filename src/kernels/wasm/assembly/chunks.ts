@@ -3,10 +3,10 @@
 //
 // The pool hands chunks out dynamically (whichever thread is free takes the next one), so each
 // entry point maps (chunks, chunk) to its slice here, from the job's shared arguments. The last
-// two arguments are the chunk index and the calling thread's GEMM scratch.
+// two arguments are the chunk index and the calling thread's GEMM scratch. The cell kernels
+// (cells/) take the same two arguments and cut their rows themselves.
 
 import { gemm, gemmPackedB, packBPanels, MR, NR } from './gemm';
-import { lstmCellForward, lstmCellBackward } from './lstm';
 
 // [lo, hi) of chunk `chunk` when `units` are cut into `chunks` near-equal slices.
 @inline function sliceStart(units: i32, chunks: i32, chunk: i32): i32 {
@@ -25,25 +25,6 @@ export function gemmChunk(
   const hi = min(extent, sliceStart(units, chunks, chunk + 1) * unit);
   if (byRows) gemm(M, N, K, a, lda, transA, b, ldb, transB, c, ldc, accumulate, lo, hi, 0, N, scratch);
   else gemm(M, N, K, a, lda, transA, b, ldb, transB, c, ldc, accumulate, 0, M, lo, hi, scratch);
-}
-
-/** lstmCellForward on rows [b0, b1) of the batch. */
-export function lstmCellForwardChunk(
-  gates: usize, cPrev: usize, c: usize, h: usize, B: i32, H: i32, chunks: i32, chunk: i32, scratch: usize,
-): void {
-  const b0 = sliceStart(B, chunks, chunk), b1 = sliceStart(B, chunks, chunk + 1);
-  const s = <usize>b0 * H * 4;
-  lstmCellForward(gates + 4 * s, cPrev + s, c + s, h + s, b1 - b0, H);
-}
-
-/** lstmCellBackward on rows [b0, b1) of the batch. */
-export function lstmCellBackwardChunk(
-  gates: usize, cPrev: usize, c: usize, dh: usize, dhRec: usize, dc: usize, dGates: usize,
-  B: i32, H: i32, chunks: i32, chunk: i32, scratch: usize,
-): void {
-  const b0 = sliceStart(B, chunks, chunk), b1 = sliceStart(B, chunks, chunk + 1);
-  const s = <usize>b0 * H * 4;
-  lstmCellBackward(gates + 4 * s, cPrev + s, c + s, dh + s, dhRec + s, dc + s, dGates + 4 * s, b1 - b0, H);
 }
 
 /** packBPanels on one slice of op(B)'s NR-column panels. */

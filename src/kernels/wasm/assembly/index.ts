@@ -5,7 +5,11 @@ export { gemm, gemmScratchBytes, gemmPackedB, packBPanels, packedBFloats } from 
 export {
   fill, copy, addRowVector, sumRows, clampInPlace, sumSquares, embeddingForward, embeddingBackward,
 } from './pointwise';
-export { lstmCellForward, lstmCellBackward } from './lstm';
+// The recurrent cells, one file each; each kernel also runs chunked on the workers.
+export * from './cells/lstm';
+export * from './cells/peephole';
+export * from './cells/gru';
+export * from './cells/rnn';
 export { mul, add, zoneoutForward, zoneoutBackward } from './elementwise';
 export { softmaxCrossEntropy } from './loss';
 export { adamStep } from './adam';
@@ -15,5 +19,5 @@ export function heapBase(): usize {
   return __heap_base;
 }
 export {
-  gemmChunk, packBChunk, gemmPackedBChunk, lstmCellForwardChunk, lstmCellBackwardChunk,
+  gemmChunk, packBChunk, gemmPackedBChunk,
 } from './chunks';
