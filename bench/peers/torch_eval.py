@@ -15,6 +15,7 @@ state, every character predicted from all before it, mean cross-entropy in nats/
 validation split `rnn train` held out, as src/data/corpus.ts splits); --split all scores the
 whole text. The peephole LSTM has no PyTorch module: it loads as nn.LSTM with its peepholes left out,
 so its loss here is not its loss (`peepholes_ignored` says so); its other weights still load by name.
+Likewise PyTorch's modules have no zoneout, whose expectation our evaluation applies (`zoneout_ignored`).
 """
 
 import argparse
@@ -78,6 +79,11 @@ def main():
     ap.add_argument("--split", choices=["val", "all"], default="val")
     ap.add_argument("--val-fraction", type=float, default=None, help="default: the checkpoint's training config")
     ap.add_argument("--window", type=int, default=4096, help="characters per forward call (the state carries)")
+    ap.add_argument("--windows", type=int, default=0, metavar="N",
+                    help="instead: mean loss over random N-character windows of the split, each from a zero state "
+                         "(nanoGPT's evaluation: block_size 256 scores all N predictions of N+1 characters)")
+    ap.add_argument("--count", type=int, default=2000, help="windows to draw with --windows")
+    ap.add_argument("--seed", type=int, default=0, help="window positions with --windows")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -105,6 +111,24 @@ def main():
         raise SystemExit(f"torch_eval: {unknown} characters of the text are not in the model's vocabulary")
     ids = torch.tensor([index[ch] for ch in chars])
 
+    if args.windows > 0:
+        g = torch.Generator().manual_seed(args.seed)
+        starts = torch.randint(0, len(ids) - args.windows - 1, (args.count,), generator=g)
+        total = 0.0
+        with torch.no_grad():
+            for chunk in starts.split(256):
+                inputs = torch.stack([ids[s : s + args.windows] for s in chunk.tolist()], dim=1)  # [N, count]
+                targets = torch.stack([ids[s + 1 : s + 1 + args.windows] for s in chunk.tolist()], dim=1)
+                logits, _ = model(inputs)
+                total += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum").item()
+        predicted = args.windows * args.count
+        out = {"checkpoint": args.checkpoint, "cell": config.get("cell", "lstm"), "split": args.split,
+               "windows": args.windows, "count": args.count, "seed": args.seed, "predicted": predicted,
+               "loss_nats": total / predicted, "torch_version": torch.__version__}
+        print(json.dumps(out) if args.json else
+              f"{out['cell']}: loss {out['loss_nats']:.6f} nats/char over {args.count} random {args.windows}-character windows, each from a zero state")
+        return 0
+
     total, state = 0.0, None
     with torch.no_grad():
         for start in range(0, len(ids) - 1, args.window):
@@ -118,6 +142,7 @@ def main():
         "characters": len(chars), "predicted": predicted, "loss_nats": total / predicted,
         "loaded": sorted(k for k in tensors if k not in result.unexpected_keys),
         "unexpected": weights_unexpected, "peepholes_ignored": config.get("cell") == "peephole",
+        "zoneout_ignored": config.get("zoneout", 0) > 0,
         "torch_version": torch.__version__,
     }
     if args.json:
