@@ -1,12 +1,11 @@
 // `rnn train <corpus>`: parse options into a TrainConfig, build or resume a model, run the trainer.
 
 import { Command, Option } from 'commander';
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, defaultTrainConfig, validateConfig } from '../config';
 import { UsageError, InterruptedError } from '../errors';
-import { readStdin, readTextFile, splitCorpus } from '../data/corpus';
+import { EncodedCorpus, readCorpusFile, readCorpusStdin, splitCorpus } from '../data/corpus';
 import { FetchProgress, corpusState, fetchCorpus, knownCorpus, KNOWN_CORPORA } from '../data/registry';
 import { Batcher } from '../data/batcher';
 import { Vocab } from '../data/vocab';
@@ -122,18 +121,23 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   return config;
 }
 
-function fingerprint(text: string, source: string): CheckpointMeta['corpus'] {
-  return { source, sha256: createHash('sha256').update(text).digest('hex'), characters: [...text].length };
+function fingerprint(encoded: EncodedCorpus): CheckpointMeta['corpus'] {
+  return { source: encoded.source, sha256: encoded.sha256, characters: encoded.characters };
+}
+
+/** A fingerprint for a message: where the text came from, its hash's first digits and its length. */
+function describeFingerprint(print: CheckpointMeta['corpus']): string {
+  return `${print.source}: sha256 ${print.sha256.slice(0, 12)}…, ${print.characters.toLocaleString('en-US')} characters`;
 }
 
 /**
  * The corpus argument: '-' is stdin; an existing path always wins; then a known corpus name,
  * read from the corpora folder or fetched there (sha256 checked) when absent.
  */
-async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Promise<{ text: string; source: string }> {
-  if (corpusArg === '-') return { text: await readStdin(), source: 'stdin' };
+async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Promise<EncodedCorpus> {
+  if (corpusArg === '-') return readCorpusStdin();
   const known = knownCorpus(corpusArg);
-  if (!known || fs.existsSync(corpusArg)) return { text: readTextFile(corpusArg), source: corpusArg };
+  if (!known || fs.existsSync(corpusArg)) return readCorpusFile(corpusArg);
   const { state, file: present } = corpusState(known, corporaDir);
   let file = present;
   if (state === 'differs') log.warn(`${file} is not the registered ${known.name} (sha256 differs); training on it anyway`);
@@ -154,7 +158,7 @@ async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Prom
     }
     log.info(`rnn: saved ${file} (sha256 ok)`);
   }
-  return { text: readTextFile(file), source: file };
+  return readCorpusFile(file);
 }
 
 async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Promise<void> {
@@ -198,11 +202,13 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
     // The budget counts from this session; an iteration cap is absolute.
   }
 
-  const { text, source } = await readCorpus(corpusArg, opts.corporaDir, log);
-  const corpus = splitCorpus(text, source, config.valFraction, config.seqLen + 1);
-  const corpusPrint = fingerprint(text, source);
+  const encoded = await readCorpus(corpusArg, opts.corporaDir, log);
+  const source = encoded.source;
+  const corpus = splitCorpus(encoded, config.valFraction, config.seqLen + 1);
+  const corpusPrint = fingerprint(encoded);
   if (resumed && resumed.meta.corpus.sha256 !== corpusPrint.sha256) {
-    throw new UsageError(`--resume: ${source} is not the text ${paths.latest} was trained on (${resumed.meta.corpus.source}); resume with the same corpus`);
+    throw new UsageError(`--resume: ${paths.latest} was trained on another text (${describeFingerprint(resumed.meta.corpus)}), ` +
+      `not this one (${describeFingerprint(corpusPrint)}); resume with the same corpus, or start a new --name`);
   }
   const vocab: Vocab = resumed ? resumed.meta.vocab : corpus.vocab;
 
