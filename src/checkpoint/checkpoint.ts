@@ -98,8 +98,27 @@ export async function saveCheckpoint(
     optimizer: JSON.stringify({ name: 'adam', step: meta.adamStep }),
     created_at: meta.createdAt,
   };
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+  const image = encodeSafetensors(tensors, metadata);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writeFileAtomic(file, image);
+  } catch (err) {
+    throw saveError(file, err);
+  }
+}
+
+/** A failed save in one line, with what to do; writeFileAtomic has left the previous file as it was. */
+function saveError(file: string, err: unknown): CheckpointError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const kept = fs.existsSync(file) ? `; ${file} still holds the previous checkpoint` : '';
+  const why: Record<string, string> = {
+    ENOSPC: 'no space left on the device', EDQUOT: 'the disk quota is used up',
+    EFBIG: 'the file is larger than this process may write (ulimit -f)', EROFS: 'the file system is read-only',
+    EACCES: 'permission denied', EPERM: 'the folder or file may not be changed (immutable, or permissions)',
+    EIO: 'an I/O error on the device',
+  };
+  const reason = (code && why[code]) ?? (err as Error).message;
+  return new CheckpointError(`cannot save ${file}: ${reason}${code && why[code] ? ` (${code})` : ''}${kept}; free some space or give another --checkpoint-dir`);
 }
 
 function parseJson<T>(file: string, key: string, text: string | undefined): T {

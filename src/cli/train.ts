@@ -18,6 +18,8 @@ import {
   CheckpointMeta, LoadedCheckpoint, TrainProgress, checkpointPaths, hasTrainingState, loadCheckpoint,
   restoreModel, restoreTrainingState, saveCheckpoint,
 } from '../checkpoint/checkpoint';
+import { lockCheckpoint } from '../checkpoint/lock';
+import { checkTrainingFits } from './memory';
 import { Log, createLog } from './log';
 import { intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
@@ -163,7 +165,18 @@ async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Prom
 
 async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Promise<void> {
   const log = createLog(opts.quiet);
-  let config = configFromOptions(opts, cmd, corpusArg);
+  const config = configFromOptions(opts, cmd, corpusArg);
+  // Before any work: the folder must take files, and no other run may be writing this name.
+  const lock = lockCheckpoint(config.checkpointDir, config.name, (message) => log.warn(message));
+  try {
+    await trainLocked(corpusArg, opts, cmd, config, log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, initial: TrainConfig, log: Log): Promise<void> {
+  let config = initial;
   const paths = checkpointPaths(config.checkpointDir, config.name);
 
   let resumed: LoadedCheckpoint | null = null;
@@ -220,7 +233,19 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
   }
   const frozen = validateConfig(config);
 
+  // The estimate needs only the config; refusing before the backend starts costs nothing.
+  const wanted = { vocabSize: vocab.size, ...frozen.model };
+  const likelyBackend = frozen.backend === 'auto' ? 'wasm' : frozen.backend;
+  checkTrainingFits(wanted, frozen.batchSize, frozen.seqLen, likelyBackend);
   const backend = await createBackend(frozen.backend, { threads: frozen.threads, gpuMode: opts.gpuMode, preferGpu: true });
+  if (backend.name !== likelyBackend) {
+    try {
+      checkTrainingFits(wanted, frozen.batchSize, frozen.seqLen, backend.name);
+    } catch (err) {
+      backend.destroy();
+      throw err;
+    }
+  }
   let interrupted = false;
   let interrupts = 0;
   const onSigint = (): void => {
