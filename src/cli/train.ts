@@ -166,6 +166,7 @@ async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Prom
 async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Promise<void> {
   const log = createLog(opts.quiet);
   const config = configFromOptions(opts, cmd, corpusArg);
+  validateConfig(config); // a bad combination of flags is refused before the lock is taken
   // Before any work: the folder must take files, and no other run may be writing this name.
   const lock = lockCheckpoint(config.checkpointDir, config.name, (message) => log.warn(message));
   try {
