@@ -13,7 +13,7 @@ import { Backend } from '../kernels/backend';
 import { LstmModel, Workspace } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { Vocab } from '../data/vocab';
-import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile, readSafetensorsFile } from './safetensors';
+import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from './save';
 
 export const FORMAT = 'rnn-checkpoint';
@@ -143,8 +143,18 @@ const isWeight = (name: string): boolean => !name.startsWith('optimizer.') && !n
  * header is validated against the file size either way; weightsOnly only skips reading bytes.
  */
 export function loadCheckpoint(file: string, opts: LoadOptions = {}): LoadedCheckpoint {
-  const { tensors, metadata } = readSafetensorsFile(file, opts.weightsOnly ? isWeight : undefined);
-  return { path: file, meta: checkpointMeta(file, metadata), tensors };
+  const open = openSafetensorsFile(file);
+  try {
+    // Sorted by name, as written, so iteration order does not depend on the file's layout.
+    const names = [...open.names()].sort();
+    const meta = checkpointMeta(file, open.metadata);
+    checkConfigFitsFile(file, meta.model, names.map((n) => open.shapeOf(n)));
+    const tensors = new Map<string, NamedTensor>();
+    for (const name of names) if (!opts.weightsOnly || isWeight(name)) tensors.set(name, open.read(name));
+    return { path: file, meta, tensors };
+  } finally {
+    open.close();
+  }
 }
 
 /** A checkpoint whose metadata is read and whose weights wait in the open file. */
@@ -167,6 +177,7 @@ export function openCheckpoint(file: string): OpenCheckpoint {
   const open = openSafetensorsFile(file);
   try {
     const meta = checkpointMeta(file, open.metadata);
+    checkConfigFitsFile(file, meta.model, [...open.names()].map((n) => open.shapeOf(n)));
     return {
       path: file,
       meta,
@@ -184,6 +195,7 @@ export function openCheckpoint(file: string): OpenCheckpoint {
             const count = Math.min(rowsPerBlock, rows - row);
             const block = buffer.subarray(0, count * cols);
             open.readValues(p.name, row * cols, block);
+            checkFinite(file, p.name, block, row * cols);
             be.upload(be.rowsOf(p.value, row, count), block); // a view shares p.value's memory
           }
         }
@@ -200,8 +212,12 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   if (metadata.format !== FORMAT) {
     throw new CheckpointError(`${file} is a safetensors file but not an rnn checkpoint (no format '${FORMAT}' in its metadata)`);
   }
-  if (Number(metadata.format_version) !== FORMAT_VERSION) {
-    throw new CheckpointError(`${file} has checkpoint format ${metadata.format_version}; this rnn reads format ${FORMAT_VERSION}`);
+  const version = Number(metadata.format_version);
+  if (Number.isInteger(version) && version > FORMAT_VERSION) {
+    throw new CheckpointError(`${file} has checkpoint format ${version}, newer than this rnn reads (${FORMAT_VERSION}); upgrade rnn to use it`);
+  }
+  if (version !== FORMAT_VERSION) {
+    throw new CheckpointError(`${file} has checkpoint format ${JSON.stringify(metadata.format_version ?? null)}; this rnn reads format ${FORMAT_VERSION}; the file is damaged`);
   }
   const model = parseJson<ModelConfig & { cell?: string }>(file, 'model_config', metadata.model_config);
   for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'layers'] as const) {
@@ -215,15 +231,48 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   }
   if (vocab.size !== model.vocabSize) throw new CheckpointError(`${file}: vocabulary has ${vocab.size} characters, model_config says ${model.vocabSize}`);
   const optimizer = parseJson<{ step: number }>(file, 'optimizer', metadata.optimizer);
+  const progress = parseJson<TrainProgress>(file, 'progress', metadata.progress);
+  if (typeof progress !== 'object' || progress === null || !Number.isSafeInteger(progress.iteration) || progress.iteration < 0 || !Array.isArray(progress.history)) {
+    throw new CheckpointError(`${file}: metadata 'progress' is not an iteration and a history; the file is damaged`);
+  }
+  if (typeof optimizer !== 'object' || optimizer === null || !Number.isSafeInteger(optimizer.step) || optimizer.step < 0) {
+    throw new CheckpointError(`${file}: metadata 'optimizer' has no step count; the file is damaged`);
+  }
   return {
     model: { vocabSize: model.vocabSize, embeddingSize: model.embeddingSize, hiddenSize: model.hiddenSize, layers: model.layers },
     train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
     vocab,
-    progress: parseJson<TrainProgress>(file, 'progress', metadata.progress),
+    progress,
     corpus: parseJson<CorpusFingerprint>(file, 'corpus', metadata.corpus),
     adamStep: optimizer.step,
     createdAt: metadata.created_at ?? '',
   };
+}
+
+/**
+ * A config must describe a model the file can hold: a model is built from the config before its
+ * weights are read, so `hiddenSize: 1e9` in an otherwise sound file must fail here, not in an
+ * allocation. Whatever the cell, its recurrent weights hold at least H·H values, the embedding
+ * V·E and the decoder H·V, and each layer at least one tensor.
+ */
+function checkConfigFitsFile(file: string, model: ModelConfig, shapes: number[][]): void {
+  const values = shapes.reduce((sum, shape) => sum + shape.reduce((p, d) => p * d, 1), 0);
+  const { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L } = model;
+  if (V * E > values || H * H > values || H * V > values || L > shapes.length) {
+    throw new CheckpointError(`${file}: model_config describes a ${L}x${H} model (embedding ${E}, vocabulary ${V}), ` +
+      `larger than the ${values.toLocaleString('en-US')} values in its ${shapes.length} tensors; the metadata is damaged`);
+  }
+}
+
+/** NaN or ±Infinity in a weight: refused, naming the tensor (a diverged run, or damage). */
+function checkFinite(file: string, name: string, data: Float32Array, first = 0): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x - x !== 0) {
+      throw new CheckpointError(`${file}: tensor '${name}' holds ${Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity'} at value ${first + i}; ` +
+        'the training that wrote it diverged or the file is damaged: use another checkpoint (e.g. the .best one) or re-train');
+    }
+  }
 }
 
 function tensorFor(ckpt: LoadedCheckpoint, name: string, shape: number[]): Float32Array {
@@ -234,6 +283,7 @@ function tensorFor(ckpt: LoadedCheckpoint, name: string, shape: number[]): Float
 
 function checkedData(file: string, t: NamedTensor, shape: number[]): Float32Array {
   checkShape(file, t.name, t.shape, shape);
+  checkFinite(file, t.name, t.data);
   return t.data;
 }
 
