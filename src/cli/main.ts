@@ -49,7 +49,7 @@ Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C; train
   const override = (cmd: Command): void => {
     cmd.exitOverride();
     // One line, in our voice: "rnn: option '--temp <t>' argument '0' is invalid. …"
-    cmd.configureOutput({ outputError: (str, write) => write(`rnn: ${str.replace(/^error: /, '').trim()} (see rnn ${cmd.name() === 'rnn' ? '' : `${cmd.name()} `}--help)\n`) });
+    cmd.configureOutput({ outputError: (str, write) => write(`rnn: ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see rnn ${cmd.name() === 'rnn' ? '' : `${cmd.name()} `}--help)\n`) });
     cmd.commands.forEach(override);
   };
   override(root);
