@@ -69,7 +69,13 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const be = model.backend;
   const tensors: NamedTensor[] = [];
-  const f32 = async (t: Parameters<Backend['download']>[0]): Promise<Float32Array> => Float32Array.from(await be.download(t));
+  // Yields between tensors: a backend whose download resolves at once would otherwise hold the
+  // event loop for the whole save, and a second Ctrl-C (quit now) would wait for it.
+  const f32 = async (t: Parameters<Backend['download']>[0]): Promise<Float32Array> => {
+    const data = Float32Array.from(await be.download(t));
+    await new Promise((resolve) => setImmediate(resolve));
+    return data;
+  };
   for (const p of model.params) tensors.push({ name: p.name, shape: p.shape, data: await f32(p.value) });
   if (optimizer) {
     for (let i = 0; i < model.params.length; i++) {
