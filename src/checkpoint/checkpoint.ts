@@ -129,11 +129,17 @@ function saveError(file: string, err: unknown): CheckpointError {
 
 function parseJson<T>(file: string, key: string, text: string | undefined): T {
   if (text === undefined) throw new CheckpointError(`${file} has no '${key}' in its metadata; it was not written by rnn`);
+  let value: unknown;
   try {
-    return JSON.parse(text) as T;
+    value = JSON.parse(text);
   } catch {
     throw new CheckpointError(`${file}: metadata '${key}' is not valid JSON; the file is damaged`);
   }
+  // Every structured entry is an object: `null` or `7` there would fail later as a TypeError.
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CheckpointError(`${file}: metadata '${key}' is not a JSON object; the file is damaged`);
+  }
+  return value as T;
 }
 
 /** Which tensors loadCheckpoint reads: all, or the model's weights only (sampling, evaluation). */
