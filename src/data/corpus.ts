@@ -169,22 +169,22 @@ function firstBytes(chunks: ByteChunks, count: number): Uint8Array {
 function encodePoints(source: string, walk: Walk): EncodedCorpus {
   const hash = createHash('sha256');
   const seen = new Uint8Array(CODE_POINTS);
+  const distinct: number[] = [];
   let characters = 0;
   walk((cp) => {
-    seen[cp] = 1;
+    if (seen[cp] === 0) {
+      seen[cp] = 1;
+      distinct.push(cp);
+    }
     characters++;
   }, hash);
   if (characters === 0) throw new UsageError(`${source} is empty; give a text file with some text in it`);
 
   // Ids in code-point order, as Vocab.fromText assigns them.
+  distinct.sort((a, b) => a - b);
   const idOf = new Int32Array(CODE_POINTS).fill(-1);
-  const chars: string[] = [];
-  for (let cp = 0; cp < CODE_POINTS; cp++) {
-    if (seen[cp]) {
-      idOf[cp] = chars.length;
-      chars.push(String.fromCodePoint(cp));
-    }
-  }
+  distinct.forEach((cp, id) => { idOf[cp] = id; });
+  const chars = distinct.map((cp) => String.fromCodePoint(cp));
   const ids: TokenIds = chars.length <= UINT16_IDS ? new Uint16Array(characters) : new Int32Array(characters);
   const changed = (): never => {
     throw new UsageError(`${source} changed while it was being read; train on a file nothing is writing`);
