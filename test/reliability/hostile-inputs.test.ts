@@ -87,7 +87,7 @@ optionCases.push(
   { name: 'an unknown flag', args: () => ['train', corpus, '--hiden', '64'], code: 2, message: /unknown option '--hiden'/ },
   { name: 'a repeated flag', args: () => TRAIN(corpus, '--hidden', '16'), code: 2, message: /--hidden is given 2 times \('8', '16'\); give it once/ },
   { name: '--threads with --backend reference', args: () => TRAIN(corpus, '--threads', '2'), code: 2, message: /--threads .* --backend reference/ },
-  { name: '--resume with a conflicting architecture', args: () => TRAIN(corpus, '--resume').map((a) => (a === '8' ? '16' : a)), code: 2, message: /--hidden 16 conflicts with the checkpoint/ },
+  { name: '--resume with a conflicting architecture', args: () => TRAIN(corpus, '--resume').map((a, i, all) => (all[i - 1] === '--hidden' ? '16' : a)), code: 2, message: /--hidden 16 conflicts with the checkpoint/ },
   { name: '--max-iters 0 without --time', args: () => ['train', corpus, '--max-iters', '0', '--checkpoint-dir', ckdir, '--name', 'play'], code: 2, message: /--max-iters 0 needs a --time/ },
   { name: 'a model too large to fit', args: () => ['train', corpus, '--hidden', '8192', '--layers', '16', '--checkpoint-dir', ckdir, '--name', 'play'], code: 2, message: /16x8192 LSTM .* needs about [\d.]+ GiB to train .*(holds at most|available).*: lower --hidden/ },
   { name: 'sample --length -1', args: () => ['sample', '--length', '-1'], code: 2, message: /'-1' is invalid/ },
