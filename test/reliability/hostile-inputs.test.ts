@@ -155,3 +155,29 @@ describe(`${all.length} hostile inputs`, () => {
     expect(run.stderr).toMatch(/\n\s+at /);
   });
 });
+
+describe('awkward text that is accepted', () => {
+  // Each trains, `rnn eval` counts its code points, and sampled text never splits a surrogate pair.
+  const astral = '😀 e\u0301 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u{1F469}\u200D\u{1F4BB}\n';
+  const texts: Array<[string, Buffer, string]> = [
+    ['CRLF line ends', Buffer.from('one line\r\nand another\r\n'.repeat(20)), 'one line\r\nand another\r\n'.repeat(20)],
+    ['a UTF-8 BOM', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('plain words here. '.repeat(20))]), 'plain words here. '.repeat(20)],
+    ['UTF-16 LE with its BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(astral.repeat(12), 'utf16le')]), astral.repeat(12)],
+    ['UTF-16 BE with its BOM', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(astral.repeat(12), 'utf16le').swap16()]), astral.repeat(12)],
+    ['astral characters and combining marks', Buffer.from(astral.repeat(12)), astral.repeat(12)],
+  ];
+  it.each(texts)('%s', (_name, bytes, text) => {
+    const dir = tempDir();
+    const src = path.join(dir, 'text.txt');
+    fs.writeFileSync(src, bytes);
+    const flags = ['--backend', 'reference', '--checkpoint-dir', dir];
+    expect(rnn(['train', src, ...TINY.slice(2), '--max-iters', '3', '--checkpoint-dir', dir, '--backend', 'reference', '-q']).code).toBe(0);
+    const evaluated = rnn(['eval', src, '--json', ...flags, '--checkpoint', 'text']);
+    expect(evaluated.code).toBe(0);
+    expect(JSON.parse(evaluated.stdout).characters).toBe([...text].length);
+    const sampled = rnn(['sample', '--checkpoint', 'text', '--length', '400', '--seed', '3', '-q', ...flags]);
+    expect(sampled.code).toBe(0);
+    expect([...sampled.stdout].length).toBe(401); // 400 characters and the final newline sample adds
+    expect((sampled.stdout as unknown as { isWellFormed(): boolean }).isWellFormed()).toBe(true);
+  });
+});
