@@ -14,7 +14,7 @@ import { Model, Workspace } from '../engine/model';
 import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
 import { Vocab } from '../data/vocab';
-import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile, readSafetensorsFile } from './safetensors';
+import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from './save';
 
 export const FORMAT = 'rnn-checkpoint';
@@ -50,7 +50,13 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const be = model.backend;
   const tensors: NamedTensor[] = [];
-  const f32 = async (t: Parameters<Backend['download']>[0]): Promise<Float32Array> => Float32Array.from(await be.download(t));
+  // Yields between tensors: a backend whose download resolves at once would otherwise hold the
+  // event loop for the whole save, and a second Ctrl-C (quit now) would wait for it.
+  const f32 = async (t: Parameters<Backend['download']>[0]): Promise<Float32Array> => {
+    const data = Float32Array.from(await be.download(t));
+    await new Promise((resolve) => setImmediate(resolve));
+    return data;
+  };
   for (const p of model.params) tensors.push({ name: p.name, shape: p.shape, data: await f32(p.value) });
   if (optimizer) {
     for (let i = 0; i < model.params.length; i++) {
@@ -79,17 +85,42 @@ export async function saveCheckpoint(
     optimizer: JSON.stringify({ name: 'adam', step: meta.adamStep }),
     created_at: meta.createdAt,
   };
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+  const image = encodeSafetensors(tensors, metadata);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    writeFileAtomic(file, image);
+  } catch (err) {
+    throw saveError(file, err);
+  }
+}
+
+/** A failed save in one line, with what to do; writeFileAtomic has left the previous file as it was. */
+function saveError(file: string, err: unknown): CheckpointError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const kept = fs.existsSync(file) ? `; ${file} still holds the previous checkpoint` : '';
+  const why: Record<string, string> = {
+    ENOSPC: 'no space left on the device', EDQUOT: 'the disk quota is used up',
+    EFBIG: 'the file is larger than this process may write (ulimit -f)', EROFS: 'the file system is read-only',
+    EACCES: 'permission denied', EPERM: 'the folder or file may not be changed (immutable, or permissions)',
+    EIO: 'an I/O error on the device',
+  };
+  const reason = (code && why[code]) ?? (err as Error).message;
+  return new CheckpointError(`cannot save ${file}: ${reason}${code && why[code] ? ` (${code})` : ''}${kept}; free some space or give another --checkpoint-dir`);
 }
 
 function parseJson<T>(file: string, key: string, text: string | undefined): T {
   if (text === undefined) throw new CheckpointError(`${file} has no '${key}' in its metadata; it was not written by rnn`);
+  let value: unknown;
   try {
-    return JSON.parse(text) as T;
+    value = JSON.parse(text);
   } catch {
     throw new CheckpointError(`${file}: metadata '${key}' is not valid JSON; the file is damaged`);
   }
+  // Every structured entry is an object: `null` or `7` there would fail later as a TypeError.
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CheckpointError(`${file}: metadata '${key}' is not a JSON object; the file is damaged`);
+  }
+  return value as T;
 }
 
 /** Which tensors loadCheckpoint reads: all, or the model's weights only (sampling, evaluation). */
@@ -105,8 +136,18 @@ const isWeight = (name: string): boolean => !name.startsWith('optimizer.') && !n
  * header is validated against the file size either way; weightsOnly only skips reading bytes.
  */
 export function loadCheckpoint(file: string, opts: LoadOptions = {}): LoadedCheckpoint {
-  const { tensors, metadata } = readSafetensorsFile(file, opts.weightsOnly ? isWeight : undefined);
-  return { path: file, meta: checkpointMeta(file, metadata), tensors };
+  const open = openSafetensorsFile(file);
+  try {
+    // Sorted by name, as written, so iteration order does not depend on the file's layout.
+    const names = [...open.names()].sort();
+    const meta = checkpointMeta(file, open.metadata);
+    checkConfigFitsFile(file, meta.model, names.map((n) => open.shapeOf(n)));
+    const tensors = new Map<string, NamedTensor>();
+    for (const name of names) if (!opts.weightsOnly || isWeight(name)) tensors.set(name, open.read(name));
+    return { path: file, meta, tensors };
+  } finally {
+    open.close();
+  }
 }
 
 /** A checkpoint whose metadata is read and whose weights wait in the open file. */
@@ -129,6 +170,7 @@ export function openCheckpoint(file: string): OpenCheckpoint {
   const open = openSafetensorsFile(file);
   try {
     const meta = checkpointMeta(file, open.metadata);
+    checkConfigFitsFile(file, meta.model, [...open.names()].map((n) => open.shapeOf(n)));
     return {
       path: file,
       meta,
@@ -146,6 +188,7 @@ export function openCheckpoint(file: string): OpenCheckpoint {
             const count = Math.min(rowsPerBlock, rows - row);
             const block = buffer.subarray(0, count * cols);
             open.readValues(p.name, row * cols, block);
+            checkFinite(file, p.name, block, row * cols);
             be.upload(be.rowsOf(p.value, row, count), block); // a view shares p.value's memory
           }
         }
@@ -162,8 +205,12 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   if (metadata.format !== FORMAT) {
     throw new CheckpointError(`${file} is a safetensors file but not an rnn checkpoint (no format '${FORMAT}' in its metadata)`);
   }
-  if (Number(metadata.format_version) !== FORMAT_VERSION) {
-    throw new CheckpointError(`${file} has checkpoint format ${metadata.format_version}; this rnn reads format ${FORMAT_VERSION}`);
+  const version = Number(metadata.format_version);
+  if (Number.isInteger(version) && version > FORMAT_VERSION) {
+    throw new CheckpointError(`${file} has checkpoint format ${version}, newer than this rnn reads (${FORMAT_VERSION}); upgrade rnn to use it`);
+  }
+  if (version !== FORMAT_VERSION) {
+    throw new CheckpointError(`${file} has checkpoint format ${JSON.stringify(metadata.format_version ?? null)}; this rnn reads format ${FORMAT_VERSION}; the file is damaged`);
   }
   const model = parseJson<Partial<ModelConfig>>(file, 'model_config', metadata.model_config);
   for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'layers'] as const) {
@@ -185,6 +232,13 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   }
   if (vocab.size !== model.vocabSize) throw new CheckpointError(`${file}: vocabulary has ${vocab.size} characters, model_config says ${model.vocabSize}`);
   const optimizer = parseJson<{ step: number }>(file, 'optimizer', metadata.optimizer);
+  const progress = parseJson<TrainProgress>(file, 'progress', metadata.progress);
+  if (typeof progress !== 'object' || progress === null || !Number.isSafeInteger(progress.iteration) || progress.iteration < 0 || !Array.isArray(progress.history)) {
+    throw new CheckpointError(`${file}: metadata 'progress' is not an iteration and a history; the file is damaged`);
+  }
+  if (typeof optimizer !== 'object' || optimizer === null || !Number.isSafeInteger(optimizer.step) || optimizer.step < 0) {
+    throw new CheckpointError(`${file}: metadata 'optimizer' has no step count; the file is damaged`);
+  }
   return {
     model: {
       vocabSize: model.vocabSize!, embeddingSize: model.embeddingSize!, hiddenSize: model.hiddenSize!, layers: model.layers!,
@@ -192,11 +246,37 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
     },
     train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
     vocab,
-    progress: parseJson<TrainProgress>(file, 'progress', metadata.progress),
+    progress,
     corpus: parseJson<CorpusFingerprint>(file, 'corpus', metadata.corpus),
     adamStep: optimizer.step,
     createdAt: metadata.created_at ?? '',
   };
+}
+
+/**
+ * A config must describe a model the file can hold: a model is built from the config before its
+ * weights are read, so `hiddenSize: 1e9` in an otherwise sound file must fail here, not in an
+ * allocation. Whatever the cell, its recurrent weights hold at least H·H values, the embedding
+ * V·E and the decoder H·V, and each layer at least one tensor.
+ */
+function checkConfigFitsFile(file: string, model: ModelConfig, shapes: number[][]): void {
+  const values = shapes.reduce((sum, shape) => sum + shape.reduce((p, d) => p * d, 1), 0);
+  const { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L } = model;
+  if (V * E > values || H * H > values || H * V > values || L > shapes.length) {
+    throw new CheckpointError(`${file}: model_config describes a ${L}x${H} model (embedding ${E}, vocabulary ${V}), ` +
+      `larger than the ${values.toLocaleString('en-US')} values in its ${shapes.length} tensors; the metadata is damaged`);
+  }
+}
+
+/** NaN or ±Infinity in a weight: refused, naming the tensor (a diverged run, or damage). */
+function checkFinite(file: string, name: string, data: Float32Array, first = 0): void {
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i];
+    if (x - x !== 0) {
+      throw new CheckpointError(`${file}: tensor '${name}' holds ${Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity'} at value ${first + i}; ` +
+        'the training that wrote it diverged or the file is damaged: use another checkpoint (e.g. the .best one) or re-train');
+    }
+  }
 }
 
 function tensorFor(ckpt: LoadedCheckpoint, name: string, shape: number[]): Float32Array {
@@ -207,6 +287,7 @@ function tensorFor(ckpt: LoadedCheckpoint, name: string, shape: number[]): Float
 
 function checkedData(file: string, t: NamedTensor, shape: number[]): Float32Array {
   checkShape(file, t.name, t.shape, shape);
+  checkFinite(file, t.name, t.data);
   return t.data;
 }
 

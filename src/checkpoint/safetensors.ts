@@ -327,6 +327,14 @@ function parseHeader(headerBytes: Buffer, dataBytesInFile: number, source: strin
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw new CheckpointError(`${source} has a header that is not a JSON object; ${DAMAGED}`);
   }
+  // JSON.parse keeps the last of two equal keys: a header naming a tensor twice would load
+  // whichever came last, silently. The reference reader refuses it; so do we.
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) {
+    const what = duplicate.depth === 1 ? (duplicate.key === METADATA_KEY ? 'two __metadata__ objects' : `two tensors named ${JSON.stringify(duplicate.key)}`)
+      : `a key ${JSON.stringify(duplicate.key)} twice in one object (in __metadata__ or a tensor entry)`;
+    throw new CheckpointError(`${source} has ${what} in its header; ${DAMAGED}`);
+  }
 
   let metadata: Record<string, string> = {};
   const layouts: TensorLayout[] = [];
@@ -364,6 +372,39 @@ function parseHeader(headerBytes: Buffer, dataBytesInFile: number, source: strin
     );
   }
   return { metadata, layouts, dataBytes: covered };
+}
+
+/**
+ * The first key that appears twice in one object of a valid JSON text, with the object's depth
+ * (1: the top level). A scan, not a parse: strings are skipped whole, and a string followed by
+ * ':' is a key of the innermost open object.
+ */
+export function findDuplicateKey(text: string): { key: string; depth: number } | null {
+  const open: Array<Set<string> | null> = []; // a Set per open object, null per open array
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      const literal = text.slice(i, j + 1);
+      i = j + 1;
+      let k = i;
+      while (k < text.length && (text[k] === ' ' || text[k] === '\t' || text[k] === '\n' || text[k] === '\r')) k++;
+      const keys = open[open.length - 1];
+      if (text[k] === ':' && keys) {
+        const key = JSON.parse(literal) as string;
+        if (keys.has(key)) return { key, depth: open.length };
+        keys.add(key);
+      }
+      continue;
+    }
+    if (c === 0x7b /* { */) open.push(new Set());
+    else if (c === 0x5b /* [ */) open.push(null);
+    else if (c === 0x7d /* } */ || c === 0x5d /* ] */) open.pop();
+    i++;
+  }
+  return null;
 }
 
 function parseMetadata(entry: unknown, source: string): Record<string, string> {

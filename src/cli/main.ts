@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { UsageError, InterruptedError } from '../errors';
 import { CheckpointError } from '../checkpoint/safetensors';
 import { ExitSignal } from './exit';
+import { refuseConflictingOptions, refuseRepeatedOptions } from './parse';
 import './stdout'; // its EPIPE listener: `rnn … --help | head` exits quietly
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -50,10 +51,15 @@ Exit codes: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (Ctrl-C; train
   const override = (cmd: Command): void => {
     cmd.exitOverride();
     // One line, in our voice: "rnn: option '--temp <t>' argument '0' is invalid. …"
-    cmd.configureOutput({ outputError: (str, write) => write(`rnn: ${str.replace(/^error: /, '').trim()} (see rnn ${cmd.name() === 'rnn' ? '' : `${cmd.name()} `}--help)\n`) });
+    cmd.configureOutput({ outputError: (str, write) => write(`rnn: ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see rnn ${cmd.name() === 'rnn' ? '' : `${cmd.name()} `}--help)\n`) });
     cmd.commands.forEach(override);
   };
   override(root);
+  // What commander cannot see: an option given twice (it keeps the last), options that contradict.
+  root.hook('preAction', (_root, action) => {
+    refuseRepeatedOptions(action, argv.slice(1));
+    refuseConflictingOptions(action);
+  });
   return root;
 }
 

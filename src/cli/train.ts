@@ -1,7 +1,6 @@
 // `rnn train <corpus>`: parse options into a TrainConfig, build or resume a model, run the trainer.
 
 import { Command, Option } from 'commander';
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
@@ -11,7 +10,7 @@ import {
 import { CellName } from '../kernels/backend';
 import { CELLS, CELL_NAMES, cellSpec } from '../engine/cells';
 import { UsageError, InterruptedError } from '../errors';
-import { readStdin, readTextFile, splitCorpus } from '../data/corpus';
+import { EncodedCorpus, readCorpusFile, readCorpusStdin, splitCorpus } from '../data/corpus';
 import { FetchProgress, corpusState, fetchCorpus, knownCorpus, KNOWN_CORPORA } from '../data/registry';
 import { Batcher } from '../data/batcher';
 import { Vocab } from '../data/vocab';
@@ -25,6 +24,8 @@ import {
   CheckpointMeta, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint,
   restoreModel, restoreTrainingState, saveCheckpoint,
 } from '../checkpoint/checkpoint';
+import { lockCheckpoint } from '../checkpoint/lock';
+import { checkTrainingFits } from './memory';
 import { Log, createLog } from './log';
 import { intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
@@ -164,18 +165,23 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   return config;
 }
 
-function fingerprint(text: string, source: string): CheckpointMeta['corpus'] {
-  return { source, sha256: createHash('sha256').update(text).digest('hex'), characters: [...text].length };
+function fingerprint(encoded: EncodedCorpus): CheckpointMeta['corpus'] {
+  return { source: encoded.source, sha256: encoded.sha256, characters: encoded.characters };
+}
+
+/** A fingerprint for a message: where the text came from, its hash's first digits and its length. */
+function describeFingerprint(print: CheckpointMeta['corpus']): string {
+  return `${print.source}: sha256 ${print.sha256.slice(0, 12)}…, ${print.characters.toLocaleString('en-US')} characters`;
 }
 
 /**
  * The corpus argument: '-' is stdin; an existing path always wins; then a known corpus name,
  * read from the corpora folder or fetched there (sha256 checked) when absent.
  */
-async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Promise<{ text: string; source: string }> {
-  if (corpusArg === '-') return { text: await readStdin(), source: 'stdin' };
+async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Promise<EncodedCorpus> {
+  if (corpusArg === '-') return readCorpusStdin();
   const known = knownCorpus(corpusArg);
-  if (!known || fs.existsSync(corpusArg)) return { text: readTextFile(corpusArg), source: corpusArg };
+  if (!known || fs.existsSync(corpusArg)) return readCorpusFile(corpusArg);
   const { state, file: present } = corpusState(known, corporaDir);
   let file = present;
   if (state === 'differs') log.warn(`${file} is not the registered ${known.name} (sha256 differs); training on it anyway`);
@@ -196,12 +202,25 @@ async function readCorpus(corpusArg: string, corporaDir: string, log: Log): Prom
     }
     log.info(`rnn: saved ${file} (sha256 ok)`);
   }
-  return { text: readTextFile(file), source: file };
+  return readCorpusFile(file);
 }
 
 async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Promise<void> {
   const log = createLog(opts.quiet);
-  let config = configFromOptions(opts, cmd, corpusArg);
+  const config = configFromOptions(opts, cmd, corpusArg);
+  validateConfig(config); // a bad combination of flags is refused before the lock is taken
+  if (opts.log !== undefined) checkLogWritable(opts.log);
+  // Before any work: the folder must take files, and no other run may be writing this name.
+  const lock = lockCheckpoint(config.checkpointDir, config.name, (message) => log.warn(message));
+  try {
+    await trainLocked(corpusArg, opts, cmd, config, log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, initial: TrainConfig, log: Log): Promise<void> {
+  let config = initial;
   const paths = checkpointPaths(config.checkpointDir, config.name);
 
   let resumed: LoadedCheckpoint | null = null;
@@ -253,11 +272,13 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
     };
   }
 
-  const { text, source } = await readCorpus(corpusArg, opts.corporaDir, log);
-  const corpus = splitCorpus(text, source, config.valFraction, config.seqLen + 1);
-  const corpusPrint = fingerprint(text, source);
+  const encoded = await readCorpus(corpusArg, opts.corporaDir, log);
+  const source = encoded.source;
+  const corpus = splitCorpus(encoded, config.valFraction, config.seqLen + 1);
+  const corpusPrint = fingerprint(encoded);
   if (resumed && resumed.meta.corpus.sha256 !== corpusPrint.sha256) {
-    throw new UsageError(`--resume: ${source} is not the text ${paths.latest} was trained on (${resumed.meta.corpus.source}); resume with the same corpus`);
+    throw new UsageError(`--resume: ${paths.latest} was trained on another text (${describeFingerprint(resumed.meta.corpus)}), ` +
+      `not this one (${describeFingerprint(corpusPrint)}); resume with the same corpus, or start a new --name`);
   }
   const vocab: Vocab = resumed ? resumed.meta.vocab : corpus.vocab;
 
@@ -269,7 +290,19 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
   }
   const frozen = validateConfig(config);
 
+  // The estimate needs only the config; refusing before the backend starts costs nothing.
+  const wanted = { vocabSize: vocab.size, ...frozen.model };
+  const likelyBackend = frozen.backend === 'auto' ? 'wasm' : frozen.backend;
+  checkTrainingFits(wanted, frozen.batchSize, frozen.seqLen, likelyBackend);
   const backend = await createBackend(frozen.backend, { threads: frozen.threads, gpuMode: opts.gpuMode, preferGpu: true });
+  if (backend.name !== likelyBackend) {
+    try {
+      checkTrainingFits(wanted, frozen.batchSize, frozen.seqLen, backend.name);
+    } catch (err) {
+      backend.destroy();
+      throw err;
+    }
+  }
   let interrupted = false;
   let interrupts = 0;
   const onSigint = (): void => {
@@ -369,18 +402,20 @@ function formatMinutes(ms: number): string {
  * --sample-every (a seeded sample on stderr, so one sees the text improve) and --log (one JSON
  * line per evaluation, appended and flushed as written: a crash loses at most the line in hand).
  */
+/** --log must take appended lines: checked before anything is written, the checkpoint folder included. */
+function checkLogWritable(file: string): void {
+  try {
+    fs.appendFileSync(file, '');
+  } catch (err) {
+    throw new UsageError(`--log ${file}: cannot append to it (${(err as NodeJS.ErrnoException).code ?? String(err)}); check that its folder exists`);
+  }
+}
+
 function trainingFeedback(
   opts: TrainOptions, log: Log, reporter: ProgressReporter, model: Model, vocab: Vocab, config: Readonly<TrainConfig>,
 ): { step(info: StepInfo): Promise<void>; evaluated(info: EvalInfo): void } {
   // Default: at each evaluation where a person watches (a terminal), never into a log file.
   const every = opts.sampleEvery ?? (log.fancy && !log.quiet ? config.evalEvery : 0);
-  if (opts.log !== undefined) {
-    try {
-      fs.appendFileSync(opts.log, '');
-    } catch (err) {
-      throw new UsageError(`--log ${opts.log}: cannot append to it (${(err as NodeJS.ErrnoException).code ?? String(err)}); check that its folder exists`);
-    }
-  }
   let last: StepInfo | null = null;
   return {
     async step(info: StepInfo): Promise<void> {

@@ -6,6 +6,12 @@
 // across windows (stateful truncated BPTT) is the state of the same text position.
 // Layout is time-major: row t·B + b holds step t of stream b, matching the engine's [T·B, ·].
 
+/**
+ * A corpus's token ids: 2 bytes each while the vocabulary fits 16 bits (a 200 MB corpus is
+ * 400 MB of ids, not 800), else 4. Windows are always Int32Array: what backends upload.
+ */
+export type TokenIds = Uint16Array | Int32Array;
+
 export interface Window {
   inputs: Int32Array;  // [T·B]
   targets: Int32Array; // [T·B]
@@ -18,7 +24,7 @@ export class Batcher {
   /** Full windows per pass over the streams. */
   readonly windowsPerEpoch: number;
 
-  constructor(readonly tokens: Int32Array, readonly batchSize: number, readonly seqLen: number) {
+  constructor(readonly tokens: TokenIds, readonly batchSize: number, readonly seqLen: number) {
     this.streamLength = Math.floor(tokens.length / batchSize);
     this.windowsPerEpoch = Math.floor((this.streamLength - 1) / seqLen);
     if (this.windowsPerEpoch < 1) {

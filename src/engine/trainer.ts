@@ -6,7 +6,7 @@
 // through the callbacks, and the CLI decides what to show.
 
 import { TrainConfig } from '../config';
-import { Batcher, Window } from '../data/batcher';
+import { Batcher, TokenIds, Window } from '../data/batcher';
 import { Model, Workspace } from './model';
 import { Adam, ClipConfig } from './optimizer';
 import { Rng } from './rng';
@@ -92,7 +92,7 @@ export class Evaluator {
   private readonly batcher: Batcher | null;
 
   constructor(
-    readonly model: Model, tokens: Int32Array, batchSize: number, readonly seqLen: number,
+    readonly model: Model, tokens: TokenIds, batchSize: number, readonly seqLen: number,
     private readonly counted: Uint8Array | null = null,
   ) {
     // Fewer streams (and shorter windows) when the split is small: every character counts.
@@ -218,8 +218,8 @@ export class Trainer {
     readonly model: Model,
     readonly optimizer: Adam,
     readonly config: Readonly<TrainConfig>,
-    train: Int32Array,
-    val: Int32Array,
+    train: TokenIds,
+    val: TokenIds,
     readonly progress: TrainProgress,
   ) {
     this.batcher = new Batcher(train, config.batchSize, config.seqLen);

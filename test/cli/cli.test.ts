@@ -128,7 +128,7 @@ describe('rnn CLI', () => {
   }
 
   it('refuses --resume with a conflicting architecture flag', () => {
-    const run = rnn(['train', corpus, ...TINY, '--hidden', '16', '--max-iters', '12', '--checkpoint-dir', ckptDir, '--resume']);
+    const run = rnn(['train', corpus, ...TINY.map((a, i) => (TINY[i - 1] === '--hidden' ? '16' : a)), '--max-iters', '12', '--checkpoint-dir', ckptDir, '--resume']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--hidden 16 conflicts/);
   });

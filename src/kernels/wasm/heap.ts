@@ -60,8 +60,9 @@ export class WasmHeap {
     const have = this.memory.buffer.byteLength;
     if (end <= have) return;
     if (end > this.maxBytes) {
-      throw new Error(`wasm backend: out of memory: ${mib(end)} MiB needed, the limit is ${mib(this.maxBytes)} MiB ` +
-        '(raise maxMemoryMiB, or use a smaller model or batch)');
+      // Names only what a user can change: the model and batch sizes (the limit is wasm32's).
+      throw new Error(`wasm backend: out of memory: ${mib(end)} MiB needed, it holds at most ${mib(this.maxBytes)} MiB; ` +
+        'use a smaller model (--hidden, --layers, --embedding) or batch (--batch, --seq-len)');
     }
     // Grow geometrically so a model's allocations cost a handful of grows, not hundreds.
     const want = Math.min(this.maxBytes, Math.max(end, have * 1.5));

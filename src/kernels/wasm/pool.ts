@@ -70,13 +70,36 @@ for (;;) {
 }
 `;
 
+/**
+ * How long a job may make no progress before its workers are given up on: a worker that died
+ * mid-chunk (terminated, out of memory) never reports its chunk done, and run() is synchronous,
+ * so the 'exit' event that says so cannot be seen until run() returns. Ample beside any chunk
+ * (chunks take µs to ms); run() also allows 100× the longest chunk this thread ran.
+ */
+const DEFAULT_STALL_MS = 60000;
+/** Atomics.wait slice while waiting for workers, so the stall clock is read. */
+const WAIT_SLICE_MS = 100;
+
 export class ThreadPool {
   private readonly ctl: Int32Array;
   private seq = 0;
   private destroyed = false;
+  /** Why the pool can no longer run jobs (a worker exited or stalled), or null. */
+  private broken: string | null = null;
+  /** See DEFAULT_STALL_MS; tests shorten it. */
+  stallMs = DEFAULT_STALL_MS;
 
   private constructor(private readonly workers: Worker[], control: SharedArrayBuffer, private readonly names: string[]) {
     this.ctl = new Int32Array(control);
+    workers.forEach((worker, w) => {
+      // Seen between jobs (the event loop runs then): the next run() refuses at once.
+      worker.on('exit', (code) => {
+        if (!this.destroyed) this.broken ??= `worker thread ${w} exited (code ${code})`;
+      });
+      worker.on('error', (err) => {
+        if (!this.destroyed) this.broken ??= `worker thread ${w} failed (${err.message.split('\n')[0]})`;
+      });
+    });
   }
 
   /**
@@ -123,6 +146,7 @@ export class ThreadPool {
    */
   run(name: string, args: number[], chunks: number, scratch: number, kernel: (...a: number[]) => void): void {
     if (this.destroyed) throw new Error('wasm backend: used after destroy()');
+    if (this.broken) throw this.failure();
     const op = this.names.indexOf(name);
     if (op < 0) throw new Error(`wasm backend: kernel ${name} is not in the worker table`);
     if (args.length > MAX_ARGS) throw new Error(`wasm backend: ${args.length} arguments for ${name}; at most ${MAX_ARGS}`);
@@ -142,30 +166,49 @@ export class ThreadPool {
     const own = [...args, 0, scratch];
     let ownError: unknown = null;
     let ownDone = 0;
+    let longestChunkMs = 0;
     for (;;) {
       const claim = Atomics.load(ctl, CLAIM);
       if ((claim & CHUNK_MASK) >= chunks) break;
       if (Atomics.compareExchange(ctl, CLAIM, claim, claim + 1) !== claim) continue;
       own[args.length] = claim & CHUNK_MASK;
+      const started = performance.now();
       try {
         kernel(...own);
       } catch (err) {
         ownError = err;
       }
+      longestChunkMs = Math.max(longestChunkMs, performance.now() - started);
       ownDone++;
     }
     // Chunks this thread ran count at once; wait only for those a worker is still running.
     let done = Atomics.add(ctl, DONE, ownDone) + ownDone;
     let spins = 0;
+    let lastProgress = performance.now();
+    const stallMs = Math.max(this.stallMs, 100 * longestChunkMs);
     while (done !== chunks) {
-      if (++spins > SPIN) Atomics.wait(ctl, DONE, done);
-      done = Atomics.load(ctl, DONE);
+      if (++spins > SPIN) {
+        Atomics.wait(ctl, DONE, done, WAIT_SLICE_MS);
+        const now = performance.now();
+        if (now - lastProgress > stallMs) {
+          this.broken = `${chunks - done} of ${chunks} chunks of ${name} got no answer from the worker threads for ${Math.round((now - lastProgress) / 1000)} s (a worker died or hangs)`;
+          throw this.failure();
+        }
+      }
+      const now = Atomics.load(ctl, DONE);
+      if (now !== done) lastProgress = performance.now();
+      done = now;
     }
     if (ownError) throw ownError;
     if (ctl[FAILED]) {
       ctl[FAILED] = 0;
       throw new Error(`wasm backend: kernel ${name} failed on a worker thread`);
     }
+  }
+
+  /** The error for a broken pool: what happened and what the user can do. */
+  private failure(): Error {
+    return new Error(`wasm backend: ${this.broken}; stopping (saved checkpoints are intact): run again, or with --threads 1 or --backend reference`);
   }
 
   /** Stops and terminates every worker. */
