@@ -1,7 +1,10 @@
-// GEMM speed at the LSTM's shapes: reference vs wasm on 1 and on N threads, GFLOP/s side by side.
+// GEMM speed at the LSTM's shapes: reference vs wasm on 1 and on N threads, GFLOP/s side by side,
+// for both wasm kernel modules: plain SIMD128 and relaxed SIMD (fused multiply-add), measured
+// shape by shape one after the other so that their ratio survives a loaded machine.
 //
 // Plain JS over the compiled backends (ts-node is not a dependency): run `npm run build` first,
 // or `npm run bench:gemm`, which does. Usage: node bench/gemm.js [--json] [--hidden 128,256,512]
+// JSON rows: wasm1/wasmN are the module the backend picks here (`simd`), plain1/plainN SIMD128 alone.
 // Shapes (B=50 streams, T=50 steps, E=64, V=65; weights stored PyTorch-style [4H, In]):
 //   rec fwd    h·W_hhᵀ        [B, H]·[4H, H]ᵀ        per step
 //   proj fwd   x·W_ihᵀ        [T·B, In]·[4H, In]ᵀ    per window, In = E (layer 1) or H (layer 2)
@@ -72,8 +75,15 @@ async function main() {
   const hiddens = hiddenArg > 0 ? process.argv[hiddenArg + 1].split(',').map(Number) : [128, 256, 512];
   const threads = os.availableParallelism();
   const reference = new ReferenceBackend('float32');
+  // The module the backend picks on its own (relaxed where the engine accepts it), and the plain one.
   const one = await createWasmBackend({ threads: 1 });
   const many = threads > 1 ? await createWasmBackend({ threads }) : null;
+  const plainOne = one.simd === 'plain' ? null : await createWasmBackend({ threads: 1, simd: 'plain' });
+  const plainMany = one.simd === 'plain' || threads === 1 ? null : await createWasmBackend({ threads, simd: 'plain' });
+  if (!json) {
+    process.stdout.write(`wasm module here: ${one.description}\n`);
+    process.stdout.write(`GFLOP/s (M x K x N)        reference  plain-1t  plain-${threads}t  ${one.simd}-1t  ${one.simd}-${threads}t\n`);
+  }
   const rows = [];
   try {
     for (const H of hiddens) {
@@ -81,27 +91,28 @@ async function main() {
         const flops = 2 * shape.M * shape.N * shape.K;
         const row = { H, shape: shape.name, M: shape.M, K: shape.K, N: shape.N, mflop: flops / 1e6 };
         row.reference = flops <= REFERENCE_MAX_FLOPS ? gflops(reference, shape) : null;
+        row.plain1 = plainOne ? gflops(plainOne, shape) : null;
         row.wasm1 = gflops(one, shape);
+        row[`plain${threads}`] = plainMany ? gflops(plainMany, shape) : null;
         row[`wasm${threads}`] = many ? gflops(many, shape) : null;
+        if (row.plain1 === null) row.plain1 = row.wasm1;
+        if (row[`plain${threads}`] === null) row[`plain${threads}`] = row[`wasm${threads}`];
         rows.push(row);
         if (!json) {
-          const f = (x) => (x === null ? '-' : x.toFixed(1)).padStart(8);
+          const f = (x) => (x === null ? '-' : x.toFixed(1)).padStart(9);
           const label = `H=${H} ${shape.name}`.padEnd(18);
           const dims = `${shape.M}x${shape.K}x${shape.N}`.padEnd(15);
-          process.stdout.write(`${label}${dims}${f(row.reference)}${f(row.wasm1)}${f(row[`wasm${threads}`])}\n`);
+          process.stdout.write(`${label}${dims}${f(row.reference)}${f(row.plain1)}${f(row[`plain${threads}`])}` +
+            `${f(row.wasm1)}${f(row[`wasm${threads}`])}\n`);
         }
       }
     }
   } finally {
-    one.destroy();
-    many?.destroy();
+    [one, many, plainOne, plainMany].forEach((b) => b?.destroy());
   }
-  if (json) process.stdout.write(JSON.stringify({ threads, cpu: os.cpus()[0].model, rows }) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ threads, simd: one.simd, cpu: os.cpus()[0].model, rows }) + '\n');
 }
 
-if (!process.argv.includes('--json')) {
-  process.stdout.write(`GFLOP/s (M x K x N)        reference  wasm-1t  wasm-${os.availableParallelism()}t\n`);
-}
 main().catch((err) => {
   process.stderr.write(`bench/gemm: ${err.message}\n`);
   process.exit(1);

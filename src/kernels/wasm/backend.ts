@@ -52,6 +52,9 @@ export interface Kernels {
   ): void;
 }
 
+/** The kernel module a backend runs (index.ts): SIMD128 alone, or with relaxed SIMD's fused multiply-add. */
+export type WasmSimd = 'plain' | 'relaxed';
+
 /** A cell kernel (cells/cell.ts): kernel(...pointers, B, H, chunks, chunk, scratch). */
 type CellKernelFn = (...args: number[]) => void;
 
@@ -131,9 +134,12 @@ export class WasmBackend implements Backend {
     private readonly pool: ThreadPool | null,
     /** scratch[0]: this thread's GEMM packing buffers (the workers hold their own). */
     private readonly scratch: number[],
+    /** Which module: 'relaxed' where the GEMM fuses multiply and add. */
+    readonly simd: WasmSimd = 'plain',
   ) {
     const threads = this.threads;
-    this.description = `wasm simd128, ${threads} thread${threads === 1 ? '' : 's'}`;
+    const kind = simd === 'relaxed' ? 'wasm simd128 + relaxed fma' : 'wasm simd128';
+    this.description = `${kind}, ${threads} thread${threads === 1 ? '' : 's'}`;
   }
 
   /** Threads that run kernels, this one included. */

@@ -129,6 +129,15 @@ function packB(b: usize, ldb: i32, transB: i32, p0: i32, kc: i32, j0: i32, nc: i
   }
 }
 
+// acc + a·b. Built with relaxed SIMD (kernels-relaxed.wasm, `--enable relaxed-simd`) it is one
+// f32x4.relaxed_madd: a fused multiply-add where the CPU has one (one rounding; V8 emits vfmadd on
+// x64 with FMA3), else the same mul and add. The engine picks one form per process, so every
+// thread sums the same way. The plain module (kernels.wasm) keeps the separate mul and add.
+@inline function madd4(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
 // One MR×NR tile: C[0:rows, 0:cols] (+)= Apanel[kc, MR]ᵀ · Bpanel[kc, NR]. Full tiles go
 // straight to C; edge tiles go through tmp so the padded lanes are never written.
 function microKernel(
@@ -143,17 +152,17 @@ function microKernel(
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd4(a, b0, c00);
+    c01 = madd4(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd4(a, b0, c10);
+    c11 = madd4(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd4(a, b0, c20);
+    c21 = madd4(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd4(a, b0, c30);
+    c31 = madd4(a, b1, c31);
     ap += 16;
     bp += 32;
   }
