@@ -1,7 +1,13 @@
-// GEMM speed at the LSTM's shapes: reference vs wasm on 1 and on N threads, GFLOP/s side by side.
+// GEMM speed at the LSTM's shapes: reference vs wasm on 1 and on N threads, GFLOP/s side by side,
+// for both wasm kernel modules: plain SIMD128 and relaxed SIMD (fused multiply-add), measured
+// shape by shape one after the other so that their ratio survives a loaded machine.
 //
 // Plain JS over the compiled backends (ts-node is not a dependency): run `npm run build` first,
-// or `npm run bench:gemm`, which does. Usage: node bench/gemm.js [--json] [--hidden 128,256,512]
+// or `npm run bench:gemm`, which does. Usage: node bench/gemm.js [--json] [--hidden 128,256,512] [--cpu-time]
+// JSON rows: wasm1/wasmN are the module the backend picks here (`simd`), plain1/plainN SIMD128 alone.
+// --cpu-time: one-thread figures per CPU-second of this process, best of three windows, and no
+// thread columns: on a machine other work shares, time the process spends descheduled drops out
+// (so plain vs relaxed compares the kernels), though a thread count's speedup can't be read.
 // Shapes (B=50 streams, T=50 steps, E=64, V=65; weights stored PyTorch-style [4H, In]):
 //   rec fwd    h·W_hhᵀ        [B, H]·[4H, H]ᵀ        per step
 //   proj fwd   x·W_ihᵀ        [T·B, In]·[4H, In]ᵀ    per window, In = E (layer 1) or H (layer 2)
@@ -50,30 +56,49 @@ function operands(backend, { M, K, N, opts }) {
   return { a, b, out, dispose: () => [a, b, out].forEach((t) => backend.dispose(t)) };
 }
 
-/** GFLOP/s of backend.matmul at this shape: calls repeated for MEASURE_S seconds. */
+const CPU_TIME = process.argv.includes('--cpu-time');
+/** Seconds since `start` (an hrtime, or a cpuUsage with --cpu-time). */
+const clock = CPU_TIME
+  ? { start: () => process.cpuUsage(), seconds: (t0) => { const u = process.cpuUsage(t0); return (u.user + u.system) / 1e6; } }
+  : { start: () => process.hrtime.bigint(), seconds: (t0) => Number(process.hrtime.bigint() - t0) / 1e9 };
+
+/** GFLOP/s of backend.matmul at this shape: calls repeated for MEASURE_S seconds (best of 3 with --cpu-time). */
 function gflops(backend, shape) {
   const { a, b, out, dispose } = operands(backend, shape);
   backend.matmul(a, b, out, shape.opts);
-  let calls = 0;
-  const start = process.hrtime.bigint();
-  let elapsed = 0;
-  while (elapsed < MEASURE_S) {
-    backend.matmul(a, b, out, shape.opts);
-    calls++;
-    elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  let best = 0;
+  for (let window = 0; window < (CPU_TIME ? 3 : 1); window++) {
+    let calls = 0;
+    const start = clock.start();
+    let elapsed = 0;
+    while (elapsed < MEASURE_S) {
+      backend.matmul(a, b, out, shape.opts);
+      calls++;
+      elapsed = clock.seconds(start);
+    }
+    best = Math.max(best, (2 * shape.M * shape.N * shape.K * calls) / elapsed / 1e9);
   }
   dispose();
-  return (2 * shape.M * shape.N * shape.K * calls) / elapsed / 1e9;
+  return best;
 }
 
 async function main() {
   const json = process.argv.includes('--json');
   const hiddenArg = process.argv.indexOf('--hidden');
   const hiddens = hiddenArg > 0 ? process.argv[hiddenArg + 1].split(',').map(Number) : [128, 256, 512];
-  const threads = os.availableParallelism();
+  const threads = CPU_TIME ? 1 : os.availableParallelism();
   const reference = new ReferenceBackend('float32');
+  // The module the backend picks on its own (relaxed where the engine accepts it), and the plain one.
   const one = await createWasmBackend({ threads: 1 });
   const many = threads > 1 ? await createWasmBackend({ threads }) : null;
+  const plainOne = one.simd === 'plain' ? null : await createWasmBackend({ threads: 1, simd: 'plain' });
+  const plainMany = one.simd === 'plain' || threads === 1 ? null : await createWasmBackend({ threads, simd: 'plain' });
+  const many1 = threads > 1;
+  if (!json) {
+    process.stdout.write(`wasm module here: ${one.description}${CPU_TIME ? '; GFLOP/s per CPU-second' : ''}\n`);
+    process.stdout.write(`GFLOP/s (M x K x N)        reference  plain-1t${many1 ? `  plain-${threads}t` : ''}` +
+      `  ${one.simd}-1t${many1 ? `  ${one.simd}-${threads}t` : ''}\n`);
+  }
   const rows = [];
   try {
     for (const H of hiddens) {
@@ -81,27 +106,31 @@ async function main() {
         const flops = 2 * shape.M * shape.N * shape.K;
         const row = { H, shape: shape.name, M: shape.M, K: shape.K, N: shape.N, mflop: flops / 1e6 };
         row.reference = flops <= REFERENCE_MAX_FLOPS ? gflops(reference, shape) : null;
+        row.plain1 = plainOne ? gflops(plainOne, shape) : null;
         row.wasm1 = gflops(one, shape);
-        row[`wasm${threads}`] = many ? gflops(many, shape) : null;
+        if (row.plain1 === null) row.plain1 = row.wasm1;
+        if (many1) {
+          row[`plain${threads}`] = plainMany ? gflops(plainMany, shape) : null;
+          row[`wasm${threads}`] = gflops(many, shape);
+          if (row[`plain${threads}`] === null) row[`plain${threads}`] = row[`wasm${threads}`];
+        }
         rows.push(row);
         if (!json) {
-          const f = (x) => (x === null ? '-' : x.toFixed(1)).padStart(8);
+          const f = (x) => (x === null ? '-' : x.toFixed(1)).padStart(9);
           const label = `H=${H} ${shape.name}`.padEnd(18);
           const dims = `${shape.M}x${shape.K}x${shape.N}`.padEnd(15);
-          process.stdout.write(`${label}${dims}${f(row.reference)}${f(row.wasm1)}${f(row[`wasm${threads}`])}\n`);
+          const cols = many1 ? [row.reference, row.plain1, row[`plain${threads}`], row.wasm1, row[`wasm${threads}`]]
+            : [row.reference, row.plain1, row.wasm1];
+          process.stdout.write(`${label}${dims}${cols.map(f).join('')}\n`);
         }
       }
     }
   } finally {
-    one.destroy();
-    many?.destroy();
+    [one, many, plainOne, plainMany].forEach((b) => b?.destroy());
   }
-  if (json) process.stdout.write(JSON.stringify({ threads, cpu: os.cpus()[0].model, rows }) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ threads, simd: one.simd, cpu: os.cpus()[0].model, rows }) + '\n');
 }
 
-if (!process.argv.includes('--json')) {
-  process.stdout.write(`GFLOP/s (M x K x N)        reference  wasm-1t  wasm-${os.availableParallelism()}t\n`);
-}
 main().catch((err) => {
   process.stderr.write(`bench/gemm: ${err.message}\n`);
   process.exit(1);

@@ -15,8 +15,12 @@ export interface BackendEntry {
 export const BACKENDS: BackendEntry[] = [
   { name: 'reference-float32', create: () => new ReferenceBackend('float32'), tolerance: 2e-6 },
   // float32 storage and float32 sums (the reference sums in float64); exp/σ/tanh within 2 ulp.
-  { name: 'wasm-1thread', create: () => createWasmBackend({ threads: 1 }), tolerance: 2e-6 },
-  { name: 'wasm-2threads', create: () => createWasmBackend({ threads: 2 }), tolerance: 2e-6 },
+  // Both kernel modules: SIMD128 alone, and relaxed SIMD (the GEMM's fused multiply-add), which
+  // `auto` picks where the engine accepts it (Node 20 with V8's flag, switched on by the backend).
+  { name: 'wasm-1thread', create: () => createWasmBackend({ threads: 1, simd: 'plain' }), tolerance: 2e-6 },
+  { name: 'wasm-2threads', create: () => createWasmBackend({ threads: 2, simd: 'plain' }), tolerance: 2e-6 },
+  { name: 'wasm-relaxed-1thread', create: () => createWasmBackend({ threads: 1, simd: 'relaxed' }), tolerance: 2e-6 },
+  { name: 'wasm-relaxed-2threads', create: () => createWasmBackend({ threads: 2, simd: 'relaxed' }), tolerance: 2e-6 },
   // gpu.js cpu mode: the kernels run as float64 JavaScript and store float32 arrays.
   { name: 'gpujs-cpu', create: () => createGpujsBackend({ mode: 'cpu' }), tolerance: 2e-6 },
 ];

@@ -2,7 +2,7 @@
 
 import { Backend, CELL_GATES, CellName, MatmulOptions, Tensor } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
-import { createWasmBackend } from '../../src/kernels/wasm';
+import { chooseSimd, createWasmBackend } from '../../src/kernels/wasm';
 import { Rng } from '../../src/engine/rng';
 
 describe('wasm backend', () => {
@@ -17,11 +17,58 @@ describe('wasm backend', () => {
     two?.destroy();
   });
 
-  it('says how many threads it runs', () => {
+  it('says how many threads it runs, and which kernel module', async () => {
     expect(one.name).toBe('wasm');
-    expect(one.description).toBe('wasm simd128, 1 thread');
-    expect(two.description).toBe('wasm simd128, 2 threads');
+    // Node 20 accepts relaxed SIMD once the backend has switched V8's flag on.
+    expect(one.description).toBe('wasm simd128 + relaxed fma, 1 thread');
+    expect(two.description).toBe('wasm simd128 + relaxed fma, 2 threads');
+    const plain = await createWasmBackend({ threads: 1, simd: 'plain' });
+    expect(plain.description).toBe('wasm simd128, 1 thread');
+    plain.destroy();
   });
+
+  it('takes the relaxed module only where the engine accepts it', () => {
+    let asked = 0;
+    const accepts = (answer: boolean) => (): boolean => { asked++; return answer; };
+    expect(chooseSimd('auto', accepts(true))).toBe('relaxed');
+    expect(chooseSimd('auto', accepts(false))).toBe('plain');
+    expect(chooseSimd('relaxed', accepts(true))).toBe('relaxed');
+    expect(() => chooseSimd('relaxed', accepts(false))).toThrow(/refuses relaxed SIMD/);
+    expect(asked).toBe(4);
+    expect(chooseSimd('plain', accepts(true))).toBe('plain');
+    expect(asked).toBe(4); // plain never switches the engine's flag on
+  });
+
+  // Each module sums every element of C the same way however C is cut between threads: the
+  // packed path cuts by rows on micro-tile edges, the few-row path by columns.
+  for (const simd of ['plain', 'relaxed'] as const) {
+    it(`products give the same bits on one thread and two (${simd} module)`, async () => {
+      const [a1, a2] = [await createWasmBackend({ threads: 1, simd }), await createWasmBackend({ threads: 2, simd })];
+      try {
+        const rng = new Rng(simd.length);
+        for (const [M, K, N, opts] of [
+          [50, 256, 1024, { transposeB: true }], [130, 300, 67, {}], [1030, 64, 40, { transposeA: true, accumulate: true }],
+          [3, 203, 1001, { transposeB: true }], [2, 517, 1030, {}], [5, 300, 1001, { transposeA: true }],
+        ] as Array<[number, number, number, MatmulOptions]>) {
+          const data = [opts.transposeA ? K * M : M * K, N * K, M * N].map((n) => Float64Array.from({ length: n }, () => rng.uniform() * 2 - 1));
+          const product = async (be: Backend): Promise<Buffer> => {
+            const a = opts.transposeA ? be.alloc(K, M) : be.alloc(M, K);
+            const b = opts.transposeB ? be.alloc(N, K) : be.alloc(K, N);
+            const out = be.alloc(M, N);
+            [a, b, out].forEach((t, i) => be.upload(t, data[i]));
+            be.matmul(a, b, out, opts);
+            const bytes = Buffer.from(((await be.download(out)) as Float32Array).buffer);
+            [a, b, out].forEach((t) => be.dispose(t));
+            return bytes;
+          };
+          expect((await product(a2)).equals(await product(a1))).toBe(true);
+        }
+      } finally {
+        a1.destroy();
+        a2.destroy();
+      }
+    });
+  }
 
   it('hands out zeros, also for a block reused after dispose', async () => {
     const a = one.alloc(3, 5);
@@ -108,9 +155,10 @@ describe('wasm backend', () => {
     });
   }
 
-  // Products with fewer rows than a micro-tile skip packing (sampling runs batch 1); big ones
-  // are split across threads by columns. The shared suite's few-row shapes are too small to split.
-  for (const [M, K, N] of [[1, 512, 1030], [3, 203, 1001]]) {
+  // Products with fewer rows than a micro-tile (4 rows, 6 in the relaxed module) skip packing
+  // (sampling runs batch 1); big ones are split across threads by columns. The shared suite's
+  // few-row shapes are too small to split.
+  for (const [M, K, N] of [[1, 512, 1030], [3, 203, 1001], [5, 203, 1001]]) {
     it(`few-row product ${M}x${K}x${N} on two threads agrees with the reference in every layout`, async () => {
       const reference = new ReferenceBackend('float64');
       const rng = new Rng(M + K + N);

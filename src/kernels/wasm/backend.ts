@@ -17,6 +17,8 @@ import { ThreadPool } from './pool';
 export interface Kernels {
   heapBase(): number;
   gemmScratchBytes(): number;
+  /** The micro-tile's rows (MR): 4, or 6 in the relaxed module. */
+  microTileRows(): number;
   gemm(
     M: number, N: number, K: number, a: number, lda: number, transA: number,
     b: number, ldb: number, transB: number, c: number, ldc: number, accumulate: number,
@@ -52,14 +54,17 @@ export interface Kernels {
   ): void;
 }
 
+/** The kernel module a backend runs (index.ts): SIMD128 alone, or with relaxed SIMD's fused multiply-add. */
+export type WasmSimd = 'plain' | 'relaxed';
+
 /** A cell kernel (cells/cell.ts): kernel(...pointers, B, H, chunks, chunk, scratch). */
 type CellKernelFn = (...args: number[]) => void;
 
 /** Kernels the workers can run: chunked, int32 arguments only (see pool.ts). */
 export const THREADED_KERNELS = ['gemmChunk', 'packBChunk', 'gemmPackedBChunk', ...CELL_KERNEL_NAMES];
 
-// The micro-tile of assembly/gemm.ts: splits between threads fall on tile edges.
-const MR = 4;
+// The micro-tile's columns in assembly/gemm.ts (its rows, MR, depend on the module: see
+// microTileRows): splits between threads fall on tile edges.
 const NR = 8;
 /**
  * Below this many flops a GEMM runs on one thread: waking a worker and joining it costs a few
@@ -125,15 +130,21 @@ export class WasmBackend implements Backend {
   private nextId = 1;
   private destroyed = false;
   private packed: PackedB[] = [];
+  /** The module's micro-tile rows: fewer rows than this take the unpacked few-row path. */
+  private readonly mr: number;
   constructor(
     private readonly kernels: Kernels,
     private readonly heap: WasmHeap,
     private readonly pool: ThreadPool | null,
     /** scratch[0]: this thread's GEMM packing buffers (the workers hold their own). */
     private readonly scratch: number[],
+    /** Which module: 'relaxed' where the GEMM fuses multiply and add. */
+    readonly simd: WasmSimd = 'plain',
   ) {
+    this.mr = kernels.microTileRows();
     const threads = this.threads;
-    this.description = `wasm simd128, ${threads} thread${threads === 1 ? '' : 's'}`;
+    const kind = simd === 'relaxed' ? 'wasm simd128 + relaxed fma' : 'wasm simd128';
+    this.description = `${kind}, ${threads} thread${threads === 1 ? '' : 's'}`;
   }
 
   /** Threads that run kernels, this one included. */
@@ -293,14 +304,14 @@ export class WasmBackend implements Backend {
     M: number, N: number, K: number, a: WasmTensor, transA: number, b: WasmTensor, transB: number,
     out: WasmTensor, acc: number, flops: number,
   ): void {
-    if (M >= MR && K > 0 && N > 0) {
+    if (M >= this.mr && K > 0 && N > 0) {
       // op(B) packed once (or found packed), then C cut by rows: no chunk repacks B.
       const bp = this.packB(b, transB, K, N);
       if (!this.pool || flops < PARALLEL_MIN_FLOPS) {
         this.kernels.gemmPackedB(M, N, K, a.ptr, a.cols, transA, bp, out.ptr, out.cols, acc, 0, M, this.scratch[0]);
         return;
       }
-      const tiles = Math.ceil(M / MR);
+      const tiles = Math.ceil(M / this.mr);
       const chunks = Math.max(1, Math.min(tiles, CHUNKS_PER_THREAD * this.threads, Math.floor(flops / MIN_CHUNK_FLOPS)));
       this.pool.run('gemmPackedBChunk', [M, N, K, a.ptr, a.cols, transA, bp, out.ptr, out.cols, acc, chunks], chunks,
         this.scratch[0], this.kernels.gemmPackedBChunk);
@@ -314,7 +325,7 @@ export class WasmBackend implements Backend {
     // Fewer rows than a micro-tile (a GEMV when sampling one stream): cut the columns on
     // micro-tile edges; each chunk reads its slice of B once, unpacked.
     const byRows = M >= N ? 1 : 0;
-    const tiles = byRows ? Math.ceil(M / MR) : Math.ceil(N / NR);
+    const tiles = byRows ? Math.ceil(M / this.mr) : Math.ceil(N / NR);
     const chunks = Math.max(1, Math.min(tiles, CHUNKS_PER_THREAD * this.threads,
       Math.floor(flops / MIN_CHUNK_FLOPS)));
     const args = [M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc, byRows, chunks];

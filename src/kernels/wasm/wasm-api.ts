@@ -17,6 +17,8 @@ export interface WasmApi {
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
   Instance: new (module: WasmModule, imports: object) => { readonly exports: object };
   compile(bytes: Uint8Array): Promise<WasmModule>;
+  /** Whether this engine would compile the bytes (features it lacks make it false). */
+  validate(bytes: Uint8Array): boolean;
 }
 
 export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

@@ -6,18 +6,26 @@
 // MR-tall panels; then every MR×NR tile of C gets kc rank-1 updates from one A panel and one
 // B panel. Packing makes all four transpose layouts look the same to the micro-kernel and
 // keeps its loads contiguous: a B panel (KC·NR·4 = 8 KiB) stays in L1, an A block
-// (MC·KC·4 = 128 KiB) in L2. Pointers are byte offsets into the shared memory; ld* are row
+// (MC·KC·4 ≈ 128 KiB) in L2. Pointers are byte offsets into the shared memory; ld* are row
 // strides in floats. Each thread calls gemm() on its own rectangle [m0, m1) × [n0, n1) of C
 // with its own scratch, so threads never write the same bytes.
 
-// Micro-tile: MR rows × NR columns of C, kept in MR·NR/4 = 8 f32x4 accumulators. V8 has 16
-// xmm registers for wasm SIMD (one is its scratch): 8 accumulators + 2 B vectors + 1 broadcast
-// leaves room, where 6×8 (12 + 3) spills.
-export const MR: i32 = 4;
+// Micro-tile: MR rows × NR columns of C, kept in MR·NR/4 f32x4 accumulators. V8 has 16 xmm
+// registers for wasm SIMD (one is its scratch). With a separate mul and add each product needs a
+// temporary: 4×8 (8 accumulators + 2 B vectors + 1 broadcast + 1 product) fits, 6×8 spills. A
+// fused multiply-add (the relaxed module) needs no temporary, so 6×8 (12 + 2 + 1 = 15) fits and
+// loads fewer B vectors per flop: alone in a loop, 48 GFLOP/s against 4×8's 42 on one core here.
+export const MR: i32 = ASC_FEATURE_RELAXED_SIMD ? 6 : 4;
 export const NR: i32 = 8;
 const KC: i32 = 256;
-const MC: i32 = 128;
+// A multiple of MR, so only a block's last rows can make a partial tile.
+const MC: i32 = ASC_FEATURE_RELAXED_SIMD ? 120 : 128;
 const NC: i32 = 2048;
+
+/** MR of this module, which the backend cuts rows by (4, or 6 in the relaxed module). */
+export function microTileRows(): i32 {
+  return MR;
+}
 
 /** Bytes of scratch one thread needs: an A block, a B block and one spill tile. */
 export function gemmScratchBytes(): i32 {
@@ -40,6 +48,7 @@ export function gemmScratchBytes(): i32 {
 // panel padded with zeros. op(A)[i, k] = transA ? a[k*lda + i] : a[i*lda + k].
 function packA(a: usize, lda: i32, transA: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
   const rowBytes = <usize>lda << 2;
+  const kBytes = <usize>MR << 2; // one k of a panel
   for (let ir = 0; ir < mc; ir += MR) {
     const rows = min(MR, mc - ir);
     const panel = dst + (<usize>(ir * kc) << 2);
@@ -48,7 +57,9 @@ function packA(a: usize, lda: i32, transA: i32, i0: i32, mc: i32, p0: i32, kc: i
       const src = a + ((<usize>p0 * lda + i0 + ir) << 2);
       if (rows == MR) {
         for (let k = 0; k < kc; k++) {
-          v128.store(panel + (<usize>k << 4), v128.load(src + <usize>k * rowBytes));
+          const s = src + <usize>k * rowBytes, d = panel + <usize>k * kBytes;
+          v128.store(d, v128.load(s));
+          if (MR == 6) store<u64>(d, load<u64>(s, 16), 16);
         }
       } else {
         for (let k = 0; k < kc; k++) {
@@ -59,14 +70,21 @@ function packA(a: usize, lda: i32, transA: i32, i0: i32, mc: i32, p0: i32, kc: i
         }
       }
     } else {
-      // Rows of a are contiguous along k: transpose 4×4 blocks into the [kc, MR] panel.
+      // Rows of a are contiguous along k: transpose 4×4 blocks into the [kc, MR] panel (and, for
+      // MR = 6, rows 4 and 5 interleaved in pairs after each k's first four).
       const src = a + ((<usize>(i0 + ir) * lda + p0) << 2);
       let k = 0;
       if (rows == MR) {
         for (; k + 4 <= kc; k += 4) {
-          const s = src + (<usize>k << 2);
+          const s = src + (<usize>k << 2), d = panel + <usize>k * kBytes;
           transpose4(v128.load(s), v128.load(s + rowBytes), v128.load(s + 2 * rowBytes),
-            v128.load(s + 3 * rowBytes), panel + (<usize>k << 4), 16);
+            v128.load(s + 3 * rowBytes), d, kBytes);
+          if (MR == 6) {
+            const r4 = v128.load(s + 4 * rowBytes), r5 = v128.load(s + 5 * rowBytes);
+            const lo = v128.shuffle<f32>(r4, r5, 0, 4, 1, 5), hi = v128.shuffle<f32>(r4, r5, 2, 6, 3, 7);
+            v128.store64_lane(d + 16, lo, 0); v128.store64_lane(d + kBytes + 16, lo, 1);
+            v128.store64_lane(d + 2 * kBytes + 16, hi, 0); v128.store64_lane(d + 3 * kBytes + 16, hi, 1);
+          }
         }
       }
       for (; k < kc; k++) {
@@ -129,9 +147,95 @@ function packB(b: usize, ldb: i32, transB: i32, p0: i32, kc: i32, j0: i32, nc: i
   }
 }
 
+// acc + a·b. Built with relaxed SIMD (kernels-relaxed.wasm, `--enable relaxed-simd`) it is one
+// f32x4.relaxed_madd: a fused multiply-add where the CPU has one (one rounding; V8 emits vfmadd on
+// x64 with FMA3), else the same mul and add. The engine picks one form per process, so every
+// thread sums the same way. The plain module (kernels.wasm) keeps the separate mul and add.
+@inline function madd4(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
 // One MR×NR tile: C[0:rows, 0:cols] (+)= Apanel[kc, MR]ᵀ · Bpanel[kc, NR]. Full tiles go
 // straight to C; edge tiles go through tmp so the padded lanes are never written.
-function microKernel(
+@inline function microKernel(
+  kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
+  rows: i32, cols: i32, tmp: usize,
+): void {
+  if (MR == 6) microKernel6(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+  else microKernel4(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+}
+
+// c (+)= acc for one row of a tile: two vectors at p.
+@inline function storeRow(p: usize, lo: v128, hi: v128, accumulate: i32): void {
+  if (accumulate) {
+    v128.store(p, f32x4.add(v128.load(p), lo)); v128.store(p, f32x4.add(v128.load(p, 16), hi), 16);
+  } else {
+    v128.store(p, lo); v128.store(p, hi, 16);
+  }
+}
+
+// An edge tile's rows × cols from tmp ([MR, NR], already holding the tile) into C.
+@inline function storeEdge(tmp: usize, c: usize, rowBytes: usize, accumulate: i32, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) {
+      const dst = c + <usize>r * rowBytes + (<usize>j << 2);
+      const v = load<f32>(tmp + (<usize>(r * NR + j) << 2));
+      store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
+    }
+  }
+}
+
+// The 6×8 tile of the relaxed module: twelve accumulators, every update one fused madd4.
+function microKernel6(
+  kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
+  rows: i32, cols: i32, tmp: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd4(a, b0, c00); c01 = madd4(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd4(a, b0, c10); c11 = madd4(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd4(a, b0, c20); c21 = madd4(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd4(a, b0, c30); c31 = madd4(a, b1, c31);
+    a = v128.load32_splat(ap, 16);
+    c40 = madd4(a, b0, c40); c41 = madd4(a, b1, c41);
+    a = v128.load32_splat(ap, 20);
+    c50 = madd4(a, b0, c50); c51 = madd4(a, b1, c51);
+    ap += 24;
+    bp += 32;
+  }
+  const rowBytes = <usize>ldc << 2;
+  if (rows == 6 && cols == NR) {
+    storeRow(c, c00, c01, accumulate);
+    storeRow(c + rowBytes, c10, c11, accumulate);
+    storeRow(c + 2 * rowBytes, c20, c21, accumulate);
+    storeRow(c + 3 * rowBytes, c30, c31, accumulate);
+    storeRow(c + 4 * rowBytes, c40, c41, accumulate);
+    storeRow(c + 5 * rowBytes, c50, c51, accumulate);
+    return;
+  }
+  v128.store(tmp, c00); v128.store(tmp, c01, 16);
+  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
+  v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
+  v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
+  v128.store(tmp, c40, 128); v128.store(tmp, c41, 144);
+  v128.store(tmp, c50, 160); v128.store(tmp, c51, 176);
+  storeEdge(tmp, c, rowBytes, accumulate, rows, cols);
+}
+
+// The 4×8 tile of the plain module.
+function microKernel4(
   kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
   rows: i32, cols: i32, tmp: usize,
 ): void {
@@ -143,53 +247,33 @@ function microKernel(
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd4(a, b0, c00);
+    c01 = madd4(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd4(a, b0, c10);
+    c11 = madd4(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd4(a, b0, c20);
+    c21 = madd4(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd4(a, b0, c30);
+    c31 = madd4(a, b1, c31);
     ap += 16;
     bp += 32;
   }
   const rowBytes = <usize>ldc << 2;
-  if (rows == MR && cols == NR) {
-    let p = c;
-    if (accumulate) {
-      v128.store(p, f32x4.add(v128.load(p), c00)); v128.store(p, f32x4.add(v128.load(p, 16), c01), 16);
-      p += rowBytes;
-      v128.store(p, f32x4.add(v128.load(p), c10)); v128.store(p, f32x4.add(v128.load(p, 16), c11), 16);
-      p += rowBytes;
-      v128.store(p, f32x4.add(v128.load(p), c20)); v128.store(p, f32x4.add(v128.load(p, 16), c21), 16);
-      p += rowBytes;
-      v128.store(p, f32x4.add(v128.load(p), c30)); v128.store(p, f32x4.add(v128.load(p, 16), c31), 16);
-    } else {
-      v128.store(p, c00); v128.store(p, c01, 16);
-      p += rowBytes;
-      v128.store(p, c10); v128.store(p, c11, 16);
-      p += rowBytes;
-      v128.store(p, c20); v128.store(p, c21, 16);
-      p += rowBytes;
-      v128.store(p, c30); v128.store(p, c31, 16);
-    }
+  if (rows == 4 && cols == NR) {
+    storeRow(c, c00, c01, accumulate);
+    storeRow(c + rowBytes, c10, c11, accumulate);
+    storeRow(c + 2 * rowBytes, c20, c21, accumulate);
+    storeRow(c + 3 * rowBytes, c30, c31, accumulate);
     return;
   }
   v128.store(tmp, c00); v128.store(tmp, c01, 16);
   v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
   v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
   v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < cols; j++) {
-      const dst = c + <usize>r * rowBytes + (<usize>j << 2);
-      const v = load<f32>(tmp + (<usize>(r * NR + j) << 2));
-      store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
-    }
-  }
+  storeEdge(tmp, c, rowBytes, accumulate, rows, cols);
 }
 
 // C rows [m0, m1) × columns [n0, n1) for a product with fewer rows than a micro-tile (a GEMV

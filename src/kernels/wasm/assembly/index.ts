@@ -1,7 +1,7 @@
 // The kernel module's exports: every function the wasm backend calls, all on raw pointers.
 // @ts-nocheck — AssemblyScript (compiled by asc in `npm run build:wasm`), not TypeScript for tsc.
 
-export { gemm, gemmScratchBytes, gemmPackedB, packBPanels, packedBFloats } from './gemm';
+export { gemm, gemmScratchBytes, gemmPackedB, packBPanels, packedBFloats, microTileRows } from './gemm';
 export {
   fill, copy, addRowVector, sumRows, clampInPlace, sumSquares, embeddingForward, embeddingBackward,
 } from './pointwise';
