@@ -15,7 +15,7 @@ import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
 import { Vocab } from '../data/vocab';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
-import { writeFileAtomic } from './save';
+import { writeFileAtomic } from '../data/atomic';
 
 export const FORMAT = 'rnn-checkpoint';
 export const FORMAT_VERSION = 1;

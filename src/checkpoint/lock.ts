@@ -109,7 +109,7 @@ function readPid(lockPath: string): number | null {
   }
 }
 
-/** Temporary files of NAME's checkpoints (save.ts names them .FILE.PID.RANDOM.tmp) whose writer is gone. */
+/** Temporary files of NAME's checkpoints (data/atomic.ts names them .FILE.PID.RANDOM.tmp) whose writer is gone. */
 function removeStaleTemps(dir: string, name: string): void {
   const prefixes = [`.${name}${EXTENSION}.`, `.${name}.best${EXTENSION}.`];
   for (const entry of fs.readdirSync(dir)) {

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { DEFAULTS } from '../config';
 import { UsageError } from '../errors';
 import { resolveCheckpoint } from '../checkpoint/checkpoint';
-import { writeFileAtomic } from '../checkpoint/save';
+import { writeFileAtomic } from '../data/atomic';
 import { EXPORT_FORMATS, ExportFormat, exportModel } from '../export/export';
 import { createLog } from './log';
 import { writeOut } from './stdout';

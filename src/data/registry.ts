@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
 import * as path from 'path';
-import { writeFileAtomic } from '../checkpoint/save';
+import { writeFileAtomic } from './atomic';
 
 export interface KnownCorpus {
   name: string;

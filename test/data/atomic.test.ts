@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ts from 'typescript';
-import { writeFileAtomic } from '../../src/checkpoint/save';
+import { writeFileAtomic } from '../../src/data/atomic';
 
 let dir: string;
 beforeEach(() => {
@@ -70,7 +70,7 @@ test('SIGKILL at random moments during repeated saves never leaves a partial tar
   const target = path.join(dir, 'model.safetensors');
   const imageBytes = 4 << 20;
   const rounds = 8;
-  const saveModule = path.resolve(__dirname, '../../src/checkpoint/save.ts');
+  const saveModule = path.resolve(__dirname, '../../src/data/atomic.ts');
   const saveJs = ts.transpileModule(fs.readFileSync(saveModule, 'utf8'), {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
   }).outputText;
