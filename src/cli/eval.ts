@@ -27,8 +27,20 @@ interface EvalOptions {
   seqLen?: number;
   backend: BackendName;
   threads: number;
+  split: 'all' | 'train' | 'val';
   json: boolean;
   quiet: boolean;
+}
+
+/**
+ * The part of a text a split names, cut as `rnn train` cut it: the last floor(N·f) code points
+ * are the validation split, f the checkpoint's --val-fraction.
+ */
+export function splitOf(text: string, split: 'all' | 'train' | 'val', valFraction: number): string {
+  if (split === 'all') return text;
+  const points = [...text];
+  const trainCount = points.length - Math.floor(points.length * valFraction);
+  return (split === 'val' ? points.slice(trainCount) : points.slice(0, trainCount)).join('');
 }
 
 export function evalCommand(): Command {
@@ -41,6 +53,8 @@ export function evalCommand(): Command {
     .option('--seq-len <n>', 'characters per window (default: the checkpoint\'s training --seq-len)', intOption(1, 100000))
     .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .addOption(new Option('--split <part>', "score all of the text, or the part `rnn train` held out ('val': its last --val-fraction, as the checkpoint recorded) or trained on ('train')")
+      .choices(['all', 'train', 'val']).default('all'))
     .option('--json', 'print one JSON object instead of text', false)
     .option('-q, --quiet', 'do not say which checkpoint is used', false)
     .addHelpText('after', `
@@ -50,6 +64,7 @@ as B streams from a zero state, as in training's validation pass.
 
 Examples:
   $ rnn eval corpora/tinyshakespeare.txt
+  $ rnn eval corpora/tinyshakespeare.txt --split val --batch 1 --seq-len 1000   # one stream through the held-out 10%
   $ rnn eval notes.txt --checkpoint notes --json
   $ cat chapter.txt | rnn eval - --checkpoint checkpoints/novel.best.safetensors`)
     .action(async (file: string, opts: EvalOptions) => {
@@ -61,8 +76,9 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
   const log = createLog(opts.quiet);
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
   const ckpt = loadCheckpoint(file, { weightsOnly: true }); // the optimizer moments are 2/3 of the file
-  const text = fileArg === '-' ? await readStdin() : readTextFile(fileArg);
-  const source = fileArg === '-' ? 'stdin' : fileArg;
+  const whole = fileArg === '-' ? await readStdin() : readTextFile(fileArg);
+  const text = splitOf(whole, opts.split, ckpt.meta.train.valFraction);
+  const source = `${fileArg === '-' ? 'stdin' : fileArg}${opts.split === 'all' ? '' : ` (${opts.split} split)`}`;
   const { ids, counted, characters, unknown } = encodeKnown(text, ckpt.meta.vocab);
   const pairs = counted.reduce((n, c) => n + c, 0);
   if (pairs === 0) {
@@ -92,7 +108,7 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
   }
   const nats = lossNats / predicted;
   const result = {
-    file: source, checkpoint: file, characters, predicted,
+    file: source, split: opts.split, checkpoint: file, characters, predicted,
     unknown: { count: unknownCount, distinct: [...unknown.keys()] },
     lossNats: nats, bitsPerChar: nats / Math.LN2, perplexity: Math.exp(nats),
     streams, seqLen: Math.min(seqLen, ids.length - 1), backend: backend.name,
