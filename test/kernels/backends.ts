@@ -47,8 +47,8 @@ if (process.env.RNN_TEST_WEBGPU === '1') {
 
 /** `${backend}:${case}` → why it is skipped. Every entry is a known gap with a reason. */
 export const SKIPS: Record<string, string> = {};
-// The peephole, GRU and vanilla-RNN cells have reference kernels only, so far.
-for (const backend of ['wasm-1thread', 'wasm-2threads', 'gpujs-cpu', 'gpujs-headlessgl']) {
+// The peephole, GRU and vanilla-RNN cells have no wasm kernels yet (gpu.js has every cell).
+for (const backend of ['wasm-1thread', 'wasm-2threads']) {
   for (const cell of ['peephole', 'gru', 'rnn-tanh', 'rnn-relu']) {
     SKIPS[`${backend}:cell ${cell}`] = 'kernels not written for this backend yet';
   }
