@@ -1,6 +1,6 @@
 // The gpu.js backend: every Backend method as gpu.js kernels, tensors resident on the device.
 //
-// Adding a kernel (a new cell, dropout, …): (1) write its source in sources.ts, one string per
+// Adding a kernel (dropout, a new loss, …): (1) write its source in sources.ts, one string per
 // op, a thread per flat output element, shapes as constants, row views read through offset
 // arguments (`x, xOff`); several outputs go through sub-kernel functions (see the top of
 // sources.ts). (2) Here, add the Backend method: check shapes, take a cached kernel with
@@ -9,7 +9,8 @@
 // this.runOutputs(key, spec, args), which is one kernel map in GL/cpu modes and one kernel per
 // output in webgpu. Nothing else differs by mode: the same source becomes GLSL, WGSL or
 // JavaScript. (3) Add the op to the conformance suite (test/kernels/conformance.test.ts),
-// which runs it on every mode CI has (cpu, headlessgl, webgpu).
+// which runs it on every mode CI has (cpu, headlessgl, webgpu). A new recurrent cell needs none
+// of (2): it is one file in cells/ (its passes, see cells/cell.ts) and a line in cells/index.ts.
 //
 // Modes. 'headlessgl' (GLSL fragment shaders on textures, through headless-gl), 'webgpu'
 // (WGSL compute shaders on storage buffers, through Dawn: Vulkan, Metal, D3D12) and 'cpu'.
@@ -43,8 +44,8 @@
 // 'unsigned' textures), tactic 'precision' (highp, never lowp/mediump shaders), and
 // loopMaxIterations above every loop bound.
 //
-// Where webgpu differs: no kernel maps, so the three multi-output ops (LSTM forward, the
-// softmax row pass, Adam) run once per output, each pass recomputing the shared arithmetic;
+// Where webgpu differs: no kernel maps, so the multi-output ops (a cell pass with subOutputs,
+// the softmax row pass, Adam) run once per output, each pass recomputing the shared arithmetic;
 // and a merge of pending blocks takes MERGE_BLOCKS_WEBGPU blocks per pass (the storage-buffer
 // limit), not MERGE_BLOCKS.
 //
