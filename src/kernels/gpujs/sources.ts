@@ -14,13 +14,14 @@
 // silently truncates a loop.
 //
 // One source serves every mode: gpu.js translates it to GLSL (headlessgl) or WGSL (webgpu), or
-// runs it as JavaScript (cpu). An op with several outputs (LSTM forward, cells/lstm.ts: h and c; Adam: p, m
-// and v; the softmax row pass: log-sum-exp and loss) calls a sub-kernel function per extra
-// output, listed in its *_OUTPUTS record (a cell pass's subOutputs, cells/cell.ts), and returns its main result unless the constant
-// OUTPUT names another. In GL and cpu modes the op is one createKernelMap (OUTPUT 0; the
-// sub-kernels record their values); gpu.js's webgpu mode has no kernel maps, so there the
-// backend builds the same source once per output (OUTPUT 0, 1, …) with each sub-kernel an
-// identity helper (SUBKERNEL_HELPERS): more passes, the same arithmetic.
+// runs it as JavaScript (cpu). An op with several outputs (LSTM forward, cells/lstm.ts: h and
+// c; Adam: p, m and v; the softmax row pass: log-sum-exp and loss) calls a sub-kernel function
+// per extra output, listed in its *_OUTPUTS record (a cell pass's subOutputs, cells/cell.ts),
+// and returns its main result unless the constant OUTPUT names another. In GL and cpu modes the
+// op is one createKernelMap (OUTPUT 0; the sub-kernels record their values); gpu.js's webgpu
+// mode has no kernel maps, so there the backend builds the same source once per output
+// (OUTPUT 0, 1, …) with each sub-kernel an identity helper (SUBKERNEL_HELPERS and the cells'):
+// more passes, the same arithmetic.
 //
 // The recurrent cells' kernels live in cells/, one file per cell, in this same subset, calling
 // these same helpers.
