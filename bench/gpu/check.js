@@ -75,15 +75,16 @@ async function conformance() {
     const [cp, rcp] = both(B, H, random(B * H, B));
     const [c, rc] = both(B, H, new Float32Array(B * H));
     const [h, rh] = both(B, H, new Float32Array(B * H));
-    backend.lstmCellForward(g, cp, c, h);
-    reference.lstmCellForward(rg, rcp, rc, rh);
+    const [hp, rhp] = both(B, H, new Float32Array(B * H));
+    backend.cell('lstm').forward({ gates: g, hPrev: hp, cPrev: cp, c, h });
+    reference.cell('lstm').forward({ gates: rg, hPrev: rhp, cPrev: rcp, c: rc, h: rh });
     await check(`lstm forward B=${B} H=${H}`, [[g, rg], [c, rc], [h, rh]]);
     const [dh, rdh] = both(B, H, random(B * H, 7));
     const [dr, rdr] = both(B, H, random(B * H, 8));
     const [dc, rdc] = both(B, H, random(B * H, 9));
     const [dg, rdg] = both(B, 4 * H, new Float32Array(B * 4 * H));
-    backend.lstmCellBackward(g, cp, c, dh, dr, dc, dg);
-    reference.lstmCellBackward(rg, rcp, rc, rdh, rdr, rdc, rdg);
+    backend.cell('lstm').backward({ gates: g, hPrev: hp, cPrev: cp, c, h, dh, dhRec: dr, dc, dGates: dg });
+    reference.cell('lstm').backward({ gates: rg, hPrev: rhp, cPrev: rcp, c: rc, h: rh, dh: rdh, dhRec: rdr, dc: rdc, dGates: rdg });
     await check(`lstm backward B=${B} H=${H}`, [[dg, rdg], [dc, rdc]]);
   }
   for (const [N, V] of [[1, 2], [65, 65], [3200, 65]]) {

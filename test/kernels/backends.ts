@@ -51,12 +51,7 @@ if (process.env.RNN_TEST_WEBGPU === '1') {
 
 /** `${backend}:${case}` → why it is skipped. Every entry is a known gap with a reason. */
 export const SKIPS: Record<string, string> = {};
-// The peephole, GRU and vanilla-RNN cells have reference and wasm kernels only, so far.
-for (const backend of ['gpujs-cpu', 'gpujs-headlessgl']) {
-  for (const cell of ['peephole', 'gru', 'rnn-tanh', 'rnn-relu']) {
-    SKIPS[`${backend}:cell ${cell}`] = 'kernels not written for this backend yet';
-  }
-}
+// Every backend runs every cell: nothing is skipped.
 
 /** Backends whose model gradients are compared with the float64 reference's. */
 export const GRADCHECK_BACKENDS: BackendEntry[] = BACKENDS;

@@ -1,8 +1,11 @@
 // What the conformance suite cannot see of the gpujs backend: the mode probe, honest device
-// names, a clean refusal where a mode does not work, and tensors that stay on the device.
+// names, a clean refusal where a mode does not work, tensors that stay on the device, and cells
+// that stay finite where a shader's own tanh does not.
 
+import { Backend, CELL_GATES, CellName, Tensor } from '../../src/kernels/backend';
+import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { createGpujsBackend, probeGpujsModes } from '../../src/kernels/gpujs';
-import { GpujsBackend } from '../../src/kernels/gpujs/backend';
+import { GpujsBackend, GpujsKernelMode } from '../../src/kernels/gpujs/backend';
 
 const headlessGl = process.env.RNN_TEST_HEADLESSGL === '1';
 const webGpu = process.env.RNN_TEST_WEBGPU === '1';
@@ -165,4 +168,58 @@ describe('gpujs backend memory', () => {
     expect(root.data).not.toBe(before);
     backend.destroy();
   });
+});
+
+// gpu.js's GLSL tanh is (e^2x − 1)/(e^2x + 1), NaN past x ≈ 44; the conformance cases draw
+// pre-activations within ±3, so only this case sees a saturated cell. Every mode CI has.
+describe('gpujs cells with saturated pre-activations', () => {
+  const modes: GpujsKernelMode[] = ['cpu', ...(headlessGl ? ['headlessgl' as const] : []), ...(webGpu ? ['webgpu' as const] : [])];
+  const B = 2, H = 3;
+  for (const mode of modes) {
+    it(`${mode}: every cell's forward and backward are finite and match the reference at |x| up to 100`, async () => {
+      const backend = await createGpujsBackend({ mode });
+      const reference = new ReferenceBackend('float64');
+      try {
+        for (const cell of Object.keys(CELL_GATES) as CellName[]) {
+          const G = CELL_GATES[cell];
+          // ±(45 … 100), past the NaN threshold on both sides; states and peepholes of moderate size.
+          const saturated = (n: number): number[] => Array.from({ length: n }, (_, i) => (i % 2 ? -1 : 1) * (45 + ((i * 37) % 56)));
+          const moderate = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + seed));
+          const values: Record<string, [number, number, number[]]> = {
+            gates: [B, G * H, saturated(B * G * H)], rec: [B, 3 * H, saturated(B * 3 * H).reverse()],
+            hPrev: [B, H, moderate(B * H, 1)], h: [B, H, moderate(B * H, 2)],
+            cPrev: [B, H, moderate(B * H, 3)], c: [B, H, moderate(B * H, 4)], peep: [1, 3 * H, moderate(3 * H, 5)],
+            dh: [B, H, moderate(B * H, 6)], dhRec: [B, H, moderate(B * H, 7)], dc: [B, H, moderate(B * H, 8)],
+            dGates: [B, G * H, moderate(B * G * H, 9)], dRec: [B, 3 * H, moderate(B * 3 * H, 10)], dPeep: [B, 3 * H, moderate(B * 3 * H, 11)],
+          };
+          const make = (be: Backend): Record<string, Tensor> => Object.fromEntries(Object.entries(values).map(([name, [rows, cols, data]]) => {
+            const t = be.alloc(rows, cols);
+            be.upload(t, data);
+            return [name, t];
+          }));
+          const got = make(backend), want = make(reference);
+          for (const [be, t] of [[backend, got], [reference, want]] as const) {
+            const lstmLike = cell === 'lstm' || cell === 'peephole';
+            const step = {
+              gates: t.gates, hPrev: t.hPrev, h: t.h, ...(lstmLike ? { cPrev: t.cPrev, c: t.c } : {}),
+              ...(cell === 'gru' ? { rec: t.rec } : {}), ...(cell === 'peephole' ? { peep: t.peep } : {}),
+            };
+            be.cell(cell).forward(step);
+            be.cell(cell).backward({
+              ...step, dh: t.dh, dhRec: t.dhRec, dGates: t.dGates, ...(lstmLike ? { dc: t.dc } : {}),
+              ...(cell === 'gru' ? { dRec: t.dRec } : {}), ...(cell === 'peephole' ? { dPeep: t.dPeep } : {}),
+            });
+          }
+          for (const name of Object.keys(values)) {
+            const a = Array.from(await backend.download(got[name])), b = Array.from(await reference.download(want[name]));
+            expect({ cell, name, finite: a.every(Number.isFinite) }).toEqual({ cell, name, finite: true });
+            a.forEach((x, i) => { if (!(Math.abs(x - b[i]) <= 1e-5 * (1 + Math.abs(b[i])))) throw new Error(`${cell} ${name}[${i}]: ${x}, want ${b[i]}`); });
+          }
+        }
+      } finally {
+        backend.destroy();
+        if (mode === 'webgpu') await (backend as GpujsBackend).settled();
+      }
+    });
+  }
 });

@@ -1,6 +1,6 @@
 // The gpu.js backend: every Backend method as gpu.js kernels, tensors resident on the device.
 //
-// Adding a kernel (a new cell, dropout, …): (1) write its source in sources.ts, one string per
+// Adding a kernel (dropout, a new loss, …): (1) write its source in sources.ts, one string per
 // op, a thread per flat output element, shapes as constants, row views read through offset
 // arguments (`x, xOff`); several outputs go through sub-kernel functions (see the top of
 // sources.ts). (2) Here, add the Backend method: check shapes, take a cached kernel with
@@ -9,7 +9,8 @@
 // this.runOutputs(key, spec, args), which is one kernel map in GL/cpu modes and one kernel per
 // output in webgpu. Nothing else differs by mode: the same source becomes GLSL, WGSL or
 // JavaScript. (3) Add the op to the conformance suite (test/kernels/conformance.test.ts),
-// which runs it on every mode CI has (cpu, headlessgl, webgpu).
+// which runs it on every mode CI has (cpu, headlessgl, webgpu). A new recurrent cell needs none
+// of (2): it is one file in cells/ (its passes, see cells/cell.ts) and a line in cells/index.ts.
 //
 // Modes. 'headlessgl' (GLSL fragment shaders on textures, through headless-gl), 'webgpu'
 // (WGSL compute shaders on storage buffers, through Dawn: Vulkan, Metal, D3D12) and 'cpu'.
@@ -43,8 +44,8 @@
 // 'unsigned' textures), tactic 'precision' (highp, never lowp/mediump shaders), and
 // loopMaxIterations above every loop bound.
 //
-// Where webgpu differs: no kernel maps, so the three multi-output ops (LSTM forward, the
-// softmax row pass, Adam) run once per output, each pass recomputing the shared arithmetic;
+// Where webgpu differs: no kernel maps, so the multi-output ops (a cell pass with subOutputs,
+// the softmax row pass, Adam) run once per output, each pass recomputing the shared arithmetic;
 // and a merge of pending blocks takes MERGE_BLOCKS_WEBGPU blocks per pass (the storage-buffer
 // limit), not MERGE_BLOCKS.
 //
@@ -52,9 +53,10 @@
 
 import { GPU } from 'gpu.js';
 import {
-  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, Tensor, cellMissing, lstmCellDims,
-  matmulDims, sameShape,
+  AdamParams, Backend, CellKernels, CellName, CellStep, CellStepGrad, FloatArray, IndexTensor, MatmulOptions, Tensor,
+  cellDims, matmulDims, sameShape,
 } from '../backend';
+import { CellPass, GPUJS_CELLS, StepTensor, cellHelpers, cellSubKernels } from './cells';
 import { quietly } from './quiet';
 import * as src from './sources';
 import { releaseWebGpu, takeDeviceErrors } from './webgpu';
@@ -163,9 +165,9 @@ export class GpujsBackend implements Backend {
   constructor(readonly mode: GpujsKernelMode, readonly description: string) {
     this.gpu = quietly(this.messages, () => new GPU({ mode }));
     const gpu = this.gpu as unknown as { addFunction(source: string): void };
-    for (const helper of src.HELPERS) gpu.addFunction(helper);
+    for (const helper of [...src.HELPERS, ...cellHelpers()]) gpu.addFunction(helper);
     // No kernel maps in webgpu: the sub-kernel functions become plain helpers (see runOutputs).
-    if (mode === 'webgpu') for (const helper of src.SUBKERNEL_HELPERS) gpu.addFunction(helper);
+    if (mode === 'webgpu') for (const helper of [...src.SUBKERNEL_HELPERS, ...cellSubKernels()]) gpu.addFunction(helper);
   }
 
   // ---- kernels ----------------------------------------------------------------------------
@@ -602,50 +604,6 @@ export class GpujsBackend implements Backend {
     this.commit(dw, this.run<Storage>(kernel, ...this.at(dw), ...this.at(dOut), tokens.root.data));
   }
 
-  // ---- LSTM cell --------------------------------------------------------------------------
-
-  lstmCellForward(gatesx: Tensor, cPrevx: Tensor, cx: Tensor, hx: Tensor): void {
-    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx), h = this.t(hx);
-    const { B, H } = lstmCellDims('lstmCellForward', c, [gates], [cPrev, h]);
-    if (c.size === 0) return;
-    // c and h from the pre-activations, in one kernel map over the B·H cells...
-    const ch = this.runOutputs(`lstmForward:${B},${H}`, {
-      source: src.LSTM_FORWARD, output: B * H, constants: { H }, subKernels: src.LSTM_FORWARD_OUTPUTS,
-    }, [...this.at(gates), ...this.at(cPrev)]);
-    // ...then the gates themselves become activations, for the backward pass.
-    const act = this.kernel(`gateActivations:${B},${H}`, {
-      source: src.LSTM_GATE_ACTIVATIONS, output: B * 4 * H, constants: { H },
-    });
-    const activations = this.run<Storage>(act, ...this.at(gates));
-    this.commit(c, ch.c);
-    this.commit(h, ch.result);
-    this.commit(gates, activations);
-  }
-
-  lstmCellBackward(
-    gatesx: Tensor, cPrevx: Tensor, cx: Tensor,
-    dhx: Tensor, dhRecx: Tensor, dcx: Tensor, dGatesx: Tensor,
-  ): void {
-    const gates = this.t(gatesx), cPrev = this.t(cPrevx), c = this.t(cx);
-    const dh = this.t(dhx), dhRec = this.t(dhRecx), dc = this.t(dcx), dGates = this.t(dGatesx);
-    const { B, H } = lstmCellDims('lstmCellBackward', c, [gates, dGates], [cPrev, dh, dhRec, dc]);
-    if (c.size === 0) return;
-    const gradGates = this.kernel(`lstmBackwardGates:${B},${H}`, {
-      source: src.LSTM_BACKWARD_GATES, output: B * 4 * H, constants: { H },
-    });
-    const gradCell = this.kernel(`lstmBackwardCell:${B},${H}`, {
-      source: src.LSTM_BACKWARD_CELL, output: B * H, constants: { H },
-    });
-    const dGatesNew = this.run<Storage>(gradGates,
-      ...this.at(gates), ...this.at(cPrev), ...this.at(c),
-      ...this.at(dh), ...this.at(dhRec), ...this.at(dc));
-    const dcNew = this.run<Storage>(gradCell,
-      ...this.at(gates), ...this.at(c),
-      ...this.at(dh), ...this.at(dhRec), ...this.at(dc));
-    this.commit(dGates, dGatesNew);
-    this.commit(dc, dcNew);
-  }
-
   // ---- loss -------------------------------------------------------------------------------
 
   softmaxCrossEntropy(
@@ -698,16 +656,44 @@ export class GpujsBackend implements Backend {
     return total;
   }
 
-  // ---- optimisation -----------------------------------------------------------------------
+  // ---- recurrent cells (cells/) ---------------------------------------------------------
 
-  /** The cells with gpu.js kernels; the others throw, naming themselves. */
   cell(name: CellName): CellKernels {
-    if (name !== 'lstm') throw cellMissing(this.name, name);
+    const cell = GPUJS_CELLS[name];
     return {
-      forward: (s) => this.lstmCellForward(s.gates, s.cPrev!, s.c!, s.h),
-      backward: (s) => this.lstmCellBackward(s.gates, s.cPrev!, s.c!, s.dh, s.dhRec, s.dc!, s.dGates),
+      forward: (step) => this.runCell(name, cell.forward, step),
+      backward: (step) => this.runCell(name, cell.backward, step),
     };
   }
+
+  /**
+   * One step of a cell: every pass runs on the step's tensors as they came in, and only then are
+   * the outputs written, so an output may also be one of the inputs (cells/cell.ts).
+   */
+  private runCell(name: CellName, passes: CellPass[], step: CellStep | CellStepGrad): void {
+    const { B, H } = cellDims(name, step);
+    if (B * H === 0) return;
+    const tensors = step as Partial<Record<StepTensor, Tensor>>;
+    const tensor = (which: StepTensor): GpuTensor => this.t(tensors[which]!);
+    const results: Array<[GpuTensor, Storage]> = [];
+    for (const pass of passes) {
+      const out = tensor(pass.out);
+      const args = pass.inputs.flatMap((which) => this.at(tensor(which)));
+      const spec = { source: pass.source, output: out.size, constants: { H, ...pass.constants } };
+      const key = `${name}:${pass.name}:${B},${H}`;
+      if (!pass.subOutputs) {
+        results.push([out, this.run<Storage>(this.kernel(key, spec), ...args)]);
+        continue;
+      }
+      const subKernels = pass.subOutputs as Record<string, string>;
+      const outputs = this.runOutputs(key, { ...spec, subKernels }, args);
+      results.push([out, outputs.result]);
+      for (const which of Object.keys(subKernels) as StepTensor[]) results.push([tensor(which), outputs[which]]);
+    }
+    for (const [out, result] of results) this.commit(out, result);
+  }
+
+  // ---- elementwise (dropout, zoneout) -----------------------------------------------------
 
   // Elementwise kernels: out is written by commit after the kernel ran, so it may alias an input.
   private elementwise(name: string, source: string, out: GpuTensor, inputs: GpuTensor[]): void {
@@ -737,6 +723,8 @@ export class GpujsBackend implements Backend {
     this.elementwise('zoneoutBackwardCand', src.ZONEOUT_BACKWARD_CAND, this.t(dCandx), [dOut, mask]);
     this.elementwise('mul', src.MUL, this.t(dPrevx), [mask, dOut]);
   }
+
+  // ---- optimisation -----------------------------------------------------------------------
 
   clampInPlace(x: Tensor, limit: number): void {
     const t = this.t(x);

@@ -14,13 +14,17 @@
 // silently truncates a loop.
 //
 // One source serves every mode: gpu.js translates it to GLSL (headlessgl) or WGSL (webgpu), or
-// runs it as JavaScript (cpu). An op with several outputs (LSTM forward: c and h; Adam: p, m
-// and v; the softmax row pass: log-sum-exp and loss) calls a sub-kernel function per extra
-// output, listed in its *_OUTPUTS record, and returns its main result unless the constant
-// OUTPUT names another. In GL and cpu modes the op is one createKernelMap (OUTPUT 0; the
-// sub-kernels record their values); gpu.js's webgpu mode has no kernel maps, so there the
-// backend builds the same source once per output (OUTPUT 0, 1, …) with each sub-kernel an
-// identity helper (SUBKERNEL_HELPERS): more passes, the same arithmetic.
+// runs it as JavaScript (cpu). An op with several outputs (LSTM forward, cells/lstm.ts: h and
+// c; Adam: p, m and v; the softmax row pass: log-sum-exp and loss) calls a sub-kernel function
+// per extra output, listed in its *_OUTPUTS record (a cell pass's subOutputs, cells/cell.ts),
+// and returns its main result unless the constant OUTPUT names another. In GL and cpu modes the
+// op is one createKernelMap (OUTPUT 0; the sub-kernels record their values); gpu.js's webgpu
+// mode has no kernel maps, so there the backend builds the same source once per output
+// (OUTPUT 0, 1, …) with each sub-kernel an identity helper (SUBKERNEL_HELPERS and the cells'):
+// more passes, the same arithmetic.
+//
+// The recurrent cells' kernels live in cells/, one file per cell, in this same subset, calling
+// these same helpers.
 
 /** Helpers every kernel may call; gpu.js infers their types from the call sites. */
 export const HELPERS: string[] = [
@@ -188,83 +192,6 @@ export const EMBEDDING_BACKWARD = `function embeddingBackward(dWeight, dwOff, dO
 }`;
 
 /**
- * LSTM forward, fused as one kernel map over the B·H cells: reads the pre-activations of the
- * four gates (i, f, g, o at column offsets 0, H, 2H, 3H of row b), writes c (sub-kernel
- * `cellState`, OUTPUT 1) and h (the result, OUTPUT 0). Constants: H, OUTPUT.
- */
-export const LSTM_CELL_STATE = `function cellState(c) {
-  return c;
-}`;
-
-export const LSTM_FORWARD_OUTPUTS = { c: LSTM_CELL_STATE };
-
-export const LSTM_FORWARD = `function lstmForward(gates, gOff, cPrev, cOff) {
-  const i = this.thread.x;
-  const b = rowOf(i, this.constants.H);
-  const j = i - b * this.constants.H;
-  const g0 = gOff + b * 4 * this.constants.H + j;
-  const ig = sigmoid(gates[g0]);
-  const fg = sigmoid(gates[g0 + this.constants.H]);
-  const gg = tanhStable(gates[g0 + 2 * this.constants.H]);
-  const og = sigmoid(gates[g0 + 3 * this.constants.H]);
-  const c = cellState(fg * cPrev[cOff + i] + ig * gg);
-  if (this.constants.OUTPUT > 0.5) { return c; }
-  return og * tanhStable(c);
-}`;
-
-/** gates [B, 4H]: pre-activations → σ(i), σ(f), tanh(g), σ(o). Constants: H. */
-export const LSTM_GATE_ACTIVATIONS = `function gateActivations(gates, gOff) {
-  const i = this.thread.x;
-  const q = i - rowOf(i, 4 * this.constants.H) * 4 * this.constants.H;
-  const x = gates[gOff + i];
-  if (q >= 2 * this.constants.H && q < 3 * this.constants.H) {
-    return tanhStable(x);
-  }
-  return sigmoid(x);
-}`;
-
-/**
- * LSTM backward, dGates [B, 4H]: thread (b, q) is gate q / H of cell j = q % H. Each thread
- * recomputes its cell's dc (a few flops) rather than reading it from a second pass.
- * Constants: H.
- */
-export const LSTM_BACKWARD_GATES = `function lstmBackwardGates(gates, gOff, cPrev, cpOff, c, cOff, dh, dhOff, dhRec, drOff, dc, dcOff) {
-  const i = this.thread.x;
-  const H = this.constants.H;
-  const b = rowOf(i, 4 * H);
-  const q = i - b * 4 * H;
-  const gate = rowOf(q, H);
-  const j = q - gate * H;
-  const k = b * H + j;
-  const g0 = gOff + b * 4 * H + j;
-  const ig = gates[g0];
-  const fg = gates[g0 + H];
-  const gg = gates[g0 + 2 * H];
-  const og = gates[g0 + 3 * H];
-  const tc = tanhStable(c[cOff + k]);
-  const dhv = dh[dhOff + k] + dhRec[drOff + k];
-  const dcv = dc[dcOff + k] + dhv * og * (1 - tc * tc);
-  if (gate < 0.5) { return dcv * gg * ig * (1 - ig); }
-  if (gate < 1.5) { return dcv * cPrev[cpOff + k] * fg * (1 - fg); }
-  if (gate < 2.5) { return dcv * ig * (1 - gg * gg); }
-  return dhv * tc * og * (1 - og);
-}`;
-
-/** LSTM backward, dc [B, H] out: the gradient w.r.t. cPrev. Constants: H. */
-export const LSTM_BACKWARD_CELL = `function lstmBackwardCell(gates, gOff, c, cOff, dh, dhOff, dhRec, drOff, dc, dcOff) {
-  const i = this.thread.x;
-  const H = this.constants.H;
-  const b = rowOf(i, H);
-  const j = i - b * H;
-  const g0 = gOff + b * 4 * H + j;
-  const fg = gates[g0 + H];
-  const og = gates[g0 + 3 * H];
-  const tc = tanhStable(c[cOff + i]);
-  const dhv = dh[dhOff + i] + dhRec[drOff + i];
-  return (dc[dcOff + i] + dhv * og * (1 - tc * tc)) * fg;
-}`;
-
-/**
  * Softmax cross-entropy, pass 1, a kernel map over the N rows: the result (OUTPUT 0) is the
  * row's log-sum-exp (kept for the gradient pass), sub-kernel `rowLoss` (OUTPUT 1) its
  * -log p[target]. Constants: V, OUTPUT.
@@ -321,7 +248,7 @@ export const ADAM_MOMENT2 = `function newMoment2(v) {
 export const ADAM_OUTPUTS = { m: ADAM_MOMENT1, v: ADAM_MOMENT2 };
 
 /** The sub-kernel functions as plain helpers, for webgpu mode (no kernel maps; see the top). */
-export const SUBKERNEL_HELPERS: string[] = [LSTM_CELL_STATE, SOFTMAX_ROW_LOSS, ADAM_MOMENT1, ADAM_MOMENT2];
+export const SUBKERNEL_HELPERS: string[] = [SOFTMAX_ROW_LOSS, ADAM_MOMENT1, ADAM_MOMENT2];
 
 export function adam(clip: boolean): string {
   return `function adam(p, pOff, g, gOff, m, mOff, v, vOff, lr, beta1, beta2, eps, bc1, bc2${clip ? ', normSq, nsOff, clipNorm' : ''}) {

@@ -1,0 +1,28 @@
+// The gpu.js backend's cells: one file per cell, listed here.
+
+import { CellName } from '../../backend';
+import { GpujsCell, subKernelSources } from './cell';
+import { LSTM_CELL } from './lstm';
+import { PEEPHOLE_CELL } from './peephole';
+import { GRU_CELL } from './gru';
+import { rnnCell } from './rnn';
+
+export type { GpujsCell, CellPass, StepTensor } from './cell';
+
+export const GPUJS_CELLS: Record<CellName, GpujsCell> = {
+  lstm: LSTM_CELL,
+  peephole: PEEPHOLE_CELL,
+  gru: GRU_CELL,
+  'rnn-tanh': rnnCell('tanh'),
+  'rnn-relu': rnnCell('relu'),
+};
+
+/** The helper functions the cells' kernels call, for every mode (each source once). */
+export function cellHelpers(): string[] {
+  return [...new Set(Object.values(GPUJS_CELLS).flatMap((cell) => cell.helpers ?? []))];
+}
+
+/** Their sub-kernel sources, which webgpu (no kernel maps) registers as helpers. */
+export function cellSubKernels(): string[] {
+  return subKernelSources(Object.values(GPUJS_CELLS));
+}
