@@ -16,6 +16,16 @@ export interface Tensor {
   readonly id: number;
 }
 
+/**
+ * A weight matrix [N, K] held as int8 with one float32 scale per row (quantizeRows), owned by a
+ * backend: what quantised sampling multiplies by. Only matmulQuant reads it.
+ */
+export interface QuantTensor {
+  readonly rows: number;
+  readonly cols: number;
+  readonly id: number;
+}
+
 /** Token ids (vocabulary indices) for one window, owned by a backend. */
 export interface IndexTensor {
   readonly length: number;
@@ -102,7 +112,7 @@ export interface Backend {
   download(t: Tensor): Promise<FloatArray>;
   allocIndices(length: number): IndexTensor;
   uploadIndices(t: IndexTensor, data: Int32Array): void;
-  dispose(t: Tensor | IndexTensor): void;
+  dispose(t: Tensor | IndexTensor | QuantTensor): void;
   /** Frees everything (worker threads, GPU contexts). The backend is unusable afterwards. */
   destroy(): void;
 
@@ -112,6 +122,17 @@ export interface Backend {
    * a: [M, K] (or [K, M] with transposeA), b: [K, N] (or [N, K] with transposeB).
    */
   matmul(a: Tensor, b: Tensor, out: Tensor, opts?: MatmulOptions): void;
+  /**
+   * weight [N, K] as int8 with per-row scales (quantizeRows): a snapshot, later writes to
+   * weight are not seen. Async because a GPU backend reads the weights back to quantise them.
+   */
+  quantize(weight: Tensor): Promise<QuantTensor>;
+  /**
+   * out[M, N] (+)= a[M, K] · Wᵀ, W[n, k] = scale[n] · q[n, k] the dequantised weight of q [N, K].
+   * A backend may round each row of a to 16 bits (scale max|a[m, :]| / 32767) to multiply in
+   * integers: an error of at most K · max|a[m, :]| · max|W| / 65534 per element beside the exact W.
+   */
+  matmulQuant(a: Tensor, q: QuantTensor, out: Tensor, opts?: { accumulate?: boolean }): void;
   /** out[r, :] += bias[0, :] for every row r. bias: [1, cols]. */
   addRowVector(out: Tensor, bias: Tensor): void;
   /** out[0, :] (+)= Σ_r a[r, :]. out: [1, cols]. */
@@ -174,6 +195,43 @@ export function clipScale(normSq: number, clipNorm: number): number {
   // PyTorch clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1.
   const coef = clipNorm / (norm + 1e-6);
   return coef < 1 ? coef : 1;
+}
+
+/** int8 weights of a [rows, cols] matrix: values row-major, one scale per row. */
+export interface QuantizedRows {
+  values: Int8Array;   // [rows, cols]
+  scales: Float32Array; // [rows]
+}
+
+/**
+ * Symmetric per-row int8 (the LLM.int8 / ggml Q8 "absmax" rule): scale_n = max_k |w[n, k]| / 127,
+ * q[n, k] = round(w[n, k] / scale_n) in [-127, 127], ties away from zero; a zero row gets
+ * scale 0. Shared by every backend, so their int8 weights agree bit for bit.
+ */
+export function quantizeRows(data: ArrayLike<number>, rows: number, cols: number): QuantizedRows {
+  const values = new Int8Array(rows * cols);
+  const scales = new Float32Array(rows);
+  for (let n = 0; n < rows; n++) {
+    let max = 0;
+    for (let k = 0; k < cols; k++) max = Math.max(max, Math.abs(data[n * cols + k]));
+    if (!Number.isFinite(max)) throw new Error(`quantize: row ${n} holds a value that is not finite`);
+    const scale = Math.fround(max / 127);
+    scales[n] = scale;
+    if (scale === 0) continue;
+    for (let k = 0; k < cols; k++) {
+      const x = data[n * cols + k] / scale;
+      values[n * cols + k] = Math.max(-127, Math.min(127, Math.sign(x) * Math.round(Math.abs(x))));
+    }
+  }
+  return { values, scales };
+}
+
+/** The shapes of out = a · dequant(q)ᵀ: a [M, K], q [N, K], out [M, N]. */
+export function matmulQuantDims(a: Tensor, q: QuantTensor, out: Tensor): { M: number; K: number; N: number } {
+  if (a.cols !== q.cols || out.rows !== a.rows || out.cols !== q.rows) {
+    throw new Error(`matmulQuant: shapes [${a.rows},${a.cols}] · int8 [${q.rows},${q.cols}]ᵀ → [${out.rows},${out.cols}] do not agree`);
+  }
+  return { M: a.rows, K: a.cols, N: q.rows };
 }
 
 /**

@@ -70,6 +70,35 @@ describe('wasm backend', () => {
     });
   }
 
+  // The int8 product sums in integers, so no cut between threads (by 4-column units) can change
+  // a bit; and its integer sums make the scalar column tail agree with the SIMD columns.
+  it('int8 products give the same bits on one thread and two', async () => {
+    const rng = new Rng(5);
+    for (const [M, K, N] of [[1, 512, 2048], [1, 515, 2051], [65, 300, 130]]) {
+      const data = [M * K, N * K, M * N].map((n) => Float64Array.from({ length: n }, () => rng.uniform() * 2 - 1));
+      const product = async (be: Backend): Promise<Buffer> => {
+        const [a, w, out] = [be.alloc(M, K), be.alloc(N, K), be.alloc(M, N)];
+        [a, w, out].forEach((t, i) => be.upload(t, data[i]));
+        const q = await be.quantize(w);
+        be.matmulQuant(a, q, out, { accumulate: true });
+        const bytes = Buffer.from(((await be.download(out)) as Float32Array).buffer);
+        [a, w, out, q].forEach((t) => be.dispose(t));
+        return bytes;
+      };
+      expect((await product(two)).equals(await product(one))).toBe(true);
+    }
+  });
+
+  it('refuses int8 weights after dispose and from another backend', async () => {
+    const w = one.alloc(4, 3);
+    const q = await one.quantize(w);
+    const a = one.alloc(1, 3), out = one.alloc(1, 4);
+    expect(() => two.matmulQuant(two.alloc(1, 3), q, two.alloc(1, 4))).toThrow(/another backend/);
+    expect(() => one.matmulQuant(a, q, one.alloc(1, 5))).toThrow(/do not agree/);
+    one.dispose(q);
+    expect(() => one.matmulQuant(a, q, out)).toThrow(/after dispose/);
+  });
+
   it('hands out zeros, also for a block reused after dispose', async () => {
     const a = one.alloc(3, 5);
     one.fill(a, 7);
