@@ -204,23 +204,33 @@ export interface QuantizedRows {
 }
 
 /**
- * Symmetric per-row int8 (the LLM.int8 / ggml Q8 "absmax" rule): scale_n = max_k |w[n, k]| / 127,
- * q[n, k] = round(w[n, k] / scale_n) in [-127, 127], ties away from zero; a zero row gets
- * scale 0. Shared by every backend, so their int8 weights agree bit for bit.
+ * Symmetric per-row int8 (the LLM.int8 / ggml Q8 "absmax" rule): scale_n = max_k |w[n, k]| / 127
+ * and q[n, k] = w[n, k] / scale_n, both in float32, the quotient rounded half to even (wasm's
+ * f32x4.nearest) into [-127, 127]; a zero row gets scale 0. Every backend quantises by this rule
+ * (the wasm kernel quantizeQ8 in SIMD, bit for bit), so their int8 weights agree exactly.
  */
 export function quantizeRows(data: ArrayLike<number>, rows: number, cols: number): QuantizedRows {
   const values = new Int8Array(rows * cols);
   const scales = new Float32Array(rows);
   for (let n = 0; n < rows; n++) {
-    let max = 0;
-    for (let k = 0; k < cols; k++) max = Math.max(max, Math.abs(data[n * cols + k]));
-    if (!Number.isFinite(max)) throw new Error(`quantize: row ${n} holds a value that is not finite`);
+    const start = n * cols, end = start + cols;
+    let max = 0, finite = true;
+    for (let i = start; i < end; i++) {
+      const v = data[i];
+      const a = v < 0 ? -v : v;
+      if (a > max) max = a;
+      else if (!(a <= max)) finite = false; // NaN
+    }
+    if (!finite || max === Infinity) throw new Error(`quantize: row ${n} holds a value that is not finite`);
+    // fround of a float64 quotient of float32 values is the correctly rounded float32 quotient.
     const scale = Math.fround(max / 127);
     scales[n] = scale;
     if (scale === 0) continue;
-    for (let k = 0; k < cols; k++) {
-      const x = data[n * cols + k] / scale;
-      values[n * cols + k] = Math.max(-127, Math.min(127, Math.sign(x) * Math.round(Math.abs(x))));
+    for (let i = start; i < end; i++) {
+      const x = Math.fround(data[i] / scale);
+      let r = Math.round(x); // half up; a half that went up to an odd number goes back down
+      if (r - x === 0.5 && r % 2 !== 0) r -= 1;
+      values[i] = r > 127 ? 127 : r < -127 ? -127 : r;
     }
   }
   return { values, scales };

@@ -24,9 +24,9 @@ describe('quantizeRows', () => {
     }
   });
 
-  it('rounds halves away from zero, symmetrically, and gives a zero row scale 0', () => {
-    const { values, scales } = quantizeRows([127, 0.5, -0.5, 1.5, -1.5, 0, 0, 0, 0, 0], 2, 5);
-    expect(Array.from(values)).toEqual([127, 1, -1, 2, -2, 0, 0, 0, 0, 0]);
+  it('rounds halves to even (as wasm f32x4.nearest), symmetrically, and gives a zero row scale 0', () => {
+    const { values, scales } = quantizeRows([127, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0, 0, 0, 0, 0, 0, 0], 2, 7);
+    expect(Array.from(values)).toEqual([127, 0, 0, 2, -2, 2, -2, 0, 0, 0, 0, 0, 0, 0]);
     expect(Array.from(scales)).toEqual([1, 0]);
   });
 

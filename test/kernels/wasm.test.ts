@@ -1,6 +1,6 @@
 // The wasm backend's own contract beyond the kernels: memory, views, threads, errors, destroy.
 
-import { Backend, CELL_GATES, CellName, MatmulOptions, Tensor } from '../../src/kernels/backend';
+import { Backend, CELL_GATES, CellName, MatmulOptions, Tensor, quantizeRows } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { chooseSimd, createWasmBackend } from '../../src/kernels/wasm';
 import { Rng } from '../../src/engine/rng';
@@ -87,6 +87,39 @@ describe('wasm backend', () => {
       };
       expect((await product(two)).equals(await product(one))).toBe(true);
     }
+  });
+
+  // The kernel quantizeQ8 must give quantizeRows's int8 values exactly, halves included: read
+  // back through one-hot rows of A, whose product is known to the bit.
+  it('quantises exactly as quantizeRows does, rounding halves to even', async () => {
+    const rng = new Rng(8);
+    const N = 6, K = 37;
+    const w = new Float32Array(N * K);
+    for (let k = 0; k < K; k++) {
+      w[k] = k === 0 ? 127 : k - 18.5;             // scale 1: exact halves
+      w[K + k] = k === 0 ? -127 / 8 : (k - 18.5) / 8; // scale 1/8: halves again
+      for (let n = 2; n < N - 1; n++) w[n * K + k] = (rng.uniform() * 2 - 1) * n;
+      w[(N - 1) * K + k] = 0;                        // a zero row
+    }
+    const { values, scales } = quantizeRows(w, N, K);
+    const wt = one.alloc(N, K), eye = one.alloc(K, K), out = one.alloc(K, N);
+    one.upload(wt, w);
+    one.upload(eye, Float64Array.from({ length: K * K }, (_, i) => (i % (K + 1) === 0 ? 1 : 0)));
+    const q = await one.quantize(wt);
+    one.matmulQuant(eye, q, out);
+    const got = await one.download(out); // out[k, n] = scale[n] · q[n, k], through A's int16 rounding
+    const aScale = Math.fround(1 / 32767);
+    for (let k = 0; k < K; k++) {
+      for (let n = 0; n < N; n++) {
+        const want = Math.fround(Math.fround(32767 * values[n * K + k]) * Math.fround(scales[n] * aScale));
+        expect(got[k * N + n]).toBe(want);
+      }
+    }
+    expect([values[1], values[2], values[3]]).toEqual([-18, -16, -16]); // -17.5 → -18, -16.5 → -16, -15.5 → -16
+    [wt, eye, out, q].forEach((t) => one.dispose(t));
+    const bad = one.alloc(2, 3);
+    one.upload(bad, [1, 2, 3, 4, NaN, 6]);
+    await expect(one.quantize(bad)).rejects.toThrow(/row 1 holds a value that is not finite/);
   });
 
   it('refuses int8 weights after dispose and from another backend', async () => {

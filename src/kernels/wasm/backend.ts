@@ -7,7 +7,7 @@
 
 import {
   AdamParams, Backend, CELL_GATES, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
-  cellDims, cellMissing, clipScale, matmulDims, matmulQuantDims, quantizeRows, sameShape,
+  cellDims, cellMissing, clipScale, matmulDims, matmulQuantDims, sameShape,
 } from '../backend';
 import { CELL_KERNEL_NAMES, WASM_CELLS, WasmCellKernel } from './cells';
 import { WasmHeap } from './heap';
@@ -59,6 +59,8 @@ export interface Kernels {
     c: number, ldc: number, accumulate: number, n0: number, n1: number, scratch: number,
   ): void;
   gemmQ8Chunk(...args: number[]): void;
+  /** quantizeRows in SIMD: returns the first row that is not finite, else -1. */
+  quantizeQ8(w: number, N: number, K: number, q: number, scales: number): number;
 }
 
 /** The kernel module a backend runs (index.ts): SIMD128 alone, or with relaxed SIMD's fused multiply-add. */
@@ -367,9 +369,7 @@ export class WasmBackend implements Backend {
   async quantize(weightx: Tensor): Promise<QuantTensor> {
     const w = this.t(weightx);
     const { rows: N, cols: K } = w;
-    const { values, scales } = quantizeRows(this.heap.f32.subarray(w.ptr >>> 2, (w.ptr >>> 2) + w.size), N, K);
-    const kp = this.kernels.quantRowBytes(K);
-    const bytes = N * kp;
+    const bytes = N * this.kernels.quantRowBytes(K);
     const ptr = this.heap.alloc(bytes);
     const scalesPtr = this.heap.alloc(N * 4);
     // Fresh blocks may reuse the bytes a cached pack of B was made from.
@@ -377,9 +377,12 @@ export class WasmBackend implements Backend {
       this.wrote(ptr, bytes);
       this.wrote(scalesPtr, N * 4);
     }
-    const dst = new Int8Array(this.heap.memory.buffer, ptr, bytes); // alloc zeroed the padding
-    for (let n = 0; n < N; n++) dst.set(values.subarray(n * K, (n + 1) * K), n * kp);
-    this.heap.f32.set(scales, scalesPtr >>> 2);
+    const bad = this.kernels.quantizeQ8(w.ptr, N, K, ptr, scalesPtr);
+    if (bad >= 0) {
+      this.heap.release(ptr, bytes);
+      this.heap.release(scalesPtr, N * 4);
+      throw new Error(`quantize: row ${bad} holds a value that is not finite`);
+    }
     return new WasmQuant(this, this.nextId++, N, K, ptr, bytes, scalesPtr);
   }
 
