@@ -13,7 +13,7 @@ import { UsageError } from '../errors';
 import { readStdin, readTextFile } from '../data/corpus';
 import { encodeKnown } from '../data/vocab';
 import { createBackend } from '../kernels';
-import { Model } from '../engine/model';
+import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
 import { Evaluator } from '../engine/trainer';
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
 import { createLog, stdoutColor } from './log';
@@ -28,6 +28,7 @@ interface EvalOptions {
   backend: BackendName;
   threads: number;
   split: 'all' | 'train' | 'val';
+  quantize: Quantization;
   json: boolean;
   quiet: boolean;
 }
@@ -55,6 +56,8 @@ export function evalCommand(): Command {
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
     .addOption(new Option('--split <part>', "score all of the text, or the part `rnn train` held out ('val': its last --val-fraction, as the checkpoint recorded) or trained on ('train')")
       .choices(['all', 'train', 'val']).default('all'))
+    .addOption(new Option('--quantize <mode>', 'weights of the matmuls: none (float32), or int8 with one scale per row (a quarter of the bytes)')
+      .choices(QUANTIZATIONS as string[]).default('none'))
     .option('--json', 'print one JSON object instead of text', false)
     .option('-q, --quiet', 'do not say which checkpoint is used', false)
     .addHelpText('after', `
@@ -99,6 +102,7 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
   try {
     const model = new Model(backend, ckpt.meta.model);
     restoreModel(ckpt, model);
+    await model.quantize(opts.quantize);
     const evaluator = new Evaluator(model, ids, batch, seqLen, counted);
     ({ lossNats, predictions: predicted } = await evaluator.evaluate());
     streams = evaluator.streams;
@@ -111,7 +115,7 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
     file: source, split: opts.split, checkpoint: file, characters, predicted,
     unknown: { count: unknownCount, distinct: [...unknown.keys()] },
     lossNats: nats, bitsPerChar: nats / Math.LN2, perplexity: Math.exp(nats),
-    streams, seqLen: Math.min(seqLen, ids.length - 1), backend: backend.name,
+    streams, seqLen: Math.min(seqLen, ids.length - 1), backend: backend.name, quantize: opts.quantize,
   };
   if (opts.json) {
     await writeOut(`${JSON.stringify(result)}\n`);

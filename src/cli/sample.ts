@@ -5,7 +5,7 @@ import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
 import { UsageError } from '../errors';
 import { readStdin, readTextFile } from '../data/corpus';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
-import { Model } from '../engine/model';
+import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
 import { Rng } from '../engine/rng';
 import { Decoding, Sampler } from '../sample/sampler';
 import { beamSearch } from '../sample/beam';
@@ -32,6 +32,7 @@ interface SampleCliOptions {
   json: boolean;
   backend: BackendName;
   threads: number;
+  quantize: Quantization;
   gpuMode: GpuMode;
   quiet: boolean;
 }
@@ -66,6 +67,8 @@ export function sampleCommand(): Command {
     .option('--json', 'print JSON (text, checkpoint, seed, settings, logProb; an array with --num) instead of raw text', false)
     .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default('auto'))
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .addOption(new Option('--quantize <mode>', 'weights of the matmuls: none (float32), or int8 with one scale per row (a quarter of the bytes)')
+      .choices(QUANTIZATIONS as string[]).default('none'))
     .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
     .option('-q, --quiet', 'do not say which checkpoint is used', false)
     .addHelpText('after', `
@@ -133,11 +136,12 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
   try {
     const model = new Model(backend, ckpt.meta.model);
     ckpt.restoreModel(model);
+    await model.quantize(opts.quantize);
     ckpt.close(); // the weights live on the backend now
     const mode = opts.beam !== undefined ? 'beam' : opts.greedy ? 'greedy' : 'sample';
     const settings = {
       checkpoint: file, mode, temperature: opts.temp, topK: opts.topK, topP: opts.topP,
-      beam: opts.beam ?? null, length: opts.length, prime, stop: opts.stop,
+      beam: opts.beam ?? null, length: opts.length, prime, stop: opts.stop, quantize: opts.quantize,
     };
     const out = stdoutText();
     const end = async (): Promise<void> => {

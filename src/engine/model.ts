@@ -16,7 +16,7 @@
 // elementwise kernels around that; their masks come from the host (Workspace.drawMasks).
 
 import { ModelConfig, RecurrentInit } from '../config';
-import { Backend, CellKernels, IndexTensor, Tensor } from '../kernels/backend';
+import { Backend, CellKernels, IndexTensor, QuantTensor, Tensor } from '../kernels/backend';
 import { CellSpec, cellSpec } from './cells';
 import { glorotUniform, identity, normal, orthogonal } from './init';
 import { Rng } from './rng';
@@ -45,6 +45,17 @@ export interface WorkspaceMode {
 }
 
 const EVALUATION: WorkspaceMode = { training: false, dropout: 0 };
+
+/** How forward multiplies by its weights: float32, or int8 with per-row scales (Backend.quantize). */
+export type Quantization = 'none' | 'int8';
+export const QUANTIZATIONS: readonly Quantization[] = ['none', 'int8'];
+
+/** int8 copies of every weight forward multiplies by; the embedding stays float (it is a lookup). */
+interface QuantWeights {
+  ih: QuantTensor[]; // per layer, [G·H, In]
+  hh: QuantTensor[]; // per layer, [G·H, H]
+  decoder: QuantTensor; // [V, H]
+}
 
 /** Per-step row views of a [(T or T+1)·B, cols] tensor. */
 function stepViews(be: Backend, t: Tensor, steps: number, B: number): Tensor[] {
@@ -254,6 +265,8 @@ export class Model {
   readonly decoderBias: Param;   // [1, V]
   /** Every parameter, in state_dict order. */
   readonly params: Param[] = [];
+  /** Set by quantize('int8'): forward then multiplies by these instead of the float weights. */
+  private quant: QuantWeights | null = null;
 
   constructor(readonly backend: Backend, readonly config: Readonly<ModelConfig>) {
     const { vocabSize: V, embeddingSize: E, hiddenSize: H } = config;
@@ -319,6 +332,40 @@ export class Model {
     be.upload(this.decoderBias.value, new Float64Array(V));
   }
 
+  /**
+   * Quantised mode, for sampling and evaluation: 'int8' makes int8 copies (per-row scales) of
+   * W_ih, W_hh and the decoder as they are now, and forward multiplies by those; 'none' goes
+   * back to the float weights. Weights written afterwards are not seen until quantize runs again;
+   * backward refuses a quantised model (training keeps float weights).
+   */
+  async quantize(mode: Quantization): Promise<void> {
+    this.disposeQuant();
+    if (mode === 'none') return;
+    const be = this.backend;
+    const ih: QuantTensor[] = [], hh: QuantTensor[] = [];
+    for (const layer of this.layers) {
+      ih.push(await be.quantize(layer.weightIh.value));
+      hh.push(await be.quantize(layer.weightHh.value));
+    }
+    this.quant = { ih, hh, decoder: await be.quantize(this.decoderWeight.value) };
+  }
+
+  get quantization(): Quantization {
+    return this.quant ? 'int8' : 'none';
+  }
+
+  private disposeQuant(): void {
+    if (!this.quant) return;
+    for (const q of [...this.quant.ih, ...this.quant.hh, this.quant.decoder]) this.backend.dispose(q);
+    this.quant = null;
+  }
+
+  /** out (+)= x · Wᵀ: the float weight, or its int8 copy in quantised mode. */
+  private project(x: Tensor, weight: Param, quant: QuantTensor | undefined, out: Tensor, accumulate = false): void {
+    if (quant) this.backend.matmulQuant(x, quant, out, { accumulate });
+    else this.backend.matmul(x, weight.value, out, { transposeB: true, accumulate });
+  }
+
   /** Buffers for B streams of T steps; training with dropout allocates its masks. */
   workspace(batchSize: number, steps: number, mode: WorkspaceMode = EVALUATION): Workspace {
     return new Workspace(this.backend, this.config, this.spec, batchSize, steps, mode);
@@ -344,19 +391,20 @@ export class Model {
     be.embeddingForward(this.embedding.value, ws.tokens, ws.embedded);
     for (let l = 0; l < this.layers.length; l++) {
       const p = this.layers[l];
+      const q = this.quant;
       // All T steps' input projections in one matmul: [T·B, In] × [In, G·H].
-      be.matmul(this.layerInput(ws, l), p.weightIh.value, ws.gates[l], { transposeB: true });
+      this.project(this.layerInput(ws, l), p.weightIh, q?.ih[l], ws.gates[l]);
       be.addRowVector(ws.gates[l], p.biasIh.value);
       if (!spec.separateRecurrent) be.addRowVector(ws.gates[l], p.biasHh.value);
       const gatesAt = ws.gatesAt[l], hAt = ws.hiddenAt[l], cAt = ws.cellAt[l];
       for (let t = 0; t < T; t++) {
         if (spec.separateRecurrent) {
           // rec_t = h_{t-1} · W_hhᵀ + b_hh: [B, H] × [H, G·H]
-          be.matmul(hAt[t], p.weightHh.value, ws.recAt[l][t], { transposeB: true });
+          this.project(hAt[t], p.weightHh, q?.hh[l], ws.recAt[l][t]);
           be.addRowVector(ws.recAt[l][t], p.biasHh.value);
         } else {
           // gates_t += h_{t-1} · W_hhᵀ: [B, H] × [H, G·H]
-          be.matmul(hAt[t], p.weightHh.value, gatesAt[t], { transposeB: true, accumulate: true });
+          this.project(hAt[t], p.weightHh, q?.hh[l], gatesAt[t], true);
         }
         this.kernels.forward({
           gates: gatesAt[t], hPrev: hAt[t], h: zoneout ? ws.hCandAt[l][t] : hAt[t + 1],
@@ -371,7 +419,7 @@ export class Model {
       if (ws.dropped.length) be.mul(ws.layerOutput[l], ws.dropMask[l], ws.dropped[l]);
     }
     // logits = h · W_decᵀ + b: [T·B, H] × [H, V]
-    be.matmul(this.layerInput(ws, this.layers.length), this.decoderWeight.value, ws.logits, { transposeB: true });
+    this.project(this.layerInput(ws, this.layers.length), this.decoderWeight, this.quant?.decoder, ws.logits);
     be.addRowVector(ws.logits, this.decoderBias.value);
     if (withLoss) {
       be.softmaxCrossEntropy(ws.logits, ws.targets, ws.loss, withGrad ? ws.dLogits : null, 1 / (T * B));
@@ -394,6 +442,7 @@ export class Model {
 
   /** Backward of forward(ws, true, true): writes every param.grad (overwriting). */
   backward(ws: Workspace): void {
+    if (this.quant) throw new Error('backward: the model is in int8 mode (sampling and evaluation only); quantize(\'none\') first');
     const be = this.backend;
     const spec = this.spec;
     const T = ws.steps;
@@ -453,6 +502,7 @@ export class Model {
   }
 
   dispose(): void {
+    this.disposeQuant();
     for (const p of this.params) {
       this.backend.dispose(p.value);
       this.backend.dispose(p.grad);

@@ -16,6 +16,16 @@ export interface Tensor {
   readonly id: number;
 }
 
+/**
+ * A weight matrix [N, K] held as int8 with one float32 scale per row (quantizeRows), owned by a
+ * backend: what quantised sampling multiplies by. Only matmulQuant reads it.
+ */
+export interface QuantTensor {
+  readonly rows: number;
+  readonly cols: number;
+  readonly id: number;
+}
+
 /** Token ids (vocabulary indices) for one window, owned by a backend. */
 export interface IndexTensor {
   readonly length: number;
@@ -102,7 +112,7 @@ export interface Backend {
   download(t: Tensor): Promise<FloatArray>;
   allocIndices(length: number): IndexTensor;
   uploadIndices(t: IndexTensor, data: Int32Array): void;
-  dispose(t: Tensor | IndexTensor): void;
+  dispose(t: Tensor | IndexTensor | QuantTensor): void;
   /** Frees everything (worker threads, GPU contexts). The backend is unusable afterwards. */
   destroy(): void;
 
@@ -112,6 +122,17 @@ export interface Backend {
    * a: [M, K] (or [K, M] with transposeA), b: [K, N] (or [N, K] with transposeB).
    */
   matmul(a: Tensor, b: Tensor, out: Tensor, opts?: MatmulOptions): void;
+  /**
+   * weight [N, K] as int8 with per-row scales (quantizeRows): a snapshot, later writes to
+   * weight are not seen. Async because a GPU backend reads the weights back to quantise them.
+   */
+  quantize(weight: Tensor): Promise<QuantTensor>;
+  /**
+   * out[M, N] (+)= a[M, K] · Wᵀ, W[n, k] = scale[n] · q[n, k] the dequantised weight of q [N, K].
+   * A backend may round each row of a to 16 bits (scale max|a[m, :]| / 32767) to multiply in
+   * integers: an error of at most K · max|a[m, :]| · max|W| / 65534 per element beside the exact W.
+   */
+  matmulQuant(a: Tensor, q: QuantTensor, out: Tensor, opts?: { accumulate?: boolean }): void;
   /** out[r, :] += bias[0, :] for every row r. bias: [1, cols]. */
   addRowVector(out: Tensor, bias: Tensor): void;
   /** out[0, :] (+)= Σ_r a[r, :]. out: [1, cols]. */
@@ -174,6 +195,53 @@ export function clipScale(normSq: number, clipNorm: number): number {
   // PyTorch clip_grad_norm_: clip_coef = max_norm / (total_norm + 1e-6), clamped to 1.
   const coef = clipNorm / (norm + 1e-6);
   return coef < 1 ? coef : 1;
+}
+
+/** int8 weights of a [rows, cols] matrix: values row-major, one scale per row. */
+export interface QuantizedRows {
+  values: Int8Array;   // [rows, cols]
+  scales: Float32Array; // [rows]
+}
+
+/**
+ * Symmetric per-row int8 (the LLM.int8 / ggml Q8 "absmax" rule): scale_n = max_k |w[n, k]| / 127
+ * and q[n, k] = w[n, k] / scale_n, both in float32, the quotient rounded half to even (wasm's
+ * f32x4.nearest) into [-127, 127]; a zero row gets scale 0. Every backend quantises by this rule
+ * (the wasm kernel quantizeQ8 in SIMD, bit for bit), so their int8 weights agree exactly.
+ */
+export function quantizeRows(data: ArrayLike<number>, rows: number, cols: number): QuantizedRows {
+  const values = new Int8Array(rows * cols);
+  const scales = new Float32Array(rows);
+  for (let n = 0; n < rows; n++) {
+    const start = n * cols, end = start + cols;
+    let max = 0, finite = true;
+    for (let i = start; i < end; i++) {
+      const v = data[i];
+      const a = v < 0 ? -v : v;
+      if (a > max) max = a;
+      else if (!(a <= max)) finite = false; // NaN
+    }
+    if (!finite || max === Infinity) throw new Error(`quantize: row ${n} holds a value that is not finite`);
+    // fround of a float64 quotient of float32 values is the correctly rounded float32 quotient.
+    const scale = Math.fround(max / 127);
+    scales[n] = scale;
+    if (scale === 0) continue;
+    for (let i = start; i < end; i++) {
+      const x = Math.fround(data[i] / scale);
+      let r = Math.round(x); // half up; a half that went up to an odd number goes back down
+      if (r - x === 0.5 && r % 2 !== 0) r -= 1;
+      values[i] = r > 127 ? 127 : r < -127 ? -127 : r;
+    }
+  }
+  return { values, scales };
+}
+
+/** The shapes of out = a · dequant(q)ᵀ: a [M, K], q [N, K], out [M, N]. */
+export function matmulQuantDims(a: Tensor, q: QuantTensor, out: Tensor): { M: number; K: number; N: number } {
+  if (a.cols !== q.cols || out.rows !== a.rows || out.cols !== q.rows) {
+    throw new Error(`matmulQuant: shapes [${a.rows},${a.cols}] · int8 [${q.rows},${q.cols}]ᵀ → [${out.rows},${out.cols}] do not agree`);
+  }
+  return { M: a.rows, K: a.cols, N: q.rows };
 }
 
 /**

@@ -23,6 +23,11 @@ const MATMUL_SHAPES: Array<[number, number, number]> = [
   [2, 3, 16411], [16411, 2, 1],
 ];
 
+// (M, K, N) of matmulQuant: out [M, N] = a [M, K] · W [N, K]ᵀ.
+const QUANT_SHAPES: Array<[number, number, number]> = [
+  [1, 1, 1], [1, 5, 3], [3, 17, 5], [2, 16, 8], [1, 127, 65], [5, 300, 67], [70, 33, 9], [1, 515, 2051], [65, 200, 130],
+];
+
 function randomArray(rng: Rng, n: number, scale = 1): Float64Array {
   // Values representable in float32, so copies compare exactly on every backend.
   const out = new Float64Array(n);
@@ -90,6 +95,46 @@ for (const entry of BACKENDS) {
         }
       }
     }
+
+    // int8 weights (quantised sampling): against the reference's exact product with the same
+    // dequantised weights (quantizeRows is shared, so both hold the same int8 values). A backend
+    // may round A's rows to 16 bits (Backend.matmulQuant), which bounds its extra error by
+    // K · max|a| · max|W| / 65534. Sizes: 1, off 4 and 16, K past the wasm kernel's 256-k integer
+    // blocks, M past its 64-row blocks, and big enough to be cut across threads.
+    for (const [M, K, N] of QUANT_SHAPES) {
+      for (const accumulate of [false, true]) {
+        maybe('matmulQuant')(`matmulQuant ${M}x${K}x${N} acc=${accumulate}`, async () => {
+          const rng = new Rng(M * 7919 + K * 31 + N + (accumulate ? 1 : 0));
+          const [a, ar] = pair(backend, M, K, randomArray(rng, M * K));
+          const [w, wr] = pair(backend, N, K, randomArray(rng, N * K, 0.5));
+          const [out, outr] = pair(backend, M, N, randomArray(rng, M * N));
+          const q = await backend.quantize(w), qr = await reference.quantize(wr);
+          expect([q.rows, q.cols]).toEqual([N, K]);
+          backend.matmulQuant(a, q, out, { accumulate });
+          reference.matmulQuant(ar, qr, outr, { accumulate });
+          // max|a| ≤ 1, max|W| ≤ 0.5
+          await expectClose(backend, out, outr, tol() * Math.sqrt(K) + K * 0.5 / 65534);
+          backend.dispose(q);
+        });
+      }
+    }
+
+    maybe('matmulQuant')('matmulQuant on row views, as a sampling step uses it', async () => {
+      const rng = new Rng(12);
+      const [a, ar] = pair(backend, 9, 21, randomArray(rng, 9 * 21));
+      const [w, wr] = pair(backend, 13, 21, randomArray(rng, 13 * 21));
+      const [out, outr] = pair(backend, 11, 13, randomArray(rng, 11 * 13));
+      const q = await backend.quantize(w), qr = await reference.quantize(wr);
+      backend.matmulQuant(backend.rowsOf(a, 2, 3), q, backend.rowsOf(out, 5, 3), { accumulate: true });
+      reference.matmulQuant(reference.rowsOf(ar, 2, 3), qr, reference.rowsOf(outr, 5, 3), { accumulate: true });
+      await expectClose(backend, out, outr, tol() * Math.sqrt(21) + 21 / 65534);
+      // A snapshot: writing the weights afterwards changes nothing.
+      backend.fill(w, 0);
+      backend.matmulQuant(backend.rowsOf(a, 0, 1), q, backend.rowsOf(out, 0, 1));
+      reference.matmulQuant(reference.rowsOf(ar, 0, 1), qr, reference.rowsOf(outr, 0, 1));
+      await expectClose(backend, out, outr, tol() * Math.sqrt(21) + 21 / 65534);
+      backend.dispose(q);
+    });
 
     maybe('matmul-views')('matmul on row views reads and writes only the viewed rows', async () => {
       const rng = new Rng(7);

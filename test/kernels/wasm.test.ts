@@ -1,6 +1,6 @@
 // The wasm backend's own contract beyond the kernels: memory, views, threads, errors, destroy.
 
-import { Backend, CELL_GATES, CellName, MatmulOptions, Tensor } from '../../src/kernels/backend';
+import { Backend, CELL_GATES, CellName, MatmulOptions, Tensor, quantizeRows } from '../../src/kernels/backend';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { chooseSimd, createWasmBackend } from '../../src/kernels/wasm';
 import { Rng } from '../../src/engine/rng';
@@ -69,6 +69,68 @@ describe('wasm backend', () => {
       }
     });
   }
+
+  // The int8 product sums in integers, so no cut between threads (by 4-column units) can change
+  // a bit; and its integer sums make the scalar column tail agree with the SIMD columns.
+  it('int8 products give the same bits on one thread and two', async () => {
+    const rng = new Rng(5);
+    for (const [M, K, N] of [[1, 512, 2048], [1, 515, 2051], [65, 300, 130]]) {
+      const data = [M * K, N * K, M * N].map((n) => Float64Array.from({ length: n }, () => rng.uniform() * 2 - 1));
+      const product = async (be: Backend): Promise<Buffer> => {
+        const [a, w, out] = [be.alloc(M, K), be.alloc(N, K), be.alloc(M, N)];
+        [a, w, out].forEach((t, i) => be.upload(t, data[i]));
+        const q = await be.quantize(w);
+        be.matmulQuant(a, q, out, { accumulate: true });
+        const bytes = Buffer.from(((await be.download(out)) as Float32Array).buffer);
+        [a, w, out, q].forEach((t) => be.dispose(t));
+        return bytes;
+      };
+      expect((await product(two)).equals(await product(one))).toBe(true);
+    }
+  });
+
+  // The kernel quantizeQ8 must give quantizeRows's int8 values exactly, halves included: read
+  // back through one-hot rows of A, whose product is known to the bit.
+  it('quantises exactly as quantizeRows does, rounding halves to even', async () => {
+    const rng = new Rng(8);
+    const N = 6, K = 37;
+    const w = new Float32Array(N * K);
+    for (let k = 0; k < K; k++) {
+      w[k] = k === 0 ? 127 : k - 18.5;             // scale 1: exact halves
+      w[K + k] = k === 0 ? -127 / 8 : (k - 18.5) / 8; // scale 1/8: halves again
+      for (let n = 2; n < N - 1; n++) w[n * K + k] = (rng.uniform() * 2 - 1) * n;
+      w[(N - 1) * K + k] = 0;                        // a zero row
+    }
+    const { values, scales } = quantizeRows(w, N, K);
+    const wt = one.alloc(N, K), eye = one.alloc(K, K), out = one.alloc(K, N);
+    one.upload(wt, w);
+    one.upload(eye, Float64Array.from({ length: K * K }, (_, i) => (i % (K + 1) === 0 ? 1 : 0)));
+    const q = await one.quantize(wt);
+    one.matmulQuant(eye, q, out);
+    const got = await one.download(out); // out[k, n] = scale[n] · q[n, k], through A's int16 rounding
+    const aScale = Math.fround(1 / 32767);
+    for (let k = 0; k < K; k++) {
+      for (let n = 0; n < N; n++) {
+        const want = Math.fround(Math.fround(32767 * values[n * K + k]) * Math.fround(scales[n] * aScale));
+        expect(got[k * N + n]).toBe(want);
+      }
+    }
+    expect([values[1], values[2], values[3]]).toEqual([-18, -16, -16]); // -17.5 → -18, -16.5 → -16, -15.5 → -16
+    [wt, eye, out, q].forEach((t) => one.dispose(t));
+    const bad = one.alloc(2, 3);
+    one.upload(bad, [1, 2, 3, 4, NaN, 6]);
+    await expect(one.quantize(bad)).rejects.toThrow(/row 1 holds a value that is not finite/);
+  });
+
+  it('refuses int8 weights after dispose and from another backend', async () => {
+    const w = one.alloc(4, 3);
+    const q = await one.quantize(w);
+    const a = one.alloc(1, 3), out = one.alloc(1, 4);
+    expect(() => two.matmulQuant(two.alloc(1, 3), q, two.alloc(1, 4))).toThrow(/another backend/);
+    expect(() => one.matmulQuant(a, q, one.alloc(1, 5))).toThrow(/do not agree/);
+    one.dispose(q);
+    expect(() => one.matmulQuant(a, q, out)).toThrow(/after dispose/);
+  });
 
   it('hands out zeros, also for a block reused after dispose', async () => {
     const a = one.alloc(3, 5);

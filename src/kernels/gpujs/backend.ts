@@ -53,8 +53,8 @@
 
 import { GPU } from 'gpu.js';
 import {
-  AdamParams, Backend, CellKernels, CellName, CellStep, CellStepGrad, FloatArray, IndexTensor, MatmulOptions, Tensor,
-  cellDims, matmulDims, sameShape,
+  AdamParams, Backend, CellKernels, CellName, CellStep, CellStepGrad, FloatArray, IndexTensor, MatmulOptions, QuantTensor,
+  Tensor, cellDims, matmulDims, matmulQuantDims, quantizeRows, sameShape,
 } from '../backend';
 import { CellPass, GPUJS_CELLS, StepTensor, cellHelpers, cellSubKernels } from './cells';
 import { quietly } from './quiet';
@@ -476,7 +476,7 @@ export class GpujsBackend implements Backend {
     t.root.data = stored;
   }
 
-  dispose(x: Tensor | IndexTensor): void {
+  dispose(x: Tensor | IndexTensor | QuantTensor): void {
     // A view shares its root's memory and is never disposed on its own.
     if (x instanceof GpuTensor && (x.offset !== 0 || x.size !== x.root.size)) return;
     const root = x instanceof GpuTensor ? x.root : x instanceof GpuIndices ? x.root : null;
@@ -534,6 +534,25 @@ export class GpujsBackend implements Backend {
     const args: unknown[] = [...this.at(a), ...this.at(b)];
     if (accumulate) args.push(...this.at(out));
     this.commit(out, this.run<Storage>(kernel, ...args));
+  }
+
+  // int8 weights: a fallback, no int8 kernel. quantize rounds the weights to int8 (quantizeRows,
+  // as every backend) and keeps them dequantised as float32, so the product is the float matmul
+  // with exactly the int8 model's weights: the same results (A is not rounded), none of the speed.
+  async quantize(weightx: Tensor): Promise<QuantTensor> {
+    const w = this.t(weightx);
+    const { values, scales } = quantizeRows(await this.download(w), w.rows, w.cols);
+    const dequantised = new Float32Array(w.size);
+    for (let i = 0; i < w.size; i++) dequantised[i] = scales[Math.floor(i / w.cols)] * values[i];
+    const q = this.alloc(w.rows, w.cols);
+    this.upload(q, dequantised);
+    return q;
+  }
+
+  matmulQuant(ax: Tensor, qx: QuantTensor, outx: Tensor, opts: { accumulate?: boolean } = {}): void {
+    if (!(qx instanceof GpuTensor)) throw new Error('gpujs backend: int8 weights from another backend');
+    matmulQuantDims(ax, qx, outx);
+    this.matmul(ax, qx, outx, { transposeB: true, accumulate: opts.accumulate });
   }
 
   addRowVector(outx: Tensor, biasx: Tensor): void {

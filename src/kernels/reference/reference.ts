@@ -4,7 +4,8 @@
 // finite-difference gradient checks run it in float64. Speed is not a goal here.
 
 import {
-  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, Tensor, clipScale, matmulDims, sameShape,
+  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor, clipScale,
+  matmulDims, matmulQuantDims, quantizeRows, sameShape,
 } from '../backend';
 import { REFERENCE_CELLS } from './cells';
 
@@ -21,6 +22,14 @@ class RefTensor implements Tensor {
   ) {
     this.size = rows * cols;
   }
+}
+
+class RefQuant implements QuantTensor {
+  constructor(
+    readonly id: number, readonly rows: number, readonly cols: number,
+    readonly values: Int8Array,   // [rows, cols]
+    readonly scales: Float32Array, // [rows]
+  ) {}
 }
 
 class RefIndices implements IndexTensor {
@@ -104,6 +113,28 @@ export class ReferenceBackend implements Backend {
           const bv = opts.transposeB ? b.data[n * b.cols + k] : b.data[k * b.cols + n];
           sum += av * bv;
         }
+        out.data[m * N + n] = opts.accumulate ? out.data[m * N + n] + sum : sum;
+      }
+    }
+  }
+
+  async quantize(weightx: Tensor): Promise<QuantTensor> {
+    const w = this.t(weightx);
+    const { values, scales } = quantizeRows(w.data, w.rows, w.cols);
+    return new RefQuant(this.nextId++, w.rows, w.cols, values, scales);
+  }
+
+  // out[m, n] (+)= Σ_k a[m, k] · scale[n] · q[n, k]: the exact product with the dequantised
+  // weights, summed in float64 (no rounding of a).
+  matmulQuant(ax: Tensor, qx: QuantTensor, outx: Tensor, opts: { accumulate?: boolean } = {}): void {
+    const a = this.t(ax), out = this.t(outx);
+    if (!(qx instanceof RefQuant)) throw new Error('reference backend: int8 weights from another backend');
+    const q = qx;
+    const { M, K, N } = matmulQuantDims(a, q, out);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += a.data[m * K + k] * (q.scales[n] * q.values[n * K + k]);
         out.data[m * N + n] = opts.accumulate ? out.data[m * N + n] + sum : sum;
       }
     }

@@ -6,8 +6,8 @@
 // ThreadPool's workers, with this thread doing its own share.
 
 import {
-  AdamParams, Backend, CELL_GATES, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, Tensor,
-  cellDims, cellMissing, clipScale, matmulDims, sameShape,
+  AdamParams, Backend, CELL_GATES, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
+  cellDims, cellMissing, clipScale, matmulDims, matmulQuantDims, sameShape,
 } from '../backend';
 import { CELL_KERNEL_NAMES, WASM_CELLS, WasmCellKernel } from './cells';
 import { WasmHeap } from './heap';
@@ -52,6 +52,15 @@ export interface Kernels {
     p: number, g: number, m: number, v: number, n: number,
     lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, scale: number,
   ): void;
+  /** assembly/quant.ts: the int8 row length Kp of a [N, K] weight. */
+  quantRowBytes(K: number): number;
+  gemmQ8(
+    M: number, N: number, K: number, a: number, lda: number, q: number, scales: number,
+    c: number, ldc: number, accumulate: number, n0: number, n1: number, scratch: number,
+  ): void;
+  gemmQ8Chunk(...args: number[]): void;
+  /** quantizeRows in SIMD: returns the first row that is not finite, else -1. */
+  quantizeQ8(w: number, N: number, K: number, q: number, scales: number): number;
 }
 
 /** The kernel module a backend runs (index.ts): SIMD128 alone, or with relaxed SIMD's fused multiply-add. */
@@ -61,7 +70,7 @@ export type WasmSimd = 'plain' | 'relaxed';
 type CellKernelFn = (...args: number[]) => void;
 
 /** Kernels the workers can run: chunked, int32 arguments only (see pool.ts). */
-export const THREADED_KERNELS = ['gemmChunk', 'packBChunk', 'gemmPackedBChunk', ...CELL_KERNEL_NAMES];
+export const THREADED_KERNELS = ['gemmChunk', 'packBChunk', 'gemmPackedBChunk', 'gemmQ8Chunk', ...CELL_KERNEL_NAMES];
 
 // The micro-tile's columns in assembly/gemm.ts (its rows, MR, depend on the module: see
 // microTileRows): splits between threads fall on tile edges.
@@ -117,6 +126,15 @@ interface PackedB {
   ptr: number;
   bytes: number;
   valid: boolean;
+}
+
+/** int8 weights in the layout of assembly/quant.ts: values [rows, Kp] (zero-padded), scales [rows]. */
+class WasmQuant implements QuantTensor {
+  disposed = false;
+  constructor(
+    readonly owner: WasmBackend, readonly id: number, readonly rows: number, readonly cols: number,
+    readonly ptr: number, readonly bytes: number, readonly scalesPtr: number,
+  ) {}
 }
 
 class WasmIndices implements IndexTensor {
@@ -262,8 +280,15 @@ export class WasmBackend implements Backend {
     if (this.packed.length) this.wrote(t.ptr, t.length * 4);
   }
 
-  dispose(x: Tensor | IndexTensor): void {
+  dispose(x: Tensor | IndexTensor | QuantTensor): void {
     if (this.destroyed) return;
+    if (x instanceof WasmQuant) {
+      const q = this.quant(x);
+      q.disposed = true;
+      this.heap.release(q.ptr, q.bytes);
+      this.heap.release(q.scalesPtr, q.rows * 4);
+      return;
+    }
     if (x instanceof WasmIndices) {
       const t = this.idx(x);
       t.disposed = true;
@@ -330,6 +355,51 @@ export class WasmBackend implements Backend {
       Math.floor(flops / MIN_CHUNK_FLOPS)));
     const args = [M, N, K, a.ptr, a.cols, transA, b.ptr, b.cols, transB, out.ptr, out.cols, acc, byRows, chunks];
     this.pool.run('gemmChunk', args, chunks, this.scratch[0], this.kernels.gemmChunk);
+  }
+
+  // ---- int8 weights ---------------------------------------------------------------------
+
+  private quant(x: QuantTensor): WasmQuant {
+    this.live();
+    if (!(x instanceof WasmQuant) || x.owner !== this) throw new Error('wasm backend: int8 weights from another backend');
+    if (x.disposed) throw new Error(`wasm backend: int8 weights ${x.id} used after dispose`);
+    return x;
+  }
+
+  async quantize(weightx: Tensor): Promise<QuantTensor> {
+    const w = this.t(weightx);
+    const { rows: N, cols: K } = w;
+    const bytes = N * this.kernels.quantRowBytes(K);
+    const ptr = this.heap.alloc(bytes);
+    const scalesPtr = this.heap.alloc(N * 4);
+    // Fresh blocks may reuse the bytes a cached pack of B was made from.
+    if (this.packed.length) {
+      this.wrote(ptr, bytes);
+      this.wrote(scalesPtr, N * 4);
+    }
+    const bad = this.kernels.quantizeQ8(w.ptr, N, K, ptr, scalesPtr);
+    if (bad >= 0) {
+      this.heap.release(ptr, bytes);
+      this.heap.release(scalesPtr, N * 4);
+      throw new Error(`quantize: row ${bad} holds a value that is not finite`);
+    }
+    return new WasmQuant(this, this.nextId++, N, K, ptr, bytes, scalesPtr);
+  }
+
+  matmulQuant(ax: Tensor, qx: QuantTensor, outx: Tensor, opts: { accumulate?: boolean } = {}): void {
+    const a = this.t(ax), q = this.quant(qx), out = this.t(outx);
+    const { M, K, N } = matmulQuantDims(a, q, out);
+    const acc = opts.accumulate ? 1 : 0;
+    this.wroteTensor(out);
+    const flops = 2 * M * N * K;
+    if (!this.pool || flops < PARALLEL_MIN_FLOPS || N < 8) {
+      this.kernels.gemmQ8(M, N, K, a.ptr, a.cols, q.ptr, q.scalesPtr, out.ptr, out.cols, acc, 0, N, this.scratch[0]);
+      return;
+    }
+    // Cut by columns: each thread reads only its rows of W, and rounds A's rows itself.
+    const chunks = Math.max(1, Math.min(Math.ceil(N / 4), CHUNKS_PER_THREAD * this.threads, Math.floor(flops / MIN_CHUNK_FLOPS)));
+    this.pool.run('gemmQ8Chunk', [M, N, K, a.ptr, a.cols, q.ptr, q.scalesPtr, out.ptr, out.cols, acc, chunks], chunks,
+      this.scratch[0], this.kernels.gemmQ8Chunk);
   }
 
   addRowVector(outx: Tensor, biasx: Tensor): void {

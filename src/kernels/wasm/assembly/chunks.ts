@@ -7,6 +7,7 @@
 // (cells/) take the same two arguments and cut their rows themselves.
 
 import { gemm, gemmPackedB, packBPanels, MR, NR } from './gemm';
+import { gemmQ8 } from './quant';
 
 // [lo, hi) of chunk `chunk` when `units` are cut into `chunks` near-equal slices.
 @inline function sliceStart(units: i32, chunks: i32, chunk: i32): i32 {
@@ -44,4 +45,15 @@ export function gemmPackedBChunk(
   const lo = min(M, sliceStart(tiles, chunks, chunk) * MR);
   const hi = min(M, sliceStart(tiles, chunks, chunk + 1) * MR);
   gemmPackedB(M, N, K, a, lda, transA, bp, c, ldc, accumulate, lo, hi, scratch);
+}
+
+/** gemmQ8 on one slice of C's columns, cut on 4-column edges (its dot4). */
+export function gemmQ8Chunk(
+  M: i32, N: i32, K: i32, a: usize, lda: i32, q: usize, scales: usize,
+  c: usize, ldc: i32, accumulate: i32, chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const units = (N + 3) / 4;
+  const lo = min(N, sliceStart(units, chunks, chunk) * 4);
+  const hi = min(N, sliceStart(units, chunks, chunk + 1) * 4);
+  gemmQ8(M, N, K, a, lda, q, scales, c, ldc, accumulate, lo, hi, scratch);
 }

@@ -13,11 +13,12 @@ export * from './cells/rnn';
 export { mul, add, zoneoutForward, zoneoutBackward } from './elementwise';
 export { softmaxCrossEntropy } from './loss';
 export { adamStep } from './adam';
+export { gemmQ8, quantizeQ8, quantRowBytes } from './quant';
 
 /** First byte past the module's static data (Math.log's tables); the JS allocator starts above. */
 export function heapBase(): usize {
   return __heap_base;
 }
 export {
-  gemmChunk, packBChunk, gemmPackedBChunk,
+  gemmChunk, packBChunk, gemmPackedBChunk, gemmQ8Chunk,
 } from './chunks';
