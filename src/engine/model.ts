@@ -118,6 +118,9 @@ export class Workspace {
   readonly layerOutput: Tensor[] = []; // rows of hidden for steps 0..T-1: [T·B, H]
   readonly layerPrev: Tensor[] = [];   // rows of hidden for steps -1..T-2: [T·B, H]
 
+  /** Zoneout probability of the model (0: none): what a training mask keeps with. */
+  private readonly zoneout: number;
+
   constructor(
     readonly backend: Backend, config: ModelConfig, readonly spec: CellSpec,
     readonly batchSize: number, readonly steps: number, readonly mode: WorkspaceMode = EVALUATION,
@@ -126,6 +129,7 @@ export class Workspace {
     const be = backend;
     const dropout = mode.training && mode.dropout > 0;
     const zoneout = config.zoneout > 0;
+    this.zoneout = config.zoneout;
     this.tokens = be.allocIndices(T * B);
     this.targets = be.allocIndices(T * B);
     this.embedded = be.alloc(T * B, config.embeddingSize);
@@ -195,8 +199,9 @@ export class Workspace {
    * Draws this window's dropout and zoneout masks from rng (training only), on the host, and
    * uploads them. Order: per layer, dropout then zoneout h then zoneout c; element by element.
    */
-  drawMasks(rng: Rng, dropout: number, zoneout: number): void {
+  drawMasks(rng: Rng): void {
     if (!this.mode.training) return;
+    const { dropout } = this.mode, zoneout = this.zoneout;
     const be = this.backend;
     const n = this.steps * this.batchSize * this.hidden[0].cols;
     const host = new Float32Array(n);

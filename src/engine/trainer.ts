@@ -194,7 +194,7 @@ export async function trainStep(
   model: Model, optimizer: Adam, ws: Workspace, window: Window, clip: ClipConfig, masks: Rng | null = null,
 ): Promise<{ loss: number; gradNorm: number }> {
   const be = model.backend;
-  if (masks) ws.drawMasks(masks, ws.mode.dropout, model.config.zoneout);
+  if (masks) ws.drawMasks(masks);
   be.uploadIndices(ws.tokens, window.inputs);
   be.uploadIndices(ws.targets, window.targets);
   model.forward(ws, true, true);

@@ -46,7 +46,7 @@ async function setup(backend: Backend, v: Variant): Promise<Ctx> {
   }
   const ws = model.workspace(B, T, { training: v.training, dropout: v.dropout });
   // The masks stay fixed while the finite differences run: the loss is then a smooth function.
-  ws.drawMasks(new Rng(7), v.dropout, v.zoneout);
+  ws.drawMasks(new Rng(7));
   const tokens = Int32Array.from({ length: T * B }, () => Math.floor(rng.uniform() * V));
   const targets = Int32Array.from({ length: T * B }, () => Math.floor(rng.uniform() * V));
   backend.uploadIndices(ws.tokens, tokens);
