@@ -72,10 +72,10 @@ function havePytorch() {
 }
 
 /** Spawns `rnn sample` and times the first byte and the whole stream on stdout. */
-function timeSample(checkpoint, length, backend) {
+function timeSample(checkpoint, length, backend, extra = []) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'rnn'), 'sample', '--checkpoint', checkpoint, '--length', String(length), '--seed', '1', '--backend', backend, '-q'], { cwd: ROOT });
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'rnn'), 'sample', '--checkpoint', checkpoint, '--length', String(length), '--seed', '1', '--backend', backend, '-q', ...extra], { cwd: ROOT });
     let first = null;
     let bytes = 0;
     child.stdout.on('data', (chunk) => {
@@ -91,6 +91,38 @@ function timeSample(checkpoint, length, backend) {
       });
     });
   });
+}
+
+/**
+ * Total chars/s of `rnn sample --num N` (N rows of `length`), as the difference of two whole runs
+ * of different lengths, so process start-up and loading cancel out. Best of `rounds`.
+ */
+async function timeSampleBatch(checkpoint, num, short, long, extra = [], rounds = 2) {
+  let best = null;
+  for (let r = 0; r < rounds; r++) {
+    const wall = async (length) => {
+      const t0 = process.hrtime.bigint();
+      const run = await timeSample(checkpoint, length, 'auto', ['--num', String(num), ...extra]);
+      return run ? Number(process.hrtime.bigint() - t0) / 1e9 : null;
+    };
+    const a = await wall(short);
+    const b = await wall(long);
+    if (a === null || b === null || b <= a) continue;
+    const perS = (num * (long - short)) / (b - a);
+    best = best === null ? perS : Math.max(best, perS);
+  }
+  return best;
+}
+
+/** PyTorch's batch-1 sampling at its best threading for it (1 or 2 torch threads, OpenBLAS 2). */
+function pytorchSample(H, chars) {
+  let best = null;
+  for (const threads of ['1', '2']) {
+    const t0 = Date.now() / 1000;
+    const r = runJson(SYSTEM_PYTHON, [path.join(__dirname, 'peers', 'pytorch_lstm.py'), '--corpus', CORPUS, '--hidden', String(H), '--steps', '0', '--warmup', '0', '--sample-chars', String(chars), '--t0', String(t0), '--threads', threads, '--json']);
+    if (r && (best === null || r.sample_chars_per_s > best.sample_chars_per_s)) best = r;
+  }
+  return best;
 }
 
 /** Writes a randomly initialised checkpoint of the given size for the sampling benchmark. */
@@ -222,21 +254,47 @@ async function main() {
   }
   lines.push('');
 
-  // 3. Sampling
+  // 3. Sampling: batch 1 (float and int8) against PyTorch at its best sampling threading.
   lines.push('## Sampling at batch 1', '');
-  lines.push('| size | rnn chars/s | PyTorch chars/s | ratio | rnn start → first char (s) | PyTorch start → first char (s) |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push('PyTorch at its faster of 1 and 2 torch threads (OpenBLAS 2) for sampling; chars/s after the first character; start → first char is process start to the first byte on stdout.', '');
+  lines.push('| size | rnn chars/s | rnn int8 chars/s | PyTorch chars/s (threads) | rnn/PyTorch | int8/PyTorch | rnn start → first char (s) | int8 start → first char (s) | PyTorch start → first char (s) |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-bench-'));
+  const sampleLength = opts.quick ? 2000 : 10000;
+  const peers = {};
+  const files = {};
   for (const H of [opts.sizes[0], opts.sizes[opts.sizes.length - 1]].filter((h, i, a) => a.indexOf(h) === i)) {
     const file = path.join(tmp, `bench-2x${H}.safetensors`);
+    files[H] = file;
     await makeCheckpoint(2, H, file);
     log(`sample 2x${H}`);
-    const ours = await timeSample(file, opts.quick ? 2000 : 10000, 'auto');
-    let peer = null;
-    if (torch) {
-      const t0 = Date.now() / 1000;
-      peer = runJson(SYSTEM_PYTHON, [path.join(__dirname, 'peers', 'pytorch_lstm.py'), '--corpus', CORPUS, '--hidden', String(H), '--steps', '0', '--warmup', '0', '--sample-chars', opts.quick ? '500' : '2000', '--t0', String(t0), '--json']);
-    }
-    lines.push(`| 2x${H} | ${fmt(ours?.sample_chars_per_s)} | ${fmt(peer?.sample_chars_per_s)} | ${ratio(ours?.sample_chars_per_s, peer?.sample_chars_per_s)} | ${fmt(ours?.first_char_s, 3)} | ${fmt(peer?.first_char_s, 3)} |`);
+    const ours = await timeSample(file, sampleLength, 'auto');
+    const int8 = await timeSample(file, sampleLength, 'auto', ['--quantize', 'int8']);
+    const peer = torch ? pytorchSample(H, opts.quick ? 500 : 2000) : null;
+    peers[H] = peer;
+    lines.push(`| 2x${H} | ${fmt(ours?.sample_chars_per_s)} | ${fmt(int8?.sample_chars_per_s)} | ${fmt(peer?.sample_chars_per_s)}${peer ? ` (${peer.threads})` : ''} | ${ratio(ours?.sample_chars_per_s, peer?.sample_chars_per_s)} | ${ratio(int8?.sample_chars_per_s, peer?.sample_chars_per_s)} | ${fmt(ours?.first_char_s, 3)} | ${fmt(int8?.first_char_s, 3)} | ${fmt(peer?.first_char_s, 3)} |`);
+  }
+  const bundled = path.join(ROOT, 'checkpoints', 'bundled', 'tinyshakespeare-2x512.safetensors');
+  if (fs.existsSync(bundled)) {
+    const starts = [];
+    for (let i = 0; i < 5; i++) starts.push((await timeSample(bundled, 1, 'auto'))?.first_char_s ?? Infinity);
+    starts.sort((a, b) => a - b);
+    lines.push('', `The bundled 2x512 (F16 on disk): start → first character ${fmt(starts[2], 3)} s (median of 5; fastest ${fmt(starts[0], 3)} s).`);
+  }
+  lines.push('');
+
+  // 3b. Batched sampling: --num N rows in one batch, total chars/s (difference of two lengths).
+  const H = opts.sizes[opts.sizes.length - 1];
+  const peerPerS = peers[H]?.sample_chars_per_s;
+  lines.push(`## Batched sampling, 2x${H}: \`rnn sample --num N\` (total chars/s)`, '');
+  lines.push(`Each figure is N × (L₂ − L₁) / (wall(L₂) − wall(L₁)) for two whole runs, so start-up cancels; best of 2. PyTorch batch 1 at its best threading: ${fmt(peerPerS)} chars/s.`, '');
+  lines.push('| N | float chars/s | int8 chars/s | float / PyTorch batch 1 | int8 / PyTorch batch 1 |', '| --- | --- | --- | --- | --- |');
+  for (const N of [1, 8, 64]) {
+    log(`sample --num ${N} at 2x${H}`);
+    const short = opts.quick ? 100 : N === 1 ? 1000 : 300;
+    const long = short * 3;
+    const f = await timeSampleBatch(files[H], N, short, long);
+    const q = await timeSampleBatch(files[H], N, short, long, ['--quantize', 'int8']);
+    lines.push(`| ${N} | ${fmt(f)} | ${fmt(q)} | ${ratio(f, peerPerS)} | ${ratio(q, peerPerS)} |`);
   }
   fs.rmSync(tmp, { recursive: true, force: true });
   lines.push('');

@@ -24,7 +24,7 @@ function args() {
     const key = argv[i].replace(/^--/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase());
     if (key === 'json') { out.json = true; continue; }
     const value = argv[++i];
-    out[key] = ['backend', 'corpus', 'gpuMode'].includes(key) ? value : Number(value);
+    out[key] = ['backend', 'corpus', 'gpuMode', 'cell'].includes(key) ? value : Number(value);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 import { Command, Option } from 'commander';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import {
   DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
@@ -18,6 +19,7 @@ import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { Rng } from '../engine/rng';
+import { chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
 import { Sampler } from '../sample/sampler';
 import {
@@ -80,7 +82,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--cell <cell>', `the recurrent cell: ${CELLS.map((c) => `${c.name} (${c.title})`).join(', ')}`)
       .choices(CELL_NAMES as string[]).default(DEFAULTS.cell))
     .option('--layers <n>', 'stacked recurrent layers', intOption(1, 16), DEFAULTS.layers)
-    .option('--hidden <n>', 'hidden units per layer', intOption(1, 8192), DEFAULTS.hiddenSize)
+    .option('--hidden <n>', 'hidden units per layer (with --time and no --max-iters, the size rule chooses unless given)', intOption(1, 8192), DEFAULTS.hiddenSize)
     .option('--embedding <n>', 'character embedding size', intOption(1, 8192), DEFAULTS.embeddingSize)
     .option('--seq-len <n>', 'characters per truncated-BPTT window', intOption(1, 100000), DEFAULTS.seqLen)
     .option('--batch <n>', 'parallel streams over the text', intOption(1, 100000), DEFAULTS.batchSize)
@@ -89,7 +91,7 @@ export function trainCommand(): Command {
       .choices(LR_SCHEDULES as string[]).default(DEFAULTS.lrSchedule))
     .option('--warmup <n>', 'linear learning-rate warm-up over the first n iterations (0: none)', intOption(0), DEFAULTS.warmupIters)
     .option('--min-lr <rate>', `the rate at the end of a cosine or step schedule (default: ${DEFAULTS.minLrFraction} × --lr)`, numberOption(0, 10))
-    .option('--dropout <p>', 'dropout between layers and before the decoder, in training (0: off)', numberOption(0, 0.95), DEFAULTS.dropout)
+    .option('--dropout <p>', 'dropout between layers and before the decoder, in training (0: off; with --time and no --max-iters, the size rule chooses unless given)', numberOption(0, 0.95), DEFAULTS.dropout)
     .option('--zoneout <p>', 'zoneout of the recurrent state: each unit keeps its previous value with probability p in training (0: off)', numberOption(0, 0.95), DEFAULTS.zoneout)
     .addOption(new Option('--init <scheme>', 'recurrent weights: orthogonal, glorot, or identity (IRNN; rnn-tanh/rnn-relu only)')
       .choices(RECURRENT_INITS as string[]).default(DEFAULTS.init))
@@ -117,7 +119,7 @@ export function trainCommand(): Command {
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
-  $ rnn train corpora/tinyshakespeare.txt --time 10m
+  $ rnn train corpora/tinyshakespeare.txt --time 10m   # the size rule picks cell, size and dropout, and says which
   $ rnn train corpora/tinyshakespeare.txt --layers 2 --hidden 256 --max-iters 5000
   $ rnn train corpora/tinyshakespeare.txt --hidden 512 --dropout 0.25 --time 30m   # cosine-annealed to the end
   $ rnn train corpora/tinyshakespeare.txt --cell gru --lr-schedule step --warmup 100
@@ -276,6 +278,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   const source = encoded.source;
   const corpus = splitCorpus(encoded, config.valFraction, config.seqLen + 1);
   const corpusPrint = fingerprint(encoded);
+  if (!resumed) config = withRecipe(config, cmd, corpus.train.length, corpus.val.length, log);
   if (resumed && resumed.meta.corpus.sha256 !== corpusPrint.sha256) {
     throw new UsageError(`--resume: ${paths.latest} was trained on another text (${describeFingerprint(resumed.meta.corpus)}), ` +
       `not this one (${describeFingerprint(corpusPrint)}); resume with the same corpus, or start a new --name`);
@@ -382,6 +385,34 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     process.off('SIGTERM', onSigint);
     backend.destroy();
   }
+}
+
+/**
+ * `rnn train FILE --time D` without --hidden or --dropout: the size rule (src/engine/recipe.ts)
+ * fills in what the user left out of --cell, --hidden and --dropout, and says so. Only for a run bounded by time alone on the
+ * CPU backend its rates were measured on; flags the user gives always win.
+ */
+function withRecipe(config: TrainConfig, cmd: Command, trainChars: number, valChars: number, log: Log): TrainConfig {
+  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  if (config.timeBudgetMs <= 0 || config.maxIters > 0) return config;
+  if (config.backend !== 'auto' && config.backend !== 'wasm') return config;
+  if (given('hidden') && given('dropout')) return config;
+  const recipe = chooseRecipe({
+    trainChars, valChars, budgetMs: config.timeBudgetMs, cell: given('cell') || config.init === 'identity' ? config.model.cell : undefined,
+    evalEvery: config.evalEvery, batchSize: config.batchSize, seqLen: config.seqLen,
+    threads: config.threads > 0 ? config.threads : os.availableParallelism(),
+    layers: config.model.layers,
+    hiddenSize: given('hidden') ? config.model.hiddenSize : undefined,
+    dropout: given('dropout') ? config.dropout : undefined,
+  });
+  const chosen = { ...config, model: { ...config.model, cell: recipe.cell, hiddenSize: recipe.hiddenSize }, dropout: recipe.dropout };
+  const schedule = chosen.lrSchedule === 'cosine' ? 'cosine to the end of the budget' : `${chosen.lrSchedule} rate`;
+  log.info(`rnn: ${formatMinutes(config.timeBudgetMs)} on ${trainChars.toLocaleString('en-US')} training characters: ` +
+    `${recipe.layers}x${recipe.hiddenSize} ${cellSpec(recipe.cell).title}, ` +
+    `${recipe.dropout > 0 ? `dropout ${recipe.dropout}` : 'no dropout'}, ${schedule} ` +
+    `(about ${recipe.passes.toFixed(1)} passes at ~${Math.round(recipe.charsPerSecond).toLocaleString('en-US')} chars/s; ` +
+    '--cell, --hidden and --dropout override)');
+  return chosen;
 }
 
 /** The schedule in words, for stderr: e.g. `0.002, cosine to 0.0002 by the end of 15m`. */

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+// Quality per minute, side by side in one run: `rnn train tinyshakespeare --time 15m` with its
+// defaults (the size rule chooses the model) against the PyTorch peer (bench/peers/pytorch_train.py,
+// 2x512, dropout 0.25, Adam 2e-3, clip 5, torch 1 thread + OpenBLAS 2), one after the other.
+// Both validate on the same split the same way (B=32 streams, T=64 windows, rnn's Evaluator)
+// about once a minute, and both count those passes in their wall-clock budget.
+//
+//   node bench/curve.js [--minutes 15] [--pytorch-flags "--hidden 512 --dropout 0.25"] [--skip-pytorch]
+//
+// Our only flags beyond the defaults are bookkeeping (--log, --json, a scratch --checkpoint-dir)
+// and --eval-every, set to the iterations the rule's rate estimate gives per minute so that both
+// curves have a point a minute. Writes bench/results/curve.md and the JSON lines of both runs.
+'use strict';
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+const RESULTS = path.join(__dirname, 'results');
+const CORPUS = path.join(ROOT, 'corpora', 'tinyshakespeare.txt');
+const SYSTEM_PYTHON = '/usr/bin/python3';
+const { chooseRecipe } = require(path.join(ROOT, 'dist', 'engine', 'recipe'));
+const { DEFAULTS } = require(path.join(ROOT, 'dist', 'config'));
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
+const MINUTES = Number(arg('minutes', '15'));
+const PYTORCH_FLAGS = arg('pytorch-flags', '--hidden 512 --layers 2 --dropout 0.25 --lr 2e-3 --clip 5').split(/\s+/).filter(Boolean);
+const SKIP_PYTORCH = process.argv.includes('--skip-pytorch');
+
+function ours() {
+  const text = fs.readFileSync(CORPUS, 'utf8');
+  const chars = [...text].length;
+  const valChars = Math.floor(chars * DEFAULTS.valFraction);
+  const B = DEFAULTS.batchSize, T = DEFAULTS.seqLen;
+  const recipe = chooseRecipe({
+    trainChars: chars - valChars, valChars, budgetMs: MINUTES * 60000, threads: os.availableParallelism(),
+    layers: DEFAULTS.layers, evalEvery: DEFAULTS.evalEvery, batchSize: B, seqLen: T,
+  });
+  const evalEvery = Math.max(1, Math.round((recipe.charsPerSecond * 60) / (B * T)));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-curve-'));
+  const log = path.join(RESULTS, 'curve-rnn.jsonl');
+  fs.rmSync(log, { force: true });
+  const args = [path.join(ROOT, 'bin', 'rnn'), 'train', CORPUS, '--time', `${MINUTES}m`, '--eval-every', String(evalEvery),
+    '--checkpoint-dir', dir, '--name', 'curve', '--log', log, '--json'];
+  process.stderr.write(`curve: rnn ${args.slice(1).join(' ')}\n`);
+  const run = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (run.status !== 0) throw new Error(`rnn train exited ${run.status}: ${run.stderr.trim().split('\n').pop()}`);
+  const chose = run.stderr.split('\n').find((l) => l.includes('training characters:')) ?? '';
+  const points = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    .map((l) => ({ elapsedS: l.elapsedMs / 1000, iteration: l.iteration, valLoss: l.valLoss }));
+  const summary = JSON.parse(run.stdout);
+  const c = summary.config;
+  return {
+    label: `rnn ${c.model.layers}x${c.model.hiddenSize} ${c.model.cell.toUpperCase()}, dropout ${c.dropout}, ${c.lrSchedule}`,
+    chose: chose.replace(/^rnn: /, ''), points, final: summary.valLoss, best: summary.bestValLoss,
+    chars: summary.iterations * c.batchSize * c.seqLen, command: `rnn ${args.slice(1).join(' ')}`.replace(CORPUS, 'corpora/tinyshakespeare.txt').replace(dir, '$TMP'),
+  };
+}
+
+function pytorch() {
+  const args = [path.join(__dirname, 'peers', 'pytorch_train.py'), '--corpus', CORPUS, '--minutes', String(MINUTES),
+    '--eval-batch', String(DEFAULTS.batchSize), '--eval-seq-len', String(DEFAULTS.seqLen), '--eval-every-s', '60', ...PYTORCH_FLAGS];
+  process.stderr.write(`curve: ${SYSTEM_PYTHON} ${args.join(' ')}\n`);
+  const run = spawnSync(SYSTEM_PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  if (run.status !== 0) throw new Error(`pytorch_train.py exited ${run.status}: ${run.stderr.trim().split('\n').pop()}`);
+  fs.writeFileSync(path.join(RESULTS, 'curve-pytorch.jsonl'), run.stdout);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const last = lines[lines.length - 1];
+  const s = last.settings;
+  return {
+    label: `PyTorch ${torchLabel(last)} ${s.layers}x${s.hidden} LSTM, dropout ${s.dropout}, ${s.cosine ? 'cosine' : 'constant'}`,
+    points: lines.map((l) => ({ elapsedS: l.elapsed_s, iteration: l.iteration, valLoss: l.val_loss })),
+    final: last.val_loss, best: last.best_val_loss, chars: last.chars,
+    command: `/usr/bin/python3 bench/peers/pytorch_train.py ${args.slice(1).join(' ')}`.replace(CORPUS, 'corpora/tinyshakespeare.txt'),
+  };
+}
+
+function torchLabel(last) {
+  return `${last.torch_version} (${last.threads} thread, OpenBLAS ${last.blas_threads}),`;
+}
+
+/** The latest validation loss measured at or before each whole minute. */
+function atMinute(points, m) {
+  const seen = points.filter((p) => p.elapsedS <= m * 60 + 1);
+  return seen.length ? seen[seen.length - 1].valLoss : null;
+}
+
+function main() {
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const when = new Date().toISOString();
+  const machine = `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const runs = [ours()];
+  if (!SKIP_PYTORCH) runs.push(pytorch());
+  const fmt = (v) => (v === null || v === undefined ? '—' : v.toFixed(4));
+  const md = [`# ${MINUTES} minutes of training, side by side (bench/curve.js)`, '', `${when}; ${machine}.`, ''];
+  md.push(`rnn chose: ${runs[0].chose}`, '');
+  md.push(`| minute | ${runs.map((r) => r.label).join(' | ')} |`, `| --- |${runs.map(() => ' --- |').join('')}`);
+  for (let m = 1; m <= MINUTES; m++) md.push(`| ${m} | ${runs.map((r) => fmt(atMinute(r.points, m))).join(' | ')} |`);
+  md.push(`| final | ${runs.map((r) => fmt(r.final)).join(' | ')} |`);
+  md.push(`| best | ${runs.map((r) => fmt(r.best)).join(' | ')} |`);
+  md.push(`| characters trained | ${runs.map((r) => r.chars.toLocaleString('en-US')).join(' | ')} |`, '');
+  md.push('Validation loss in nats/char, the latest pass at or before each minute (both clocks count their validation passes).', '');
+  for (const r of runs) md.push(`- \`${r.command}\``);
+  md.push('', `Command: \`node ${path.relative(ROOT, __filename)} ${process.argv.slice(2).join(' ')}\``.trim());
+  fs.writeFileSync(path.join(RESULTS, 'curve.md'), `${md.join('\n')}\n`);
+  process.stdout.write(`${md.join('\n')}\n`);
+}
+
+main();

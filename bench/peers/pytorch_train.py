@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""The PyTorch peer for a wall-clock race: train a char-LSTM for --minutes, validating as `rnn train` does.
+
+Model: Embedding(V, E) → nn.LSTM(E, H, num_layers=L, dropout=p) → Dropout(p) → Linear(H, V), i.e.
+dropout between the stacked layers and before the decoder, as `rnn train --dropout p` places it.
+Training is stateful truncated BPTT as in src/engine/trainer.ts and bench/peers/pytorch_lstm.py:
+B contiguous streams over the training split, windows of T steps, the state carried and
+detached, a zero state at each new epoch; mean cross-entropy; clip_grad_norm_ --clip; Adam --lr,
+at a constant rate unless --cosine (to --min-lr at the end of the time budget, as ours).
+
+Split and evaluation are ours: the last floor(N·0.1) characters are validation (src/data/corpus.ts
+splitCorpus) and never trained on; a validation pass is src/engine/trainer.ts's Evaluator: the
+split cut into --eval-batch streams of floor(n / B) characters, each from a zero state, scored
+window by window (--eval-seq-len) with the state carried, the last partial window included:
+mean nats per predicted character. Give it the B and T of the `rnn train` run it races.
+
+The clock is wall-clock from the first training step and includes the validation passes, as
+`rnn train --time` does; a pass runs every --eval-every-s seconds and once at the end. Each pass
+prints one JSON line on stdout: {"elapsed_s", "iteration", "chars", "val_loss", "train_loss"};
+the last line is a summary with "final": true.
+
+    OPENBLAS_NUM_THREADS is set from --blas-threads before torch loads (best here: torch 1 thread,
+    OpenBLAS 2, the defaults).
+
+    /usr/bin/python3 bench/peers/pytorch_train.py --corpus corpora/tinyshakespeare.txt --minutes 15 \
+        --hidden 512 --dropout 0.25
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--corpus", default="corpora/tinyshakespeare.txt")
+    p.add_argument("--minutes", type=float, default=15)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--embedding", type=int, default=64)
+    p.add_argument("--dropout", type=float, default=0.25)
+    p.add_argument("--batch", type=int, default=50)
+    p.add_argument("--seq-len", type=int, default=50)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--cosine", action="store_true", help="cosine-decay the rate to --min-lr over the budget")
+    p.add_argument("--min-lr", type=float, default=2e-4)
+    p.add_argument("--clip", type=float, default=5.0)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--eval-batch", type=int, default=32)
+    p.add_argument("--eval-seq-len", type=int, default=64)
+    p.add_argument("--eval-every-s", type=float, default=60)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--blas-threads", type=int, default=2)
+    return p.parse_args()
+
+
+ARGS = parse_args()
+os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.blas_threads)  # must precede loading OpenBLAS
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+torch.set_num_threads(ARGS.threads)
+
+
+class CharLSTM(nn.Module):
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, ARGS.embedding)
+        self.lstm = nn.LSTM(ARGS.embedding, ARGS.hidden, num_layers=ARGS.layers, dropout=ARGS.dropout)
+        self.drop = nn.Dropout(ARGS.dropout)
+        self.decoder = nn.Linear(ARGS.hidden, vocab_size)
+
+    def forward(self, inputs, state):
+        # inputs: [T, B] → logits: [T, B, V]
+        out, state = self.lstm(self.embedding(inputs), state)
+        return self.decoder(self.drop(out)), state
+
+
+def zero_state(batch):
+    shape = (ARGS.layers, batch, ARGS.hidden)
+    return torch.zeros(shape), torch.zeros(shape)
+
+
+def streams_of(ids, batch):
+    """[S, B] time-major: stream b is ids[b·S, (b+1)·S), S = len // B (src/data/batcher.ts)."""
+    length = len(ids) // batch
+    return ids[: batch * length].view(batch, length).t().contiguous(), length
+
+
+def validation_loss(model, val):
+    """The Evaluator's pass: B streams from a zero state, T-step windows, the remainder too."""
+    B = max(1, min(ARGS.eval_batch, len(val) // (ARGS.eval_seq_len + 1)))
+    streams, length = streams_of(val, B)
+    total, count = 0.0, 0
+    state = zero_state(B)
+    model.eval()
+    with torch.no_grad():
+        start = 0
+        while start < length - 1:
+            steps = min(ARGS.eval_seq_len, length - 1 - start)
+            inputs = streams[start : start + steps]
+            targets = streams[start + 1 : start + steps + 1]
+            logits, state = model(inputs, state)
+            total += nn.functional.cross_entropy(logits.reshape(steps * B, -1), targets.reshape(-1), reduction="sum").item()
+            count += steps * B
+            start += steps
+    model.train()
+    return total / count
+
+
+def main():
+    torch.manual_seed(ARGS.seed)
+    with open(ARGS.corpus, encoding="utf-8") as f:
+        text = f.read()
+    chars = sorted(set(text))  # code points, as Vocab.fromText
+    code_points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    ids = torch.from_numpy(np.searchsorted(np.array([ord(c) for c in chars], dtype=np.uint32), code_points).astype(np.int64))
+    val_count = math.floor(len(ids) * ARGS.val_fraction)
+    train_ids, val_ids = ids[: len(ids) - val_count], ids[len(ids) - val_count :]
+
+    model = CharLSTM(len(chars))
+    optimizer = torch.optim.Adam(model.parameters(), lr=ARGS.lr)
+    B, T = ARGS.batch, ARGS.seq_len
+    streams, length = streams_of(train_ids, B)
+    windows = (length - 1) // T
+    budget_s = ARGS.minutes * 60
+
+    started = time.perf_counter()
+    next_eval = ARGS.eval_every_s
+    iteration, loss_sum, loss_steps = 0, 0.0, 0
+    state = zero_state(B)
+    best = None
+
+    def report(final):
+        nonlocal loss_sum, loss_steps, best
+        val = validation_loss(model, val_ids)
+        best = val if best is None else min(best, val)
+        line = {"elapsed_s": round(time.perf_counter() - started, 2), "iteration": iteration, "chars": iteration * B * T,
+                "val_loss": val, "train_loss": loss_sum / loss_steps if loss_steps else None}
+        if final:
+            line.update({"final": True, "best_val_loss": best, "torch_version": torch.__version__, "threads": torch.get_num_threads(),
+                         "blas_threads": ARGS.blas_threads, "parameters": sum(p.numel() for p in model.parameters()),
+                         "settings": {k: v for k, v in vars(ARGS).items() if k != "corpus"}})
+        print(json.dumps(line), flush=True)
+        loss_sum, loss_steps = 0.0, 0
+
+    loss_fn = nn.CrossEntropyLoss()  # mean over B·T
+    while True:
+        elapsed = time.perf_counter() - started
+        if elapsed >= budget_s:
+            break
+        if elapsed >= next_eval:
+            report(False)
+            next_eval += ARGS.eval_every_s
+            continue
+        if ARGS.cosine:
+            fraction = min(1.0, elapsed / budget_s)
+            rate = ARGS.min_lr + 0.5 * (ARGS.lr - ARGS.min_lr) * (1 + math.cos(math.pi * fraction))
+            for group in optimizer.param_groups:
+                group["lr"] = rate
+        w = iteration % windows
+        if w == 0:
+            state = zero_state(B)  # a new epoch: the old state belongs to other text
+        inputs = streams[w * T : w * T + T]
+        targets = streams[w * T + 1 : w * T + T + 1]
+        state = tuple(s.detach() for s in state)
+        logits, state = model(inputs, state)
+        loss = loss_fn(logits.reshape(T * B, -1), targets.reshape(T * B))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), ARGS.clip)
+        optimizer.step()
+        iteration += 1
+        loss_sum += loss.item()
+        loss_steps += 1
+    report(True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

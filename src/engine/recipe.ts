@@ -1,0 +1,106 @@
+// The size rule: what `rnn train FILE --time D` trains when no size or dropout flag is given.
+//
+// The budget buys characters: D × (chars/s of a size on this kind of machine). A bigger model
+// learns more per character but needs several passes over the text to be worth its cost, and
+// the more passes it gets, the more it overfits without dropout. So the rule takes the largest
+// candidate that sees at least MIN_PASSES passes in the budget, and gives it dropout by the
+// passes it will see. The cell is the GRU unless the user names one: at an equal 5-minute budget
+// at 2x256 it reached 1.507 nats/char against the LSTM's 1.612 (bench/cells.js; README, "The RNN
+// family"). Thresholds and rates come from measurements on tiny-shakespeare (README, "Which model
+// `--time` trains"; the rates from `node bench/recipe.js`).
+
+import { CELL_GATES, CellName } from '../kernels/backend';
+
+export interface RecipeCandidate {
+  layers: number;
+  hiddenSize: number;
+  /** Training-step chars/s of this LSTM (E=64, B=32, T=64, wasm, 2 threads), validation not included. */
+  charsPerSecond: number;
+}
+
+/**
+ * Measured by `node bench/recipe.js` (bench/train-worker.js at each size, B=32 T=64) on 2 vCPUs
+ * (AMD EPYC), wasm backend, 2 threads, idle machine.
+ */
+export const RECIPE_CANDIDATES: readonly RecipeCandidate[] = [
+  { layers: 2, hiddenSize: 128, charsPerSecond: 30000 },
+  { layers: 2, hiddenSize: 256, charsPerSecond: 9000 },
+  { layers: 2, hiddenSize: 384, charsPerSecond: 5000 },
+  { layers: 2, hiddenSize: 512, charsPerSecond: 3000 },
+];
+
+/** The cell the rule trains when none is given: the best validation loss per minute measured here. */
+export const RECIPE_CELL: CellName = 'gru';
+
+/** A candidate must see the training text at least this many times in the budget. */
+export const MIN_PASSES = 3;
+
+/** Dropout by passes: none below 3 (the model is still underfitting), then up to 0.3. */
+export function dropoutForPasses(passes: number): number {
+  const p = 0.05 * Math.round(passes - 2);
+  return Math.min(0.3, Math.max(0, Math.round(p * 100) / 100));
+}
+
+export interface RecipeRequest {
+  trainChars: number;
+  budgetMs: number;
+  /** The user's --cell; RECIPE_CELL when not given. */
+  cell?: CellName;
+  /** Threads the wasm backend will run (the rates are for 2; 1 halves them, more are not counted). */
+  threads: number;
+  /** Validation costs a forward pass over valChars every evalEvery windows of B×T characters. */
+  valChars: number;
+  evalEvery: number;
+  batchSize: number;
+  seqLen: number;
+  /** What the user gave; the rule fills in only the rest. */
+  layers?: number;
+  hiddenSize?: number;
+  dropout?: number;
+}
+
+export interface Recipe {
+  cell: CellName;
+  layers: number;
+  hiddenSize: number;
+  dropout: number;
+  /** Estimated chars/s (validation passes counted) and passes over the training text for the chosen size. */
+  charsPerSecond: number;
+  passes: number;
+}
+
+/**
+ * The estimated rate of an arbitrary size: the nearest measured candidate's, scaled by the
+ * recurrent cost (gates × H² per layer dominates). Other cells scale by their gate count.
+ */
+function estimatedRate(layers: number, hiddenSize: number, cell: CellName, threads: number): number {
+  let nearest = RECIPE_CANDIDATES[0];
+  for (const c of RECIPE_CANDIDATES) {
+    if (Math.abs(c.hiddenSize - hiddenSize) < Math.abs(nearest.hiddenSize - hiddenSize)) nearest = c;
+  }
+  const cost = (l: number, h: number, gates: number): number => l * gates * h * (h + 64);
+  const lstmRate = nearest.charsPerSecond * (cost(nearest.layers, nearest.hiddenSize, 4) / cost(layers, hiddenSize, CELL_GATES[cell]));
+  return lstmRate * (Math.min(2, Math.max(1, threads)) / 2);
+}
+
+export function chooseRecipe(request: RecipeRequest): Recipe {
+  const seconds = request.budgetMs / 1000;
+  const cell = request.cell ?? RECIPE_CELL;
+  // A forward pass costs about a third of a training step (forward + backward ≈ 3 forwards).
+  const trainedPerEval = request.evalEvery * request.batchSize * request.seqLen;
+  const trainingShare = 1 / (1 + request.valChars / (3 * Math.max(1, trainedPerEval)));
+  const passesOf = (layers: number, hiddenSize: number): { rate: number; passes: number } => {
+    const rate = estimatedRate(layers, hiddenSize, cell, request.threads) * trainingShare;
+    return { rate, passes: (rate * seconds) / Math.max(1, request.trainChars) };
+  };
+  const layers = request.layers ?? 2;
+  let hiddenSize = request.hiddenSize ?? RECIPE_CANDIDATES[0].hiddenSize;
+  if (request.hiddenSize === undefined) {
+    for (const c of RECIPE_CANDIDATES) {
+      if (passesOf(layers, c.hiddenSize).passes >= MIN_PASSES) hiddenSize = c.hiddenSize;
+    }
+  }
+  const { rate, passes } = passesOf(layers, hiddenSize);
+  const dropout = request.dropout ?? dropoutForPasses(passes);
+  return { cell, layers, hiddenSize, dropout, charsPerSecond: rate, passes };
+}

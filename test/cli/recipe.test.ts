@@ -1,0 +1,57 @@
+// `rnn train FILE --time D` with no size flags: the size rule chooses, says so on stderr, and
+// every flag the user gives wins (src/engine/recipe.ts).
+
+import * as path from 'path';
+import { rnn, tempWorkspace } from './helpers';
+
+const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), cosine to the end of the budget \(about [\d.]+ passes at ~[\d,]+ chars\/s; --cell, --hidden and --dropout override\)$/m;
+
+describe('rnn train --time without size flags', () => {
+  const { dir, corpus } = tempWorkspace();
+  const common = ['--time', '2s', '--embedding', '8', '--seq-len', '16', '--batch', '4', '--checkpoint-dir', path.join(dir, 'ck'), '--json'];
+
+  it('chooses the size and dropout, prints the rule line, and trains what it printed', () => {
+    const run = rnn(['train', corpus, ...common, '--name', 'chosen']);
+    expect(run.code).toBe(0);
+    const line = RULE_LINE.exec(run.stderr);
+    expect(line).not.toBeNull();
+    const summary = JSON.parse(run.stdout);
+    expect(summary.config.model.hiddenSize).toBe(Number(line![2]));
+    expect(line![3]).toBe('GRU'); // the rule's cell when --cell is not given
+    expect(summary.config.model.cell).toBe('gru');
+    expect(summary.config.dropout).toBe(line![5] === undefined ? 0 : Number(line![5]));
+    expect(summary.config.model.hiddenSize).toBeGreaterThan(128); // 2 s buys many passes of this small text
+  });
+
+  it('keeps --hidden and --dropout when given, and says nothing', () => {
+    const run = rnn(['train', corpus, ...common, '--name', 'given', '--hidden', '16', '--dropout', '0']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toMatch(/training characters:/);
+    expect(JSON.parse(run.stdout).config.model.hiddenSize).toBe(16);
+  });
+
+  it('fills in only what is missing: --cell and --hidden given, dropout chosen for them', () => {
+    const run = rnn(['train', corpus, ...common, '--name', 'half', '--hidden', '16', '--cell', 'lstm']);
+    expect(run.code).toBe(0);
+    const line = RULE_LINE.exec(run.stderr);
+    expect([line![2], line![3]]).toEqual(['16', 'LSTM']);
+    const config = JSON.parse(run.stdout).config;
+    expect([config.model.hiddenSize, config.model.cell]).toEqual([16, 'lstm']);
+  });
+
+  it('keeps the cell of --init identity (IRNN) rather than choosing one it would refuse', () => {
+    const run = rnn(['train', corpus, ...common, '--name', 'irnn', '--cell', 'rnn-relu', '--init', 'identity', '--lr', '5e-4']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).config.model.cell).toBe('rnn-relu');
+  });
+
+  it('does not apply to a run bounded by --max-iters or on another backend', () => {
+    for (const flags of [['--max-iters', '3'], ['--backend', 'reference']]) {
+      const run = rnn(['train', corpus, ...common, '--name', `off${flags[0]}`, ...flags]);
+      expect(run.code).toBe(0);
+      expect(run.stderr).not.toMatch(/training characters:/);
+      const config = JSON.parse(run.stdout).config;
+      expect([config.model.hiddenSize, config.model.cell, config.dropout]).toEqual([128, 'lstm', 0]);
+    }
+  });
+});
