@@ -13,7 +13,7 @@
 // out-of-memory or a tensor full of garbage.
 
 import * as fs from 'fs';
-import { f16Bits, f16Value } from './f16';
+import { f16Bits, widenF16 } from './f16';
 
 export interface NamedTensor {
   name: string;
@@ -248,7 +248,7 @@ export function openSafetensorsFile(path: string): SafetensorsFile {
 function readValuesAt(fd: number, position: number, dtype: Dtype, values: Float32Array, path: string): void {
   if (dtype === 'F32') return readFloat32(fd, position, values, path);
   const bytes = readExactly(fd, position, values.length * 2, path);
-  for (let i = 0; i < values.length; i++) values[i] = f16Value(bytes.readUInt16LE(2 * i));
+  widenF16(bytes, values);
 }
 
 /** Fills `values` with little-endian float32 read at `position`, with no copy in between. */
@@ -470,7 +470,7 @@ function extractTensors(parsed: ParsedHeader, data: Buffer): Map<string, NamedTe
     // The data section need not be 4-byte aligned in memory (other writers' headers, Buffer
     // pooling), so copy bytes rather than viewing them.
     if (layout.dtype === 'F16') {
-      for (let i = 0; i < count; i++) values[i] = f16Value(data.readUInt16LE(layout.begin + 2 * i));
+      widenF16(data.subarray(layout.begin, layout.end), values);
     } else if (HOST_IS_LITTLE_ENDIAN) {
       new Uint8Array(values.buffer).set(data.subarray(layout.begin, layout.end));
     } else {

@@ -12,6 +12,7 @@ import {
   readSafetensorsFile,
 } from '../../src/checkpoint/safetensors';
 import { Rng } from '../../src/engine/rng';
+import { f16Value, widenF16 } from '../../src/checkpoint/f16';
 
 const SOURCE = 'checkpoints/x.safetensors';
 
@@ -311,5 +312,21 @@ describe('readSafetensorsFile', () => {
     } finally {
       open.close();
     }
+  });
+});
+
+describe('widenF16', () => {
+  it('widens every one of the 65,536 halves exactly as f16Value does, from unaligned bytes too', () => {
+    const bytes = new Uint8Array(1 + 2 * 65536); // offset by one byte: no Uint16Array view would do
+    for (let h = 0; h < 65536; h++) {
+      bytes[1 + 2 * h] = h & 0xff;
+      bytes[2 + 2 * h] = h >>> 8;
+    }
+    const out = new Float32Array(65536);
+    widenF16(bytes.subarray(1), out);
+    const want = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) want[h] = f16Value(h);
+    expect(Buffer.from(out.buffer).equals(Buffer.from(want.buffer))).toBe(true); // NaN as f16Value gives it
+    expect(() => widenF16(new Uint8Array(3), new Float32Array(2))).toThrow(/3 bytes for 2 values/);
   });
 });
