@@ -14,28 +14,39 @@ import { CELL_GATES, CellName } from '../kernels/backend';
 export interface RecipeCandidate {
   layers: number;
   hiddenSize: number;
-  /** Training-step chars/s of this LSTM (E=64, B=32, T=64, wasm, 2 threads), validation not included. */
-  charsPerSecond: number;
+  /**
+   * Training-step chars/s (E=64, B=32, T=64, wasm, 2 threads), validation not included, of the
+   * cells measured; any other cell is estimated from the LSTM's by its gate count.
+   */
+  charsPerSecond: { lstm: number; gru: number };
 }
 
 /**
- * Measured by `node bench/recipe.js` (bench/train-worker.js at each size, B=32 T=64) on 2 vCPUs
- * (AMD EPYC), wasm backend, 2 threads, idle machine.
+ * Measured by `node bench/recipe.js --seconds 15 --threads 2` (bench/train-worker.js at each
+ * size) on 2 vCPUs (AMD EPYC), wasm backend, otherwise idle machine, 2026-12-01.
  */
 export const RECIPE_CANDIDATES: readonly RecipeCandidate[] = [
-  { layers: 2, hiddenSize: 128, charsPerSecond: 30000 },
-  { layers: 2, hiddenSize: 256, charsPerSecond: 9000 },
-  { layers: 2, hiddenSize: 384, charsPerSecond: 5000 },
-  { layers: 2, hiddenSize: 512, charsPerSecond: 3000 },
+  { layers: 2, hiddenSize: 128, charsPerSecond: { lstm: 29663, gru: 32518 } },
+  { layers: 2, hiddenSize: 256, charsPerSecond: { lstm: 7993, gru: 11242 } },
+  { layers: 2, hiddenSize: 384, charsPerSecond: { lstm: 3779, gru: 4103 } },
+  { layers: 2, hiddenSize: 512, charsPerSecond: { lstm: 2335, gru: 3384 } },
 ];
 
 /** The cell the rule trains when none is given: the best validation loss per minute measured here. */
 export const RECIPE_CELL: CellName = 'gru';
 
-/** A candidate must see the training text at least this many times in the budget. */
-export const MIN_PASSES = 3;
+/**
+ * A candidate must see the training text at least this many times in the budget. At 2x256 the
+ * GRU and LSTM were still improving after 3.4 and 2.5 passes with no dropout (bench/cells.js),
+ * and the 2x512 LSTM at 2.5 passes (the bundled model's run, dropout 0.25) was already 0.04
+ * below the 2x256's 1.612 at the same characters.
+ */
+export const MIN_PASSES = 2.5;
 
-/** Dropout by passes: none below 3 (the model is still underfitting), then up to 0.3. */
+/**
+ * Dropout by passes: none below 2.5 (the model is still underfitting: at 2.5–3.4 passes dropout
+ * 0.25 cost every gated cell 0.05–0.06 in bench/cells.js), then 0.05 more per pass, at most 0.3.
+ */
 export function dropoutForPasses(passes: number): number {
   const p = 0.05 * Math.round(passes - 2);
   return Math.min(0.3, Math.max(0, Math.round(p * 100) / 100));
@@ -71,16 +82,18 @@ export interface Recipe {
 
 /**
  * The estimated rate of an arbitrary size: the nearest measured candidate's, scaled by the
- * recurrent cost (gates × H² per layer dominates). Other cells scale by their gate count.
+ * recurrent cost (gates × H × (H + E) per layer dominates); a cell not measured scales the
+ * LSTM's by its gate count.
  */
 function estimatedRate(layers: number, hiddenSize: number, cell: CellName, threads: number): number {
   let nearest = RECIPE_CANDIDATES[0];
   for (const c of RECIPE_CANDIDATES) {
     if (Math.abs(c.hiddenSize - hiddenSize) < Math.abs(nearest.hiddenSize - hiddenSize)) nearest = c;
   }
-  const cost = (l: number, h: number, gates: number): number => l * gates * h * (h + 64);
-  const lstmRate = nearest.charsPerSecond * (cost(nearest.layers, nearest.hiddenSize, 4) / cost(layers, hiddenSize, CELL_GATES[cell]));
-  return lstmRate * (Math.min(2, Math.max(1, threads)) / 2);
+  const cost = (l: number, h: number): number => l * h * (h + 64);
+  const measured = cell === 'lstm' || cell === 'gru' ? nearest.charsPerSecond[cell] : (nearest.charsPerSecond.lstm * CELL_GATES.lstm) / CELL_GATES[cell];
+  const rate = measured * (cost(nearest.layers, nearest.hiddenSize) / cost(layers, hiddenSize));
+  return rate * (Math.min(2, Math.max(1, threads)) / 2);
 }
 
 export function chooseRecipe(request: RecipeRequest): Recipe {

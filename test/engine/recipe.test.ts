@@ -48,9 +48,11 @@ describe('chooseRecipe', () => {
     expect(chooseRecipe({ ...minutes(15), cell: 'lstm' }).cell).toBe('lstm');
   });
 
-  it('counts a cheaper cell as faster and one thread as half the rate', () => {
+  it('uses each measured cell\'s rate, scales the others by gates, and counts one thread as half the rate', () => {
     const lstm = chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'lstm' });
-    expect(chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'gru' }).passes).toBeCloseTo(lstm.passes * 4 / 3, 6);
+    const gru = chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'gru' });
+    expect(gru.passes / lstm.passes).toBeCloseTo(RECIPE_CANDIDATES[1].charsPerSecond.gru / RECIPE_CANDIDATES[1].charsPerSecond.lstm, 6);
+    expect(chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'rnn-tanh' }).passes).toBeCloseTo(lstm.passes * 4, 6);
     expect(chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'lstm', threads: 1 }).passes).toBeCloseTo(lstm.passes / 2, 6);
   });
 
