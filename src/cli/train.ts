@@ -388,15 +388,15 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
 }
 
 /**
- * `rnn train FILE --time D` without --hidden or --dropout: the size rule (src/engine/recipe.ts)
- * fills in what the user left out of --cell, --hidden and --dropout, and says so. Only for a run bounded by time alone on the
- * CPU backend its rates were measured on; flags the user gives always win.
+ * `rnn train FILE --time D`: the size rule (src/engine/recipe.ts) fills in what the user left out
+ * of --cell, --hidden and --dropout, and says so. Only for a run bounded by time alone, on the CPU
+ * backend its rates were measured on; flags the user gives always win.
  */
 function withRecipe(config: TrainConfig, cmd: Command, trainChars: number, valChars: number, log: Log): TrainConfig {
   const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
   if (config.timeBudgetMs <= 0 || config.maxIters > 0) return config;
   if (config.backend !== 'auto' && config.backend !== 'wasm') return config;
-  if (given('hidden') && given('dropout')) return config;
+  if (given('cell') && given('hidden') && given('dropout')) return config;
   const recipe = chooseRecipe({
     trainChars, valChars, budgetMs: config.timeBudgetMs, cell: given('cell') || config.init === 'identity' ? config.model.cell : undefined,
     evalEvery: config.evalEvery, batchSize: config.batchSize, seqLen: config.seqLen,

@@ -23,11 +23,20 @@ describe('rnn train --time without size flags', () => {
     expect(summary.config.model.hiddenSize).toBeGreaterThan(128); // 2 s buys many passes of this small text
   });
 
-  it('keeps --hidden and --dropout when given, and says nothing', () => {
-    const run = rnn(['train', corpus, ...common, '--name', 'given', '--hidden', '16', '--dropout', '0']);
+  it('keeps --cell, --hidden and --dropout when all are given, and says nothing', () => {
+    const run = rnn(['train', corpus, ...common, '--name', 'given', '--cell', 'lstm', '--hidden', '16', '--dropout', '0']);
     expect(run.code).toBe(0);
     expect(run.stderr).not.toMatch(/training characters:/);
-    expect(JSON.parse(run.stdout).config.model.hiddenSize).toBe(16);
+    const config = JSON.parse(run.stdout).config;
+    expect([config.model.cell, config.model.hiddenSize, config.dropout]).toEqual(['lstm', 16, 0]);
+  });
+
+  it('with --hidden and --dropout given, still chooses the cell', () => {
+    const run = rnn(['train', corpus, ...common, '--name', 'sized', '--hidden', '16', '--dropout', '0.1']);
+    expect(run.code).toBe(0);
+    expect(RULE_LINE.exec(run.stderr)![3]).toBe('GRU');
+    const config = JSON.parse(run.stdout).config;
+    expect([config.model.cell, config.model.hiddenSize, config.dropout]).toEqual(['gru', 16, 0.1]);
   });
 
   it('fills in only what is missing: --cell and --hidden given, dropout chosen for them', () => {
