@@ -17,14 +17,12 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
+const { arg, machineLine, lossPerMinute } = require('./common');
+
 const ROOT = path.join(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results');
 const CORPUS = path.join(ROOT, 'corpora', 'tinyshakespeare.txt');
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const MINUTES = Number(arg('minutes', '5'));
 const SCHEDULE_MINUTES = Number(arg('schedule-minutes', '10'));
 const CELLS = arg('cells', 'lstm,peephole,gru,rnn-tanh,rnn-relu').split(',');
@@ -54,20 +52,10 @@ function bestOf(lines) {
   return best;
 }
 
-/** The latest validation loss measured at or before each whole minute. */
-function perMinute(lines, minutes) {
-  const out = [];
-  for (let m = 1; m <= minutes; m++) {
-    const seen = lines.filter((l) => l.elapsedMs <= m * 60000);
-    out.push(seen.length ? seen[seen.length - 1].valLoss : null);
-  }
-  return out;
-}
-
 function main() {
   fs.mkdirSync(RESULTS, { recursive: true });
   const when = new Date().toISOString();
-  const machine = `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const md = [`# The RNN family on tiny-shakespeare (bench/cells.js)`, '', `${when}; ${machine}.`, ''];
 
   md.push(`## Every cell at 2x256, ${MINUTES} minutes each, defaults otherwise (cosine schedule, B=32, T=64, lr 0.002)`, '');
@@ -91,7 +79,7 @@ function main() {
     const curves = {};
     for (const schedule of ['constant', 'cosine']) {
       const { lines } = train(`schedule-${schedule}`, ['--lr-schedule', schedule], SCHEDULE_MINUTES);
-      curves[schedule] = { minute: perMinute(lines, SCHEDULE_MINUTES), best: bestOf(lines), last: lines[lines.length - 1] };
+      curves[schedule] = { minute: lossPerMinute(lines, SCHEDULE_MINUTES), best: bestOf(lines), last: lines[lines.length - 1] };
     }
     md.push(`| minute | ${Array.from({ length: SCHEDULE_MINUTES }, (_, i) => i + 1).join(' | ')} | best | final |`);
     md.push(`| --- | ${Array.from({ length: SCHEDULE_MINUTES }, () => '---').join(' | ')} | --- | --- |`);

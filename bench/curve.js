@@ -16,6 +16,8 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
+const { arg, machineLine, lossPerMinute } = require('./common');
+
 const ROOT = path.join(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results');
 const CORPUS = path.join(ROOT, 'corpora', 'tinyshakespeare.txt');
@@ -23,10 +25,6 @@ const SYSTEM_PYTHON = '/usr/bin/python3';
 const { chooseRecipe } = require(path.join(ROOT, 'dist', 'engine', 'recipe'));
 const { DEFAULTS } = require(path.join(ROOT, 'dist', 'config'));
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const MINUTES = Number(arg('minutes', '15'));
 const PYTORCH_FLAGS = arg('pytorch-flags', '--hidden 512 --layers 2 --dropout 0.25 --lr 2e-3 --clip 5').split(/\s+/).filter(Boolean);
 const SKIP_PYTORCH = process.argv.includes('--skip-pytorch');
@@ -52,7 +50,7 @@ function ours() {
   if (run.status !== 0) throw new Error(`rnn train exited ${run.status}: ${run.stderr.trim().split('\n').pop()}`);
   const chose = run.stderr.split('\n').find((l) => l.includes('training characters:')) ?? '';
   const points = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-    .map((l) => ({ elapsedS: l.elapsedMs / 1000, iteration: l.iteration, valLoss: l.valLoss }));
+    .map((l) => ({ elapsedMs: l.elapsedMs, iteration: l.iteration, valLoss: l.valLoss }));
   const summary = JSON.parse(run.stdout);
   const c = summary.config;
   return {
@@ -74,7 +72,7 @@ function pytorch() {
   const s = last.settings;
   return {
     label: `PyTorch ${torchLabel(last)} ${s.layers}x${s.hidden} LSTM, dropout ${s.dropout}, ${s.cosine ? 'cosine' : 'constant'}`,
-    points: lines.map((l) => ({ elapsedS: l.elapsed_s, iteration: l.iteration, valLoss: l.val_loss })),
+    points: lines.map((l) => ({ elapsedMs: l.elapsed_s * 1000, iteration: l.iteration, valLoss: l.val_loss })),
     final: last.val_loss, best: last.best_val_loss, chars: last.chars,
     command: `/usr/bin/python3 bench/peers/pytorch_train.py ${args.slice(1).join(' ')}`.replace(CORPUS, 'corpora/tinyshakespeare.txt'),
   };
@@ -84,23 +82,19 @@ function torchLabel(last) {
   return `${last.torch_version} (${last.threads} thread, OpenBLAS ${last.blas_threads}),`;
 }
 
-/** The latest validation loss measured at or before each whole minute. */
-function atMinute(points, m) {
-  const seen = points.filter((p) => p.elapsedS <= m * 60 + 1);
-  return seen.length ? seen[seen.length - 1].valLoss : null;
-}
-
 function main() {
   fs.mkdirSync(RESULTS, { recursive: true });
   const when = new Date().toISOString();
-  const machine = `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const machine = machineLine();
   const runs = [ours()];
   if (!SKIP_PYTORCH) runs.push(pytorch());
   const fmt = (v) => (v === null || v === undefined ? '—' : v.toFixed(4));
   const md = [`# ${MINUTES} minutes of training, side by side (bench/curve.js)`, '', `${when}; ${machine}.`, ''];
   md.push(`rnn chose: ${runs[0].chose}`, '');
   md.push(`| minute | ${runs.map((r) => r.label).join(' | ')} |`, `| --- |${runs.map(() => ' --- |').join('')}`);
-  for (let m = 1; m <= MINUTES; m++) md.push(`| ${m} | ${runs.map((r) => fmt(atMinute(r.points, m))).join(' | ')} |`);
+  // A pass finishing within a second after the minute counts for it.
+  const curves = runs.map((r) => lossPerMinute(r.points, MINUTES, 1000));
+  for (let m = 1; m <= MINUTES; m++) md.push(`| ${m} | ${curves.map((c) => fmt(c[m - 1])).join(' | ')} |`);
   md.push(`| final | ${runs.map((r) => fmt(r.final)).join(' | ')} |`);
   md.push(`| best | ${runs.map((r) => fmt(r.best)).join(' | ')} |`);
   md.push(`| characters trained | ${runs.map((r) => r.chars.toLocaleString('en-US')).join(' | ')} |`, '');

@@ -10,6 +10,8 @@
 'use strict';
 const path = require('path');
 
+const { arg } = require('./common');
+
 const ROOT = path.join(__dirname, '..');
 const { openCheckpoint } = require(path.join(ROOT, 'dist', 'checkpoint', 'checkpoint'));
 const { createBackend } = require(path.join(ROOT, 'dist', 'kernels'));
@@ -17,10 +19,6 @@ const { Model } = require(path.join(ROOT, 'dist', 'engine', 'model'));
 const { Rng } = require(path.join(ROOT, 'dist', 'engine', 'rng'));
 const { Sampler } = require(path.join(ROOT, 'dist', 'sample', 'sampler'));
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 
 async function main() {
   const file = process.argv[2];

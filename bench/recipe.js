@@ -11,13 +11,11 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
+const { arg } = require('./common');
+
 const ROOT = path.join(__dirname, '..');
 const { RECIPE_CANDIDATES, MIN_PASSES, chooseRecipe } = require(path.join(ROOT, 'dist', 'engine', 'recipe'));
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const SECONDS = arg('seconds', '15');
 const THREADS = Number(arg('threads', '2'));
 const CORPUS = path.join(ROOT, 'corpora', 'tinyshakespeare.txt');
