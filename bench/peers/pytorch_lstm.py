@@ -71,10 +71,10 @@ os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.blas_threads)  # must precede load
 import json  # noqa: E402
 import resource  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+from tbptt import encode, streams_of, train_window  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 
@@ -136,11 +136,10 @@ def sample(model, chars, out):
 def train(model, ids):
     """Runs --warmup then --steps training steps; returns characters per second over the timed ones."""
     B, T = ARGS.batch, ARGS.seq_len
-    S = len(ids) // B
+    streams, S = streams_of(ids, B)  # [S, B], time-major
     windows = (S - 1) // T
     if windows < 1:
         sys.exit(f"pytorch_lstm.py: {len(ids)} characters cannot make {B} streams of {T + 1}")
-    streams = ids[: B * S].view(B, S).t().contiguous()  # [S, B], time-major
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = nn.CrossEntropyLoss()  # mean over B·T
     state = zero_state(B)
@@ -153,15 +152,7 @@ def train(model, ids):
         w = step % windows
         if w == 0:
             state = zero_state(B)  # the streams start over: the old state belongs to other text
-        inputs = streams[w * T : w * T + T]
-        targets = streams[w * T + 1 : w * T + T + 1]
-        state = tuple(s.detach() for s in state)
-        logits, state = model(inputs, state)
-        loss = loss_fn(logits.reshape(T * B, -1), targets.reshape(T * B))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
+        _, state = train_window(model, optimizer, loss_fn, streams, w, T, state, 5.0)
     elapsed = time.perf_counter() - started
     return ARGS.steps * B * T / elapsed
 
@@ -179,9 +170,7 @@ def run_training():
         first_char_time, sample_per_s = sample(model, chars, sys.stderr if ARGS.json else sys.stdout)
         first_char_s = first_char_time - t0
 
-    # Code points → ids without a Python int per character (that alone would add ~40 MB of RSS).
-    code_points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    ids = torch.from_numpy(np.searchsorted(np.array([ord(ch) for ch in chars], dtype=np.uint32), code_points).astype(np.int64))
+    _, ids = encode(text, chars)  # after sampling, so its first character waits for nothing
     train_per_s = train(model, ids)
 
     return {

@@ -61,9 +61,10 @@ def parse_args():
 ARGS = parse_args()
 os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.blas_threads)  # must precede loading OpenBLAS
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+from tbptt import encode, streams_of, train_window  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 
@@ -85,12 +86,6 @@ class CharLSTM(nn.Module):
 def zero_state(batch):
     shape = (ARGS.layers, batch, ARGS.hidden)
     return torch.zeros(shape), torch.zeros(shape)
-
-
-def streams_of(ids, batch):
-    """[S, B] time-major: stream b is ids[b·S, (b+1)·S), S = len // B (src/data/batcher.ts)."""
-    length = len(ids) // batch
-    return ids[: batch * length].view(batch, length).t().contiguous(), length
 
 
 def validation_loss(model, val):
@@ -118,9 +113,7 @@ def main():
     torch.manual_seed(ARGS.seed)
     with open(ARGS.corpus, encoding="utf-8") as f:
         text = f.read()
-    chars = sorted(set(text))  # code points, as Vocab.fromText
-    code_points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    ids = torch.from_numpy(np.searchsorted(np.array([ord(c) for c in chars], dtype=np.uint32), code_points).astype(np.int64))
+    chars, ids = encode(text)
     val_count = math.floor(len(ids) * ARGS.val_fraction)
     train_ids, val_ids = ids[: len(ids) - val_count], ids[len(ids) - val_count :]
 
@@ -167,15 +160,7 @@ def main():
         w = iteration % windows
         if w == 0:
             state = zero_state(B)  # a new epoch: the old state belongs to other text
-        inputs = streams[w * T : w * T + T]
-        targets = streams[w * T + 1 : w * T + T + 1]
-        state = tuple(s.detach() for s in state)
-        logits, state = model(inputs, state)
-        loss = loss_fn(logits.reshape(T * B, -1), targets.reshape(T * B))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), ARGS.clip)
-        optimizer.step()
+        loss, state = train_window(model, optimizer, loss_fn, streams, w, T, state, ARGS.clip)
         iteration += 1
         loss_sum += loss.item()
         loss_steps += 1
