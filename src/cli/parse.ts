@@ -90,12 +90,17 @@ export function refuseRepeatedOptions(cmd: Command, args: string[]): void {
   }
 }
 
+/** Whether the user typed this option (commander's source 'cli'), not a default. */
+export function givenOnCommandLine(cmd: Command, key: string): boolean {
+  return cmd.getOptionValueSource(key) === 'cli';
+}
+
 /**
  * Options that only mean something with a given backend, refused with another one named:
  * `--backend reference --threads 4` would otherwise ignore --threads without a word.
  */
 export function refuseConflictingOptions(cmd: Command): void {
-  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  const given = (key: string): boolean => givenOnCommandLine(cmd, key);
   if (!given('backend')) return;
   const backend = cmd.getOptionValue('backend') as string;
   if (given('threads') && backend !== 'wasm' && backend !== 'auto') {

@@ -12,7 +12,7 @@ import { beamSearch } from '../sample/beam';
 import { StopMatcher } from '../sample/stop';
 import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
 import { Log, createLog } from './log';
-import { intOption, numberOption } from './parse';
+import { givenOnCommandLine, intOption, numberOption } from './parse';
 import { stdoutText, writeOut } from './stdout';
 
 interface SampleCliOptions {
@@ -91,7 +91,7 @@ on a terminal.`)
 
 async function runSample(opts: SampleCliOptions, cmd: Command): Promise<void> {
   const log = createLog(opts.quiet);
-  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  const given = (key: string): boolean => givenOnCommandLine(cmd, key);
   if (opts.prime !== undefined && opts.primeFile !== undefined) throw new UsageError('give --prime or --prime-file, not both');
   if (opts.beam !== undefined && opts.greedy) throw new UsageError('give --greedy or --beam, not both (--beam 1 is greedy)');
   if (opts.beam !== undefined && given('num')) throw new UsageError('--beam gives one text, the likeliest; drop --num (or --beam to draw --num samples)');

@@ -29,7 +29,7 @@ import {
 import { lockCheckpoint } from '../checkpoint/lock';
 import { checkTrainingFits } from './memory';
 import { Log, createLog } from './log';
-import { intOption, numberOption, parseDuration } from './parse';
+import { givenOnCommandLine, intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
 
 interface TrainOptions {
@@ -150,7 +150,7 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   config.valFraction = opts.valFraction;
   config.timeBudgetMs = opts.time ?? 0;
   // --time alone bounds the run by time: the default iteration cap applies only without it.
-  const itersGiven = cmd.getOptionValueSource('maxIters') === 'cli';
+  const itersGiven = givenOnCommandLine(cmd, 'maxIters');
   config.maxIters = opts.time !== undefined && !itersGiven ? 0 : opts.maxIters;
   config.evalEvery = opts.evalEvery;
   config.saveEvery = opts.saveEvery;
@@ -244,11 +244,11 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       seqLen: saved.seqLen, batch: saved.batchSize, valFraction: saved.valFraction, seed: saved.seed,
     };
     for (const [key, flag] of FIXED_ON_RESUME) {
-      if (cmd.getOptionValueSource(key) === 'cli' && opts[key] !== savedValues[key]) {
+      if (givenOnCommandLine(cmd, key) && opts[key] !== savedValues[key]) {
         throw new UsageError(`${flag} ${opts[key]} conflicts with the checkpoint being resumed (${savedValues[key]}); drop the flag or start a new --name`);
       }
     }
-    const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+    const given = (key: string): boolean => givenOnCommandLine(cmd, key);
     // A --time given on resume is more training from now: the run's budget becomes what it has
     // spent plus that, and the schedule spreads over the new whole. Without it, the run
     // continues the rest of its saved budget (and its saved iteration cap).
@@ -268,9 +268,9 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       batchSize: saved.batchSize,
       valFraction: saved.valFraction,
       seed: saved.seed,
-      learningRate: cmd.getOptionValueSource('lr') === 'cli' ? config.learningRate : saved.learningRate,
-      clipNorm: cmd.getOptionValueSource('clipNorm') === 'cli' ? config.clipNorm : saved.clipNorm,
-      clipValue: cmd.getOptionValueSource('clipValue') === 'cli' ? config.clipValue : saved.clipValue,
+      learningRate: given('lr') ? config.learningRate : saved.learningRate,
+      clipNorm: given('clipNorm') ? config.clipNorm : saved.clipNorm,
+      clipValue: given('clipValue') ? config.clipValue : saved.clipValue,
     };
   }
 
@@ -393,7 +393,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
  * backend its rates were measured on; flags the user gives always win.
  */
 function withRecipe(config: TrainConfig, cmd: Command, trainChars: number, valChars: number, log: Log): TrainConfig {
-  const given = (key: string): boolean => cmd.getOptionValueSource(key) === 'cli';
+  const given = (key: string): boolean => givenOnCommandLine(cmd, key);
   if (config.timeBudgetMs <= 0 || config.maxIters > 0) return config;
   if (config.backend !== 'auto' && config.backend !== 'wasm') return config;
   if (given('cell') && given('hidden') && given('dropout')) return config;
