@@ -44,8 +44,9 @@ let halves: Float32Array | null = null;
 
 /**
  * Little-endian F16 bytes widened into `out` (exact). Through a table of all 65,536 halves, built
- * once: decoding each value with f16Value took 350 ms for the bundled model's 3.3M weights at
- * start-up (most of `rnn sample`'s time to first character), a lookup takes a few.
+ * once: decoding each value with f16Value took 350 ms for the 3.3M weights of the first bundled
+ * model (a 2x512 LSTM) at start-up (most of `rnn sample`'s time to first character), a lookup
+ * takes a few.
  */
 export function widenF16(bytes: Uint8Array, out: Float32Array): void {
   if (bytes.length < 2 * out.length) throw new Error(`widenF16: ${bytes.length} bytes for ${out.length} values`);

@@ -38,14 +38,17 @@ export const RECIPE_CELL: CellName = 'gru';
 /**
  * A candidate must see the training text at least this many times in the budget. At 2x256 the
  * GRU and LSTM were still improving after 3.4 and 2.5 passes with no dropout (bench/cells.js),
- * and the 2x512 LSTM at 2.5 passes (the bundled model's run, dropout 0.25) was already 0.04
- * below the 2x256's 1.612 at the same characters.
+ * and a 2x512 LSTM at 2.5 passes (the run of the first bundled model, dropout 0.25) was already
+ * 0.04 below the 2x256's 1.612 at the same characters.
  */
 export const MIN_PASSES = 2.5;
 
 /**
  * Dropout by passes: none below 2.5 (the model is still underfitting: at 2.5–3.4 passes dropout
  * 0.25 cost every gated cell 0.05–0.06 in bench/cells.js), then 0.05 more per pass, at most 0.3.
+ * The cap is not settled: in the bundled model's run a 2x512 GRU at 0.3 stopped improving on
+ * validation after 11 passes while its training loss kept falling (checkpoints/README.md), but no
+ * run from scratch at a higher dropout has been measured against it.
  */
 export function dropoutForPasses(passes: number): number {
   const p = 0.05 * Math.round(passes - 2);
