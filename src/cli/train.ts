@@ -271,6 +271,9 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       learningRate: given('lr') ? config.learningRate : saved.learningRate,
       clipNorm: given('clipNorm') ? config.clipNorm : saved.clipNorm,
       clipValue: given('clipValue') ? config.clipValue : saved.clipValue,
+      // The run's validation cadence carries on too: a resumed run that fell back to the default
+      // would evaluate (and cost) at another rate than the one it was planned with.
+      evalEvery: given('evalEvery') ? config.evalEvery : saved.evalEvery ?? config.evalEvery,
     };
   }
 

@@ -2,6 +2,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint';
 import { rnn, tempWorkspace, TINY } from './helpers';
 
 describe('rnn CLI', () => {
@@ -126,6 +127,19 @@ describe('rnn CLI', () => {
       expect(tensorsOf(path.join(b, 'play.safetensors')).equals(tensorsOf(path.join(a, 'play.safetensors')))).toBe(true);
     });
   }
+
+  it('--resume keeps the run\'s --eval-every unless given again', () => {
+    const run = path.join(dir, 'cadence');
+    const flags = TINY.map((a, i) => (TINY[i - 1] === '--eval-every' ? '3' : a));
+    const evalsOf = (): number[] => loadCheckpoint(path.join(run, 'play.safetensors')).meta.progress.history.map((h) => h.iteration);
+    expect(rnn(['train', corpus, ...flags, '--max-iters', '4', '--checkpoint-dir', run]).code).toBe(0);
+    expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '7', '--checkpoint-dir', run, '--resume']).code).toBe(0);
+    expect(loadCheckpoint(path.join(run, 'play.safetensors')).meta.train.evalEvery).toBe(3);
+    expect(evalsOf()).toEqual([3, 4, 6, 7]); // every 3, and once more where each run stopped
+    expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '12', '--eval-every', '5', '--checkpoint-dir', run, '--resume']).code).toBe(0);
+    expect(loadCheckpoint(path.join(run, 'play.safetensors')).meta.train.evalEvery).toBe(5);
+    expect(evalsOf()).toContain(10);
+  });
 
   it('refuses --resume with a conflicting architecture flag', () => {
     const run = rnn(['train', corpus, ...TINY.map((a, i) => (TINY[i - 1] === '--hidden' ? '16' : a)), '--max-iters', '12', '--checkpoint-dir', ckptDir, '--resume']);
