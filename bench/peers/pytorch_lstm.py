@@ -74,7 +74,7 @@ import resource  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from tbptt import encode, streams_of, train_window  # noqa: E402
+from tbptt import encode, streams_of, train_window, zero_state as lstm_zero_state  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 
@@ -107,8 +107,7 @@ class CharLSTM(nn.Module):
 
 
 def zero_state(batch):
-    shape = (ARGS.layers, batch, ARGS.hidden)
-    return torch.zeros(shape), torch.zeros(shape)
+    return lstm_zero_state(ARGS.layers, batch, ARGS.hidden)
 
 
 def sample(model, chars, out):

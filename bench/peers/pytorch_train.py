@@ -64,7 +64,7 @@ os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.blas_threads)  # must precede load
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from tbptt import encode, streams_of, train_window  # noqa: E402
+from tbptt import encode, streams_of, train_window, zero_state as lstm_zero_state  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 
@@ -84,8 +84,7 @@ class CharLSTM(nn.Module):
 
 
 def zero_state(batch):
-    shape = (ARGS.layers, batch, ARGS.hidden)
-    return torch.zeros(shape), torch.zeros(shape)
+    return lstm_zero_state(ARGS.layers, batch, ARGS.hidden)
 
 
 def validation_loss(model, val):

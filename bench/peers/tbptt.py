@@ -1,5 +1,5 @@
 """What the PyTorch peers share with each other and with src/engine: code-point ids, the B-stream
-layout of src/data/batcher.ts, and one stateful truncated-BPTT step.
+layout of src/data/batcher.ts, the LSTM's zero state, and one stateful truncated-BPTT step.
 
 Import it after setting OPENBLAS_NUM_THREADS: importing torch loads OpenBLAS.
 """
@@ -22,6 +22,12 @@ def streams_of(ids, batch):
     """([S, B] time-major, S): stream b is ids[b·S, (b+1)·S), S = len // B (src/data/batcher.ts)."""
     length = len(ids) // batch
     return ids[: batch * length].view(batch, length).t().contiguous(), length
+
+
+def zero_state(layers, batch, hidden):
+    """nn.LSTM's (h, c), zeros: [layers, batch, hidden] each."""
+    shape = (layers, batch, hidden)
+    return torch.zeros(shape), torch.zeros(shape)
 
 
 def train_window(model, optimizer, loss_fn, streams, w, T, state, clip):
