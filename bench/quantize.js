@@ -19,7 +19,6 @@ const { Model } = require(path.join(ROOT, 'dist', 'engine', 'model'));
 const { Rng } = require(path.join(ROOT, 'dist', 'engine', 'rng'));
 const { Sampler } = require(path.join(ROOT, 'dist', 'sample', 'sampler'));
 
-
 async function main() {
   const file = process.argv[2];
   if (!file || file.startsWith('--')) throw new Error('usage: node bench/quantize.js <checkpoint> [--chars N] [--rounds R] [--threads T]');

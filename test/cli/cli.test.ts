@@ -131,13 +131,14 @@ describe('rnn CLI', () => {
   it('--resume keeps the run\'s --eval-every unless given again', () => {
     const run = path.join(dir, 'cadence');
     const flags = TINY.map((a, i) => (TINY[i - 1] === '--eval-every' ? '3' : a));
-    const evalsOf = (): number[] => loadCheckpoint(path.join(run, 'play.safetensors')).meta.progress.history.map((h) => h.iteration);
+    const saved = () => loadCheckpoint(path.join(run, 'play.safetensors')).meta;
+    const evalsOf = (): number[] => saved().progress.history.map((h) => h.iteration);
     expect(rnn(['train', corpus, ...flags, '--max-iters', '4', '--checkpoint-dir', run]).code).toBe(0);
     expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '7', '--checkpoint-dir', run, '--resume']).code).toBe(0);
-    expect(loadCheckpoint(path.join(run, 'play.safetensors')).meta.train.evalEvery).toBe(3);
+    expect(saved().train.evalEvery).toBe(3);
     expect(evalsOf()).toEqual([3, 4, 6, 7]); // every 3, and once more where each run stopped
     expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '12', '--eval-every', '5', '--checkpoint-dir', run, '--resume']).code).toBe(0);
-    expect(loadCheckpoint(path.join(run, 'play.safetensors')).meta.train.evalEvery).toBe(5);
+    expect(saved().train.evalEvery).toBe(5);
     expect(evalsOf()).toContain(10);
   });
 
