@@ -227,14 +227,11 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
 
   let resumed: LoadedCheckpoint | null = null;
   if (opts.resume) {
-    try {
-      resumed = loadCheckpoint(paths.latest);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new UsageError(`--resume: no checkpoint ${paths.latest}; train without --resume first (or pass the run's --name)`);
-      }
-      throw err;
+    // Checked here: loadCheckpoint's own ENOENT message is about a path, not about a run to resume.
+    if (!fs.existsSync(paths.latest)) {
+      throw new UsageError(`--resume: no checkpoint ${paths.latest}; train without --resume first (or pass the run's --name)`);
     }
+    resumed = loadCheckpoint(paths.latest);
     if (!hasTrainingState(resumed)) throw new UsageError(`--resume: ${paths.latest} holds weights only, no optimizer state`);
     const saved = resumed.meta.train;
     // Architecture and data order come from the checkpoint; a flag that disagrees is a usage error.

@@ -142,6 +142,12 @@ describe('rnn CLI', () => {
     expect(evalsOf()).toContain(10);
   });
 
+  it('says how to start a run when --resume finds none under that --name', () => {
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '2', '--checkpoint-dir', ckptDir, '--name', 'never-trained', '--resume']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toBe(`rnn: --resume: no checkpoint ${path.join(ckptDir, 'never-trained.safetensors')}; train without --resume first (or pass the run's --name)`);
+  });
+
   it('refuses --resume with a conflicting architecture flag', () => {
     const run = rnn(['train', corpus, ...TINY.map((a, i) => (TINY[i - 1] === '--hidden' ? '16' : a)), '--max-iters', '12', '--checkpoint-dir', ckptDir, '--resume']);
     expect(run.code).toBe(2);
