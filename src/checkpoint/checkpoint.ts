@@ -36,6 +36,16 @@ export interface CheckpointMeta {
   corpus: CorpusFingerprint;
   adamStep: number;
   createdAt: string;
+  /** Set by `rnn average`: the checkpoints whose mean these weights are. */
+  averagedFrom?: AveragedSource[];
+}
+
+/** One source of an averaged checkpoint, as its metadata lists it under `averaged_from`. */
+export interface AveragedSource {
+  checkpoint: string;
+  iteration: number;
+  /** The source's last validation loss, when it was measured. */
+  valLoss: number | null;
 }
 
 export interface LoadedCheckpoint {
@@ -85,6 +95,7 @@ export async function saveCheckpoint(
     optimizer: JSON.stringify({ name: 'adam', step: meta.adamStep }),
     created_at: meta.createdAt,
   };
+  if (meta.averagedFrom) metadata.averaged_from = JSON.stringify(meta.averagedFrom);
   const image = encodeSafetensors(tensors, metadata);
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -250,7 +261,23 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
     corpus: parseJson<CorpusFingerprint>(file, 'corpus', metadata.corpus),
     adamStep: optimizer.step,
     createdAt: metadata.created_at ?? '',
+    ...(metadata.averaged_from === undefined ? {} : { averagedFrom: averagedSources(file, metadata.averaged_from) }),
   };
+}
+
+function averagedSources(file: string, text: string): AveragedSource[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = null;
+  }
+  const sound = (s: unknown): boolean => typeof s === 'object' && s !== null && Number.isSafeInteger((s as AveragedSource).iteration) &&
+    typeof (s as AveragedSource).checkpoint === 'string';
+  if (!Array.isArray(value) || value.length === 0 || !value.every(sound)) {
+    throw new CheckpointError(`${file}: metadata 'averaged_from' is not a list of checkpoints and iterations; the file is damaged`);
+  }
+  return value as AveragedSource[];
 }
 
 /**
@@ -321,9 +348,17 @@ export function restoreTrainingState(ckpt: LoadedCheckpoint, model: Model, optim
   }
 }
 
-/** The file names of a run: the latest state, and the best on validation kept apart. */
-export function checkpointPaths(dir: string, name: string): { latest: string; best: string } {
-  return { latest: path.join(dir, `${name}${EXTENSION}`), best: path.join(dir, `${name}.best${EXTENSION}`) };
+/** The file names of a run: the latest state, the best on validation kept apart, and the snapshots' folder. */
+export function checkpointPaths(dir: string, name: string): { latest: string; best: string; snapshots: string } {
+  return {
+    latest: path.join(dir, `${name}${EXTENSION}`), best: path.join(dir, `${name}.best${EXTENSION}`),
+    snapshots: path.join(dir, `${name}.snapshots`),
+  };
+}
+
+/** A snapshot's file in that folder: zero-padded, so name order is iteration order. */
+export function snapshotPath(snapshots: string, iteration: number): string {
+  return path.join(snapshots, `iter-${String(iteration).padStart(7, '0')}${EXTENSION}`);
 }
 
 /** The name that always means the model shipped with rnn (`--checkpoint bundled`). */

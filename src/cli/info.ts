@@ -128,6 +128,7 @@ function checkpointSummary(ckpt: LoadedCheckpoint): Record<string, unknown> {
     lastValLoss: meta.progress.lastValLoss,
     resumable: ckpt.tensors.has('optimizer.exp_avg.embedding.weight'),
     history: meta.progress.history,
+    averagedFrom: meta.averagedFrom ?? null,
   };
 }
 
@@ -170,6 +171,10 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     row('corpus', `${meta.corpus.source} (${meta.corpus.characters.toLocaleString('en-US')} characters, sha256 ${meta.corpus.sha256.slice(0, 12)}…)`);
     row('progress', `iteration ${p.iteration}, epoch ${p.epoch}, ${(p.elapsedMs / 1000).toFixed(1)} s of training` +
       `${summary.resumable ? ', resumable' : ', weights only'}`);
+    if (meta.averagedFrom) {
+      row('averaged', `the mean of ${meta.averagedFrom.length} checkpoints of this run, iterations ` +
+        `${meta.averagedFrom.map((s) => s.iteration).join(', ')} (its own validation loss: rnn eval … --split val)`);
+    }
     row('best val', nats(p.bestValLoss));
     row('last', `train ${nats(p.lastTrainLoss)}, val ${nats(p.lastValLoss)}`);
     row('saved', meta.createdAt);

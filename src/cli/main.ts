@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Command> = {
   info: () => (require('./info') as typeof import('./info')).infoCommand(),
   corpora: () => (require('./corpora') as typeof import('./corpora')).corporaCommand(),
   export: () => (require('./export') as typeof import('./export')).exportCommand(),
+  average: () => (require('./average') as typeof import('./average')).averageCommand(),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

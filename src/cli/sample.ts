@@ -127,7 +127,8 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
   }
   const seed = opts.seed ?? (Date.now() ^ (process.pid << 16)) >>> 0;
   const seeds = Array.from({ length: opts.num }, (_, i) => (seed + i) >>> 0);
-  log.info(`rnn: sampling from ${file} (iteration ${ckpt.meta.progress.iteration}` +
+  const averaged = ckpt.meta.averagedFrom ? `, the mean of ${ckpt.meta.averagedFrom.length} checkpoints` : '';
+  log.info(`rnn: sampling from ${file} (iteration ${ckpt.meta.progress.iteration}${averaged}` +
     `${ckpt.meta.progress.bestValLoss === null ? '' : `, val ${ckpt.meta.progress.bestValLoss.toFixed(3)} nats/char`}), ` +
     `${opts.num > 1 ? `seeds ${seeds[0]}..${seeds[seeds.length - 1]}` : `seed ${seed}`}`);
 

@@ -24,7 +24,7 @@ import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
 import { Sampler } from '../sample/sampler';
 import {
   CheckpointMeta, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint,
-  restoreModel, restoreTrainingState, saveCheckpoint,
+  restoreModel, restoreTrainingState, saveCheckpoint, snapshotPath,
 } from '../checkpoint/checkpoint';
 import { lockCheckpoint } from '../checkpoint/lock';
 import { checkTrainingFits } from './memory';
@@ -67,6 +67,7 @@ interface TrainOptions {
   sampleLength: number;
   patience: number;
   log?: string;
+  snapshots: boolean;
 }
 
 /** Flags that shape the model or the data order: on --resume they come from the checkpoint. */
@@ -115,6 +116,7 @@ export function trainCommand(): Command {
     .option('--sample-every <n>', 'print a short sample on stderr every n iterations (0: never; default: at each evaluation on a terminal, never otherwise)', intOption(0))
     .option('--sample-length <n>', 'characters in each --sample-every sample (seeded with --seed, temperature 0.8)', intOption(1, 100000), 200)
     .option('--patience <n>', 'stop once validation loss has not improved for n evaluations in a row (0: never)', intOption(0), 0)
+    .option('--snapshots', 'also keep the weights of every save in --checkpoint-dir/NAME.snapshots/iter-N.safetensors, for `rnn average`', false)
     .option('--log <file>', 'append one JSON line per evaluation (iteration, epoch, elapsedMs, trainLoss, valLoss, lr, charsPerSecond)')
     .addHelpText('after', `
 Examples:
@@ -354,6 +356,8 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       };
       await saveCheckpoint(paths.latest, meta, model, optimizer, trainer.workspace);
       if (best) await saveCheckpoint(paths.best, meta, model, optimizer, trainer.workspace);
+      // Weights only (a third of a training checkpoint): a snapshot is for averaging, not resuming.
+      if (opts.snapshots) await saveCheckpoint(snapshotPath(paths.snapshots, p.iteration), meta, model, null, null);
     };
     const feedback = trainingFeedback(opts, log, reporter, model, vocab, frozen);
     const reason = await trainer.run({

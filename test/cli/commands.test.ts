@@ -156,6 +156,62 @@ describe('rnn commands', () => {
     });
   });
 
+  describe('average', () => {
+    const runDir = path.join(dir, 'snap');
+    const snapshots = path.join(runDir, 'play.snapshots');
+    beforeAll(() => {
+      expect(rnn(['train', corpus, ...TINY, '--max-iters', '15', '--checkpoint-dir', runDir, '--snapshots']).code).toBe(0);
+    });
+
+    it('train --snapshots keeps the weights of every save, named by iteration', () => {
+      expect(fs.readdirSync(snapshots).sort()).toEqual(['iter-0000005.safetensors', 'iter-0000010.safetensors', 'iter-0000015.safetensors']);
+      const info = JSON.parse(rnn(['info', path.join(snapshots, 'iter-0000010.safetensors'), '--json', '--no-backends']).stdout);
+      expect(info.checkpoint.iteration).toBe(10);
+      expect(info.checkpoint.resumable).toBe(false);
+      // The snapshots sit in a folder of their own: the newest checkpoint is still the run's.
+      expect(rnn(['info', '--checkpoint-dir', runDir, '--json', '--no-backends']).stdout).toContain(path.join(runDir, 'play'));
+    });
+
+    it('averages a folder\'s latest snapshots into a checkpoint that eval, sample and info read', () => {
+      const out = path.join(dir, 'mean.safetensors');
+      const run = rnn(['average', snapshots, '--last', '2', '--out', out]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^rnn: averaged 2 checkpoints \(iterations 10, 15\) into .*mean\.safetensors: [\d,]+ parameters/);
+      const info = JSON.parse(rnn(['info', out, '--json', '--no-backends']).stdout);
+      expect(info.checkpoint.averagedFrom.map((s: { iteration: number }) => s.iteration)).toEqual([10, 15]);
+      expect(info.checkpoint.bestValLoss).toBeNull();
+      expect(rnn(['info', out, '--no-backends']).stdout).toMatch(/averaged +the mean of 2 checkpoints of this run, iterations 10, 15/);
+      const evaluated = rnn(['eval', corpus, '-c', out, '--backend', 'reference', '--json']);
+      expect(evaluated.code).toBe(0);
+      expect(JSON.parse(evaluated.stdout).lossNats).toBeGreaterThan(0);
+      const sampled = rnn(['sample', '-c', out, '--backend', 'reference', '--length', '20', '--seed', '3']);
+      expect(sampled.code).toBe(0);
+      expect([...sampled.stdout]).toHaveLength(20);
+      expect(sampled.stderr).toMatch(/\(iteration 15, the mean of 2 checkpoints\)/);
+    });
+
+    it('refuses one checkpoint, too few for --last, a missing path, and two runs\' checkpoints, exit 2 or 1, one line', () => {
+      const out = path.join(dir, 'never.safetensors');
+      const one = rnn(['average', path.join(snapshots, 'iter-0000005.safetensors'), '--out', out]);
+      expect([one.code, one.stderr]).toEqual([2, 'rnn: averaging needs at least two checkpoints; got 1\n']);
+      const last = rnn(['average', snapshots, '--last', '4', '--out', out]);
+      expect([last.code, last.stderr]).toEqual([2, 'rnn: --last 4: only 3 checkpoints were given\n']);
+      const missing = rnn(['average', snapshots, path.join(dir, 'nope.safetensors'), '--out', out]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/^rnn: .*nope\.safetensors: no such file or folder; give checkpoint files or a NAME\.snapshots folder\n$/);
+      const twice = rnn(['average', snapshots, path.join(snapshots, 'iter-0000005.safetensors'), '--out', out]);
+      expect([twice.code, twice.stderr]).toEqual([2, 'rnn: a checkpoint is given twice; each counts once in the mean\n']);
+      // Another run (--seed 9): its weights do not line up with these unit for unit.
+      const other = rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', path.join(dir, 'other'), '--seed', '9']);
+      expect(other.code).toBe(0);
+      const mixed = rnn(['average', path.join(dir, 'other', 'play.safetensors'), path.join(snapshots, 'iter-0000005.safetensors'), '--out', out]);
+      expect(mixed.code).toBe(1);
+      expect(mixed.stderr).toMatch(/^rnn: .* come from different runs \(corpus or --seed differ\).*\n$/);
+      expect(fs.existsSync(out)).toBe(false);
+    });
+  });
+
   it('trains on a corpus read from stdin (rnn train -), named stdin', () => {
     const out = path.join(dir, 'from-stdin');
     const run = rnn(['train', '-', ...TINY, '--max-iters', '5', '--checkpoint-dir', out, '--json'], { input: fs.readFileSync(corpus, 'utf8') });
@@ -169,7 +225,7 @@ describe('rnn commands', () => {
     const version = rnn(['--version']);
     expect(version.code).toBe(0);
     expect(version.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
-    for (const command of [[], ['train'], ['sample'], ['eval'], ['info'], ['corpora'], ['export']]) {
+    for (const command of [[], ['train'], ['sample'], ['eval'], ['info'], ['corpora'], ['export'], ['average']]) {
       const help = rnn([...command, '--help']);
       expect(help.code).toBe(0);
       expect(help.stdout).toMatch(/Examples:\n {2}\$ rnn /);
@@ -179,7 +235,7 @@ describe('rnn commands', () => {
 
   it('lists every command in the root help and suggests one for a typo (main.ts loads commands lazily)', () => {
     const help = rnn(['--help']).stdout;
-    for (const name of ['train', 'sample', 'eval', 'info', 'corpora', 'export']) expect(help).toMatch(new RegExp(`^ {2}${name}\\b`, 'm'));
+    for (const name of ['train', 'sample', 'eval', 'info', 'corpora', 'export', 'average']) expect(help).toMatch(new RegExp(`^ {2}${name}\\b`, 'm'));
     const typo = rnn(['smaple']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/Did you mean sample\?/);
