@@ -4,25 +4,27 @@
 // late in a run sits nearer the middle of the basin they circle than any one of them, and
 // often predicts held-out text better than the best of them (measured: checkpoints/README.md).
 
-import { AveragedSource, CheckpointMeta, loadCheckpoint, openCheckpoint } from './checkpoint';
+import { AveragedSource, CheckpointMeta, LoadedCheckpoint, loadCheckpoint, openCheckpoint } from './checkpoint';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 
-export interface AverageResult {
-  /** A weights-only F32 checkpoint image. */
-  bytes: Buffer;
+export interface AveragedCheckpoint {
+  /** The mean in memory, as restoreModel takes it: the latest source's metadata, averagedFrom set. */
+  checkpoint: LoadedCheckpoint;
   sources: AveragedSource[];
   parameters: number;
+  /** The weights-only F32 file image; valLoss, when measured, is recorded as its validation loss. */
+  encode(valLoss: number | null): Buffer;
 }
 
 /**
- * Averages the weights of `files` (at least two), element by element in float64. They must be
- * checkpoints of one run: the same model, vocabulary, corpus and seed. Weights of two runs are
- * not comparable unit for unit (any permutation of the hidden units is the same network), so
- * their mean is a broken model; that is refused, not warned about. The result carries the
- * metadata of the latest source (highest iteration), with no validation loss of its own (the
- * mean has not been measured: `rnn eval` does that) and the list of sources.
+ * Averages the weights of `files` (at least two), element by element in float64, rounded once to
+ * float32. They must be checkpoints of one run: the same model, vocabulary, corpus and seed.
+ * Weights of two runs are not comparable unit for unit (any permutation of the hidden units is
+ * the same network), so their mean is a broken model; that is refused, not warned about. The
+ * result carries the metadata of the latest source (highest iteration) and the list of sources;
+ * its validation loss is the one the caller measured on the mean, or none: a source's is not it.
  */
-export function averageCheckpoints(files: readonly string[]): AverageResult {
+export function averageCheckpoints(files: readonly string[]): AveragedCheckpoint {
   if (files.length < 2) throw new CheckpointError(`averaging needs at least two checkpoints, got ${files.length}`);
   const metas = files.map((file) => ({ file, meta: loadMeta(file) }));
   const first = metas[0];
@@ -42,12 +44,12 @@ export function averageCheckpoints(files: readonly string[]): AverageResult {
     if (ckpt.tensors.size !== sums.size) throw new CheckpointError(`${file} has ${ckpt.tensors.size} weight tensors, ${first.file} has ${sums.size}`);
   }
 
-  const tensors: NamedTensor[] = [];
+  const tensors = new Map<string, NamedTensor>();
   let parameters = 0;
   for (const [name, { shape, sum }] of sums) {
     const data = new Float32Array(sum.length);
     for (let i = 0; i < sum.length; i++) data[i] = sum[i] / files.length;
-    tensors.push({ name, shape, data });
+    tensors.set(name, { name, shape, data });
     parameters += data.length;
   }
 
@@ -55,12 +57,21 @@ export function averageCheckpoints(files: readonly string[]): AverageResult {
     checkpoint: file, iteration: meta.progress.iteration, valLoss: meta.progress.lastValLoss,
   }));
   const latest = metas.reduce((a, b) => (b.meta.progress.iteration > a.meta.progress.iteration ? b : a));
-  const metadata = { ...openMetadata(latest.file) };
-  const progress = { ...latest.meta.progress, bestValLoss: null, lastValLoss: null };
-  metadata.progress = JSON.stringify(progress);
-  metadata.best_val_loss = '';
-  metadata.averaged_from = JSON.stringify(sources);
-  return { bytes: encodeSafetensors(tensors, metadata), sources, parameters };
+  const sourceMetadata = openMetadata(latest.file);
+  const meta: CheckpointMeta = {
+    ...latest.meta, progress: { ...latest.meta.progress, bestValLoss: null, lastValLoss: null }, averagedFrom: sources,
+  };
+  return {
+    checkpoint: { path: latest.file, meta, tensors },
+    sources,
+    parameters,
+    encode(valLoss: number | null): Buffer {
+      const metadata: Record<string, string> = { ...sourceMetadata, averaged_from: JSON.stringify(sources) };
+      metadata.progress = JSON.stringify({ ...meta.progress, bestValLoss: valLoss, lastValLoss: valLoss });
+      metadata.best_val_loss = valLoss === null ? '' : String(valLoss);
+      return encodeSafetensors([...tensors.values()], metadata);
+    },
+  };
 }
 
 /** Validates a checkpoint's header and metadata; its weights are read later, one file at a time. */

@@ -4,15 +4,20 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../errors';
-import { EXTENSION, openCheckpoint } from '../checkpoint/checkpoint';
-import { averageCheckpoints } from '../checkpoint/average';
+import { EXTENSION, openCheckpoint, restoreModel } from '../checkpoint/checkpoint';
+import { AveragedCheckpoint, averageCheckpoints } from '../checkpoint/average';
 import { writeFileAtomic } from '../data/atomic';
+import { readCorpusFile, splitCorpus } from '../data/corpus';
+import { Model } from '../engine/model';
+import { Evaluator } from '../engine/trainer';
+import { createBackend } from '../kernels';
 import { createLog } from './log';
 import { intOption } from './parse';
 
 interface AverageCliOptions {
   out: string;
   last?: number;
+  corpus?: string;
   quiet: boolean;
 }
 
@@ -22,21 +27,23 @@ export function averageCommand(): Command {
     .argument('<checkpoints...>', 'checkpoint files, or folders of them (a run\'s NAME.snapshots/)')
     .requiredOption('-o, --out <file>', 'where to write the averaged checkpoint (weights only, F32)')
     .option('--last <n>', 'average only the n latest (by iteration) of the checkpoints given', intOption(2))
+    .option('--corpus <file>', "the run's corpus: measure the mean on the validation split the run held out (as training does) and record it")
     .option('-q, --quiet', 'do not say what was written', false)
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 30m --snapshots      # keeps checkpoints/tinyshakespeare.snapshots/iter-*.safetensors
-  $ rnn average checkpoints/tinyshakespeare.snapshots --last 5 --out checkpoints/ts-avg.safetensors
+  $ rnn average checkpoints/tinyshakespeare.snapshots --last 5 --out checkpoints/ts-avg.safetensors \\
+      --corpus corpora/tinyshakespeare.txt                 # records the mean's own validation loss
   $ rnn eval corpora/tinyshakespeare.txt -c checkpoints/ts-avg.safetensors --split val
 
-The mean of the last checkpoints of a run usually predicts held-out text better than any one of
-them. The result has no validation loss of its own until you measure it with rnn eval.`)
-    .action((sources: string[], opts: AverageCliOptions) => {
-      runAverage(sources, opts);
+The mean of a run's last checkpoints often predicts held-out text better than any one of them.
+Without --corpus the result records no validation loss (a source's is not the mean's).`)
+    .action(async (sources: string[], opts: AverageCliOptions) => {
+      await runAverage(sources, opts);
     });
 }
 
-function runAverage(sources: string[], opts: AverageCliOptions): void {
+async function runAverage(sources: string[], opts: AverageCliOptions): Promise<void> {
   const log = createLog(opts.quiet);
   if (!fs.existsSync(path.dirname(path.resolve(opts.out)))) {
     throw new UsageError(`--out ${opts.out}: the folder ${path.dirname(opts.out)} does not exist; create it first`);
@@ -52,12 +59,44 @@ function runAverage(sources: string[], opts: AverageCliOptions): void {
       .map((f) => f.file);
   }
   if (files.length < 2) throw new UsageError(`averaging needs at least two checkpoints; got ${files.length}`);
-  const result = averageCheckpoints(files);
-  writeFileAtomic(opts.out, result.bytes);
-  const iterations = result.sources.map((s) => s.iteration).sort((a, b) => a - b);
+  const mean = averageCheckpoints(files);
+  const valLoss = opts.corpus === undefined ? null : await validationLoss(mean, opts.corpus);
+  const bytes = mean.encode(valLoss);
+  writeFileAtomic(opts.out, bytes);
+  const iterations = mean.sources.map((s) => s.iteration).sort((a, b) => a - b);
+  const sourceVal = mean.sources.map((s) => s.valLoss).filter((v): v is number => v !== null);
+  const measured = valLoss === null
+    ? 'measure it with `rnn eval CORPUS -c ' + opts.out + ' --split val` (or give --corpus)'
+    : `validation ${valLoss.toFixed(4)} nats/char${sourceVal.length ? ` (the sources: ${Math.min(...sourceVal).toFixed(4)} at best)` : ''}`;
   log.info(`rnn: averaged ${files.length} checkpoints (iterations ${iterations.join(', ')}) into ${opts.out}: ` +
-    `${result.parameters.toLocaleString('en-US')} parameters, ${result.bytes.length.toLocaleString('en-US')} bytes; ` +
-    'measure it with `rnn eval CORPUS -c ' + opts.out + ' --split val`');
+    `${mean.parameters.toLocaleString('en-US')} parameters, ${bytes.length.toLocaleString('en-US')} bytes; ${measured}`);
+}
+
+/**
+ * The mean's loss on the run's validation split, measured as training measures it (the last
+ * --val-fraction of the corpus, the run's B streams of T from a zero state): the figure a
+ * source's checkpoint records, so the two compare. The corpus must be the run's own (sha256).
+ */
+async function validationLoss(mean: AveragedCheckpoint, corpusFile: string): Promise<number> {
+  const { meta } = mean.checkpoint;
+  const encoded = readCorpusFile(corpusFile);
+  if (encoded.sha256 !== meta.corpus.sha256) {
+    throw new UsageError(`--corpus ${corpusFile} is not the text this run trained on (sha256 ${encoded.sha256.slice(0, 12)}…, ` +
+      `the run's ${meta.corpus.sha256.slice(0, 12)}… from ${meta.corpus.source}); give the run's corpus`);
+  }
+  const { val } = splitCorpus(encoded, meta.train.valFraction, 0);
+  if (val.length < 2) throw new UsageError(`--corpus ${corpusFile}: the run held out no validation split (--val-fraction ${meta.train.valFraction})`);
+  const backend = await createBackend('auto', { threads: 0 });
+  try {
+    const model = new Model(backend, meta.model);
+    restoreModel(mean.checkpoint, model);
+    const evaluator = new Evaluator(model, val, meta.train.batchSize, meta.train.seqLen);
+    const loss = await evaluator.meanLoss();
+    evaluator.dispose();
+    return loss;
+  } finally {
+    backend.destroy();
+  }
 }
 
 /** A file stands for itself; a folder for the checkpoints in it, in name order. */

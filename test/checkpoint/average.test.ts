@@ -53,7 +53,7 @@ describe('averageCheckpoints', () => {
     const files = [await write('a', 1, meta(30)), await write('b', 2, meta(10), false), await write('c', 3, meta(20))];
     const result = averageCheckpoints(files);
     const out = path.join(dir, 'mean.safetensors');
-    fs.writeFileSync(out, result.bytes);
+    fs.writeFileSync(out, result.encode(null));
 
     const mean = loadCheckpoint(out);
     const sources = files.map((f) => loadCheckpoint(f, { weightsOnly: true }));
@@ -76,6 +76,12 @@ describe('averageCheckpoints', () => {
       { checkpoint: files[1], iteration: 10, valLoss: 1.9 },
       { checkpoint: files[2], iteration: 20, valLoss: 1.8 },
     ]);
+    // A loss measured on the mean is recorded as its own; the sources' history is kept as it was.
+    fs.writeFileSync(out, result.encode(1.25));
+    const measured = loadCheckpoint(out, { weightsOnly: true }).meta;
+    expect([measured.progress.bestValLoss, measured.progress.lastValLoss]).toEqual([1.25, 1.25]);
+    expect(measured.progress.history).toEqual(meta(30).progress.history);
+    expect(result.checkpoint.meta.averagedFrom).toEqual(measured.averagedFrom);
   });
 
   it('refuses checkpoints of another model, vocabulary, corpus or seed, naming what differs', async () => {

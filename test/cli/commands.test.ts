@@ -191,6 +191,23 @@ describe('rnn commands', () => {
       expect(sampled.stderr).toMatch(/\(iteration 15, the mean of 2 checkpoints\)/);
     });
 
+    it('--corpus measures the mean on the run\'s validation split, as rnn eval --split val does, and records it', () => {
+      const out = path.join(dir, 'measured.safetensors');
+      const run = rnn(['average', snapshots, '--last', '3', '--out', out, '--corpus', corpus]);
+      expect(run.code).toBe(0);
+      const recorded = Number(run.stderr.match(/; validation (\d\.\d{4}) nats\/char \(the sources: \d\.\d{4} at best\)\n$/)![1]);
+      const info = JSON.parse(rnn(['info', out, '--json', '--no-backends']).stdout).checkpoint;
+      expect(info.bestValLoss).toBeCloseTo(recorded, 4);
+      const evaluated = JSON.parse(rnn(['eval', corpus, '-c', out, '--split', 'val', '--backend', 'reference', '--json']).stdout);
+      expect(evaluated.lossNats).toBeCloseTo(info.bestValLoss, 4);
+      expect(rnn(['sample', '-c', out, '--length', '5']).stderr).toContain(`the mean of 3 checkpoints, val ${info.bestValLoss.toFixed(3)} nats/char`);
+      const other = path.join(dir, 'other.txt');
+      fs.writeFileSync(other, fs.readFileSync(corpus, 'utf8').slice(0, 2000));
+      const wrong = rnn(['average', snapshots, '--out', out, '--corpus', other]);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/^rnn: --corpus .*other\.txt is not the text this run trained on \(sha256 [0-9a-f]{12}…, the run's [0-9a-f]{12}… from .*\); give the run's corpus\n$/);
+    });
+
     it('refuses one checkpoint, too few for --last, a missing path, and two runs\' checkpoints, exit 2 or 1, one line', () => {
       const out = path.join(dir, 'never.safetensors');
       const one = rnn(['average', path.join(snapshots, 'iter-0000005.safetensors'), '--out', out]);
