@@ -4,7 +4,8 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../errors';
-import { EXTENSION, openCheckpoint, restoreModel } from '../checkpoint/checkpoint';
+import { EXTENSION, checkpointPaths, openCheckpoint, restoreModel } from '../checkpoint/checkpoint';
+import { DEFAULTS } from '../config';
 import { AveragedCheckpoint, averageCheckpoints } from '../checkpoint/average';
 import { writeFileAtomic } from '../data/atomic';
 import { readCorpusFile, splitCorpus } from '../data/corpus';
@@ -18,21 +19,23 @@ interface AverageCliOptions {
   out: string;
   last?: number;
   corpus?: string;
+  checkpointDir: string;
   quiet: boolean;
 }
 
 export function averageCommand(): Command {
   return new Command('average')
     .description('average the weights of several checkpoints of one run (e.g. its --snapshots) into one checkpoint')
-    .argument('<checkpoints...>', 'checkpoint files, or folders of them (a run\'s NAME.snapshots/)')
+    .argument('<checkpoints...>', 'checkpoint files, folders of them, or a run name (its NAME.snapshots/ in --checkpoint-dir)')
     .requiredOption('-o, --out <file>', 'where to write the averaged checkpoint (weights only, F32)')
     .option('--last <n>', 'average only the n latest (by iteration) of the checkpoints given', intOption(2))
     .option('--corpus <file>', "the run's corpus: measure the mean on the validation split the run held out (as training does) and record it")
+    .option('--checkpoint-dir <dir>', 'where a run name\'s snapshots are looked for', DEFAULTS.checkpointDir)
     .option('-q, --quiet', 'do not say what was written', false)
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 30m --snapshots      # keeps checkpoints/tinyshakespeare.snapshots/iter-*.safetensors
-  $ rnn average checkpoints/tinyshakespeare.snapshots --last 5 --out checkpoints/ts-avg.safetensors \\
+  $ rnn average tinyshakespeare --last 5 --out checkpoints/ts-avg.safetensors \\
       --corpus corpora/tinyshakespeare.txt                 # records the mean's own validation loss
   $ rnn eval corpora/tinyshakespeare.txt -c checkpoints/ts-avg.safetensors --split val
 
@@ -48,7 +51,7 @@ async function runAverage(sources: string[], opts: AverageCliOptions): Promise<v
   if (!fs.existsSync(path.dirname(path.resolve(opts.out)))) {
     throw new UsageError(`--out ${opts.out}: the folder ${path.dirname(opts.out)} does not exist; create it first`);
   }
-  let files = sources.flatMap(expandSource);
+  let files = sources.flatMap((source) => expandSource(source, opts.checkpointDir));
   if (new Set(files.map((f) => path.resolve(f))).size !== files.length) throw new UsageError('a checkpoint is given twice; each counts once in the mean');
   if (opts.last !== undefined) {
     if (opts.last > files.length) throw new UsageError(`--last ${opts.last}: only ${files.length} checkpoints were given`);
@@ -99,13 +102,17 @@ async function validationLoss(mean: AveragedCheckpoint, corpusFile: string): Pro
   }
 }
 
-/** A file stands for itself; a folder for the checkpoints in it, in name order. */
-function expandSource(source: string): string[] {
+/** A file stands for itself; a folder, or a run name's snapshots folder, for the checkpoints in it, in name order. */
+function expandSource(given: string, checkpointDir: string): string[] {
+  let source = given;
+  if (!fs.existsSync(source) && !source.includes(path.sep)) source = checkpointPaths(checkpointDir, given).snapshots;
   let stat: fs.Stats;
   try {
     stat = fs.statSync(source);
   } catch {
-    throw new UsageError(`${source}: no such file or folder; give checkpoint files or a NAME.snapshots folder`);
+    const why = source === given ? 'no such file or folder'
+      : `no such file or folder, and no run '${given}' with snapshots in ${checkpointDir}/ (train it with --snapshots)`;
+    throw new UsageError(`${given}: ${why}; give checkpoint files, a folder of them, or a run name`);
   }
   if (!stat.isDirectory()) return [source];
   const inside = fs.readdirSync(source).filter((n) => n.endsWith(EXTENSION) && !n.startsWith('.')).sort().map((n) => path.join(source, n));

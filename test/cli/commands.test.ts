@@ -193,7 +193,8 @@ describe('rnn commands', () => {
 
     it('--corpus measures the mean on the run\'s validation split, as rnn eval --split val does, and records it', () => {
       const out = path.join(dir, 'measured.safetensors');
-      const run = rnn(['average', snapshots, '--last', '3', '--out', out, '--corpus', corpus]);
+      // The run's name stands for its snapshots folder in --checkpoint-dir.
+      const run = rnn(['average', 'play', '--checkpoint-dir', runDir, '--last', '3', '--out', out, '--corpus', corpus]);
       expect(run.code).toBe(0);
       const recorded = Number(run.stderr.match(/; validation (\d\.\d{4}) nats\/char \(the sources: \d\.\d{4} at best\)\n$/)![1]);
       const info = JSON.parse(rnn(['info', out, '--json', '--no-backends']).stdout).checkpoint;
@@ -216,7 +217,10 @@ describe('rnn commands', () => {
       expect([last.code, last.stderr]).toEqual([2, 'rnn: --last 4: only 3 checkpoints were given\n']);
       const missing = rnn(['average', snapshots, path.join(dir, 'nope.safetensors'), '--out', out]);
       expect(missing.code).toBe(2);
-      expect(missing.stderr).toMatch(/^rnn: .*nope\.safetensors: no such file or folder; give checkpoint files or a NAME\.snapshots folder\n$/);
+      expect(missing.stderr).toMatch(/^rnn: .*nope\.safetensors: no such file or folder; give checkpoint files, a folder of them, or a run name\n$/);
+      const unnamed = rnn(['average', 'never-trained', '--checkpoint-dir', runDir, '--out', out]);
+      expect([unnamed.code, unnamed.stderr]).toEqual([2, `rnn: never-trained: no such file or folder, and no run 'never-trained' with snapshots in ${runDir}/ ` +
+        '(train it with --snapshots); give checkpoint files, a folder of them, or a run name\n']);
       const twice = rnn(['average', snapshots, path.join(snapshots, 'iter-0000005.safetensors'), '--out', out]);
       expect([twice.code, twice.stderr]).toEqual([2, 'rnn: a checkpoint is given twice; each counts once in the mean\n']);
       // Another run (--seed 9): its weights do not line up with these unit for unit.
