@@ -39,7 +39,12 @@ export function averageCheckpoints(files: readonly string[]): AveragedCheckpoint
     for (const [name, { shape, sum }] of sums) {
       const t = ckpt.tensors.get(name);
       if (!t || t.shape.join() !== shape.join()) throw new CheckpointError(`${file}: tensor '${name}' is missing or has another shape than in ${first.file}`);
-      for (let i = 0; i < sum.length; i++) sum[i] += t.data[i];
+      for (let i = 0; i < sum.length; i++) {
+        const x = t.data[i];
+        // One diverged source would make every mean it touches NaN: name it instead.
+        if (x - x !== 0) throw new CheckpointError(`${file}: tensor '${name}' holds ${Number.isNaN(x) ? 'NaN' : 'an infinity'} at value ${i}; leave that checkpoint out`);
+        sum[i] += x;
+      }
     }
     if (ckpt.tensors.size !== sums.size) throw new CheckpointError(`${file} has ${ckpt.tensors.size} weight tensors, ${first.file} has ${sums.size}`);
   }

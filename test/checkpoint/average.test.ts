@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CheckpointMeta, loadCheckpoint, saveCheckpoint } from '../../src/checkpoint/checkpoint';
 import { averageCheckpoints } from '../../src/checkpoint/average';
+import { encodeSafetensors, openSafetensorsFile } from '../../src/checkpoint/safetensors';
 import { ModelConfig, defaultTrainConfig } from '../../src/config';
 import { Vocab } from '../../src/data/vocab';
 import { Model } from '../../src/engine/model';
@@ -96,5 +97,16 @@ describe('averageCheckpoints', () => {
     const corpus = await write('corpus', 1, meta(20, { corpus: { source: 'test', sha256: 'def', characters: 8 } }));
     expect(() => averageCheckpoints([base, corpus])).toThrow('come from different runs');
     expect(() => averageCheckpoints([base])).toThrow('at least two checkpoints');
+  });
+
+  it('refuses a source with a NaN weight, naming the file and tensor', async () => {
+    const good = await write('good', 1, meta(10));
+    const source = loadCheckpoint(good);
+    const broken = path.join(dir, 'broken.safetensors');
+    const open = openSafetensorsFile(good);
+    const tensors = [...source.tensors.values()].map((t) => (t.name === 'decoder.bias' ? { ...t, data: Float32Array.from(t.data, (x, i) => (i === 2 ? NaN : x)) } : t));
+    fs.writeFileSync(broken, encodeSafetensors(tensors, open.metadata));
+    open.close();
+    expect(() => averageCheckpoints([good, broken])).toThrow(`${broken}: tensor 'decoder.bias' holds NaN at value 2; leave that checkpoint out`);
   });
 });
