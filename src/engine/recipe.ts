@@ -46,7 +46,7 @@ export const MIN_PASSES = 2.5;
 /**
  * Dropout by passes: none below 2.5 (the model is still underfitting: at 2.5–3.4 passes dropout
  * 0.25 cost every gated cell 0.05–0.06 in bench/cells.js), then 0.05 more per pass, at most 0.3.
- * The cap is not settled: in the bundled model's run a 2x512 GRU at 0.3 stopped improving on
+ * The cap is not settled: in the stop-16 bundled model's run a 2x512 GRU at 0.3 stopped improving on
  * validation after 11 passes while its training loss kept falling (checkpoints/README.md), but no
  * run from scratch at a higher dropout has been measured against it.
  */

@@ -20,12 +20,12 @@ describe('the bundled model', () => {
     const names = Object.keys(header).filter((k) => k !== '__metadata__');
     expect(new Set(names.map((n) => header[n].dtype))).toEqual(new Set(['F16']));
     expect(names.filter((n) => n.startsWith('optimizer.') || n.startsWith('state.'))).toEqual([]);
-    expect(names).toEqual(expect.arrayContaining(['embedding.weight', 'gru.weight_ih_l0', 'gru.weight_hh_l1', 'gru.bias_hh_l1', 'decoder.weight', 'decoder.bias']));
+    expect(names).toEqual(expect.arrayContaining(['embedding.weight', 'lstm.weight_ih_l0', 'lstm.weight_hh_l1', 'lstm.bias_hh_l1', 'decoder.weight', 'decoder.bias']));
   });
 
-  it('is a 2x512 GRU trained on tiny-shakespeare, with its 65-character vocabulary', () => {
+  it('is a 2x512 LSTM trained on tiny-shakespeare, with its 65-character vocabulary', () => {
     const ckpt = loadCheckpoint(file!, { weightsOnly: true });
-    expect(ckpt.meta.model).toEqual({ vocabSize: 65, embeddingSize: 64, hiddenSize: 512, layers: 2, cell: 'gru', zoneout: 0 });
+    expect(ckpt.meta.model).toEqual({ vocabSize: 65, embeddingSize: 64, hiddenSize: 512, layers: 2, cell: 'lstm', zoneout: 0 });
     expect(ckpt.meta.corpus.sha256).toBe(TINY_SHAKESPEARE_SHA256);
     expect(ckpt.meta.vocab.chars.join('')).toBe("\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
     expect(ckpt.meta.train.valFraction).toBe(0.1);
@@ -40,6 +40,6 @@ describe('the bundled model', () => {
     expect([...run.stdout]).toHaveLength(120);
     const info = rnn(['info', '--checkpoint-dir', empty, '--no-backends']);
     expect(info.code).toBe(0);
-    expect(info.stdout).toMatch(/2-layer GRU/);
+    expect(info.stdout).toMatch(/2-layer LSTM/);
   });
 });
