@@ -172,8 +172,9 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     row('progress', `iteration ${p.iteration}, epoch ${p.epoch}, ${(p.elapsedMs / 1000).toFixed(1)} s of training` +
       `${summary.resumable ? ', resumable' : ', weights only'}`);
     if (meta.averagedFrom) {
+      const measured = p.bestValLoss === null ? ' (its own validation loss not measured: rnn eval … --split val)' : '';
       row('averaged', `the mean of ${meta.averagedFrom.length} checkpoints of this run, iterations ` +
-        `${meta.averagedFrom.map((s) => s.iteration).join(', ')} (its own validation loss: rnn eval … --split val)`);
+        `${meta.averagedFrom.map((s) => s.iteration).join(', ')}${measured}`);
     }
     row('best val', nats(p.bestValLoss));
     row('last', `train ${nats(p.lastTrainLoss)}, val ${nats(p.lastValLoss)}`);
