@@ -4,7 +4,7 @@
 // late in a run sits nearer the middle of the basin they circle than any one of them, and
 // often predicts held-out text better than the best of them (measured: checkpoints/README.md).
 
-import { AveragedSource, CheckpointMeta, LoadedCheckpoint, loadCheckpoint, openCheckpoint } from './checkpoint';
+import { AveragedSource, CheckpointMeta, LoadedCheckpoint, loadCheckpoint, readCheckpointMeta } from './checkpoint';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 
 export interface AveragedCheckpoint {
@@ -26,7 +26,8 @@ export interface AveragedCheckpoint {
  */
 export function averageCheckpoints(files: readonly string[]): AveragedCheckpoint {
   if (files.length < 2) throw new CheckpointError(`averaging needs at least two checkpoints, got ${files.length}`);
-  const metas = files.map((file) => ({ file, meta: loadMeta(file) }));
+  // Headers and metadata first, so a mismatch is refused before any weight is read.
+  const metas = files.map((file) => ({ file, meta: readCheckpointMeta(file) }));
   const first = metas[0];
   for (const other of metas.slice(1)) checkSameRun(first.file, first.meta, other.file, other.meta);
 
@@ -77,13 +78,6 @@ export function averageCheckpoints(files: readonly string[]): AveragedCheckpoint
       return encodeSafetensors([...tensors.values()], metadata);
     },
   };
-}
-
-/** Validates a checkpoint's header and metadata; its weights are read later, one file at a time. */
-function loadMeta(file: string): CheckpointMeta {
-  const open = openCheckpoint(file);
-  open.close();
-  return open.meta;
 }
 
 function openMetadata(file: string): Record<string, string> {

@@ -95,7 +95,6 @@ export async function saveCheckpoint(
     optimizer: JSON.stringify({ name: 'adam', step: meta.adamStep }),
     created_at: meta.createdAt,
   };
-  if (meta.averagedFrom) metadata.averaged_from = JSON.stringify(meta.averagedFrom);
   const image = encodeSafetensors(tensors, metadata);
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -175,6 +174,13 @@ export interface OpenCheckpoint {
 
 /** Values per block in OpenCheckpoint.restoreModel: 256 KB, small enough to stay in cache. */
 const RESTORE_BLOCK_VALUES = 1 << 16;
+
+/** A checkpoint's metadata, validated with its header; no weight is read. */
+export function readCheckpointMeta(file: string): CheckpointMeta {
+  const open = openCheckpoint(file);
+  open.close();
+  return open.meta;
+}
 
 /** Opens a checkpoint for sampling: metadata validated now, weights read by restoreModel. */
 export function openCheckpoint(file: string): OpenCheckpoint {

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../errors';
-import { EXTENSION, checkpointPaths, openCheckpoint, restoreModel } from '../checkpoint/checkpoint';
+import { EXTENSION, checkpointPaths, readCheckpointMeta, restoreModel } from '../checkpoint/checkpoint';
 import { DEFAULTS } from '../config';
 import { AveragedCheckpoint, averageCheckpoints } from '../checkpoint/average';
 import { writeFileAtomic } from '../data/atomic';
@@ -56,7 +56,7 @@ async function runAverage(sources: string[], opts: AverageCliOptions): Promise<v
   if (opts.last !== undefined) {
     if (opts.last > files.length) throw new UsageError(`--last ${opts.last}: only ${files.length} checkpoints were given`);
     files = files
-      .map((file) => ({ file, iteration: iterationOf(file) }))
+      .map((file) => ({ file, iteration: readCheckpointMeta(file).progress.iteration }))
       .sort((a, b) => a.iteration - b.iteration)
       .slice(-opts.last)
       .map((f) => f.file);
@@ -118,10 +118,4 @@ function expandSource(given: string, checkpointDir: string): string[] {
   const inside = fs.readdirSync(source).filter((n) => n.endsWith(EXTENSION) && !n.startsWith('.')).sort().map((n) => path.join(source, n));
   if (inside.length === 0) throw new UsageError(`${source}/ holds no ${EXTENSION} checkpoints`);
   return inside;
-}
-
-function iterationOf(file: string): number {
-  const open = openCheckpoint(file);
-  open.close();
-  return open.meta.progress.iteration;
 }
