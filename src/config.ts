@@ -45,6 +45,8 @@ export interface TrainConfig {
   minLr: number;
   /** Dropout between layers and before the decoder (training only). */
   dropout: number;
+  /** Decoupled weight decay λ of the weight matrices (AdamW); 0 turns it off. */
+  weightDecay: number;
   /** The recurrent weights' initialisation. */
   init: RecurrentInit;
   /** Global-norm gradient clipping threshold; 0 turns it off. */
@@ -83,6 +85,7 @@ export const DEFAULTS = {
   /** --min-lr is this fraction of --lr unless given. */
   minLrFraction: 0.1,
   dropout: 0,
+  weightDecay: 0,
   zoneout: 0,
   init: 'orthogonal' as RecurrentInit,
   clipNorm: 5,
@@ -132,6 +135,7 @@ export function defaultTrainConfig(): TrainConfig {
     warmupIters: DEFAULTS.warmupIters,
     minLr: DEFAULTS.learningRate * DEFAULTS.minLrFraction,
     dropout: DEFAULTS.dropout,
+    weightDecay: DEFAULTS.weightDecay,
     init: DEFAULTS.init,
     clipNorm: DEFAULTS.clipNorm,
     clipValue: DEFAULTS.clipValue,
@@ -178,6 +182,11 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
     throw new UsageError(`--min-lr must be from 0 to --lr (${config.learningRate}), got ${config.minLr}`);
   }
   if (!(config.dropout >= 0 && config.dropout < 1)) throw new UsageError(`--dropout must be at least 0 and below 1, got ${config.dropout}`);
+  if (!(config.weightDecay >= 0)) throw new UsageError(`--weight-decay must be 0 (off) or positive, got ${config.weightDecay}`);
+  if (config.weightDecay * config.learningRate >= 1) {
+    throw new UsageError(`--weight-decay ${config.weightDecay} at --lr ${config.learningRate} would scale the weights by ` +
+      `1 − lr × λ ≤ 0 each step; give a λ below ${1 / config.learningRate}`);
+  }
   if (!(config.model.zoneout >= 0 && config.model.zoneout < 1)) {
     throw new UsageError(`--zoneout must be at least 0 and below 1, got ${config.model.zoneout}`);
   }

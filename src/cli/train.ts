@@ -44,6 +44,7 @@ interface TrainOptions {
   warmup: number;
   minLr?: number;
   dropout: number;
+  weightDecay: number;
   zoneout: number;
   init: RecurrentInit;
   clipNorm: number;
@@ -93,6 +94,7 @@ export function trainCommand(): Command {
     .option('--warmup <n>', 'linear learning-rate warm-up over the first n iterations (0: none)', intOption(0), DEFAULTS.warmupIters)
     .option('--min-lr <rate>', `the rate at the end of a cosine or step schedule (default: ${DEFAULTS.minLrFraction} × --lr)`, numberOption(0, 10))
     .option('--dropout <p>', 'dropout between layers and before the decoder, in training (0: off; with --time and no --max-iters, the size rule chooses unless given)', numberOption(0, 0.95), DEFAULTS.dropout)
+    .option('--weight-decay <x>', 'decoupled weight decay of the weight matrices, as torch.optim.AdamW (not biases; 0: off, plain Adam)', numberOption(0), DEFAULTS.weightDecay)
     .option('--zoneout <p>', 'zoneout of the recurrent state: each unit keeps its previous value with probability p in training (0: off)', numberOption(0, 0.95), DEFAULTS.zoneout)
     .addOption(new Option('--init <scheme>', 'recurrent weights: orthogonal, glorot, or identity (IRNN; rnn-tanh/rnn-relu only)')
       .choices(RECURRENT_INITS as string[]).default(DEFAULTS.init))
@@ -146,6 +148,7 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   config.warmupIters = opts.warmup;
   config.minLr = opts.minLr ?? opts.lr * DEFAULTS.minLrFraction;
   config.dropout = opts.dropout;
+  config.weightDecay = opts.weightDecay;
   config.init = opts.init;
   config.clipNorm = opts.clipNorm;
   config.clipValue = opts.clipValue;
@@ -260,6 +263,8 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       warmupIters: given('warmup') ? config.warmupIters : saved.warmupIters ?? 0,
       minLr: given('minLr') ? config.minLr : saved.minLr ?? config.minLr,
       dropout: given('dropout') ? config.dropout : saved.dropout ?? 0,
+      // Runs saved before --weight-decay existed trained without it.
+      weightDecay: given('weightDecay') ? config.weightDecay : saved.weightDecay ?? 0,
       init: saved.init ?? DEFAULTS.init,
       timeBudgetMs,
       maxIters: given('maxIters') ? config.maxIters : opts.time !== undefined ? 0 : saved.maxIters,
@@ -324,7 +329,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   try {
     const modelConfig = { vocabSize: vocab.size, ...frozen.model };
     const model = new Model(backend, modelConfig);
-    const optimizer = new Adam(backend, model.params, frozen.learningRate);
+    const optimizer = new Adam(backend, model.params, frozen.learningRate, DEFAULTS.beta1, DEFAULTS.beta2, DEFAULTS.eps, frozen.weightDecay);
     const rng = new Rng(frozen.seed);
     let progress: TrainProgress;
     if (resumed) {
@@ -338,7 +343,8 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     if (resumed) restoreTrainingState(resumed, model, optimizer, trainer.workspace);
 
     const verb = resumed ? `resuming ${paths.latest} at iteration ${progress.iteration}` : 'training';
-    const regularised = [frozen.dropout > 0 ? `dropout ${frozen.dropout}` : '', frozen.model.zoneout > 0 ? `zoneout ${frozen.model.zoneout}` : '']
+    const regularised = [frozen.dropout > 0 ? `dropout ${frozen.dropout}` : '', frozen.model.zoneout > 0 ? `zoneout ${frozen.model.zoneout}` : '',
+      frozen.weightDecay > 0 ? `weight decay ${frozen.weightDecay}` : '']
       .filter(Boolean).join(', ');
     log.info(`rnn: ${verb}: ${frozen.model.layers}x${frozen.model.hiddenSize} ${cellSpec(frozen.model.cell).title}` +
       `${regularised ? ` (${regularised})` : ''}, ` +

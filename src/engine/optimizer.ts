@@ -1,4 +1,5 @@
-// Adam with gradient clipping by value and by global norm, run by the backend on its own tensors.
+// Adam (AdamW with --weight-decay) with gradient clipping by value and by global norm, run by the
+// backend on its own tensors.
 
 import { DEFAULTS } from '../config';
 import { Backend, Tensor } from '../kernels/backend';
@@ -9,6 +10,14 @@ export interface ClipConfig {
   clipNorm: number;
   /** Elementwise threshold (clip_grad_value_), applied before the norm; 0 is off. */
   clipValue: number;
+}
+
+/**
+ * Which parameters weight decay shrinks: the matrices (embedding, input and recurrent weights,
+ * decoder), not the biases or the peephole vectors — nanoGPT's rule (decay what is 2-D).
+ */
+export function decays(p: Param): boolean {
+  return p.shape.length >= 2;
 }
 
 export class Adam {
@@ -26,6 +35,8 @@ export class Adam {
     readonly beta1: number = DEFAULTS.beta1,
     readonly beta2: number = DEFAULTS.beta2,
     readonly eps: number = DEFAULTS.eps,
+    /** Decoupled weight decay λ (torch.optim.AdamW) of the matrices; 0 is plain Adam. */
+    readonly weightDecay: number = DEFAULTS.weightDecay,
   ) {
     this.moments = params.map((p) => ({ m: backend.alloc(p.value.rows, p.value.cols), v: backend.alloc(p.value.rows, p.value.cols) }));
     this.normSq = backend.alloc(1, 1);
@@ -40,9 +51,11 @@ export class Adam {
     if (clip.clipValue > 0) for (const p of this.params) be.clampInPlace(p.grad, clip.clipValue);
     this.params.forEach((p, i) => be.sumSquares(p.grad, this.normSq, i > 0));
     this.step += 1;
-    const hyper = { lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, eps: this.eps, step: this.step };
+    const hyper = { lr: this.learningRate, beta1: this.beta1, beta2: this.beta2, eps: this.eps, step: this.step, weightDecay: 0 };
+    const decayed = { ...hyper, weightDecay: this.weightDecay };
     this.params.forEach((p, i) => {
-      be.adamStep(p.value, p.grad, this.moments[i].m, this.moments[i].v, hyper, this.normSq, clip.clipNorm);
+      const h = decays(p) ? decayed : hyper;
+      be.adamStep(p.value, p.grad, this.moments[i].m, this.moments[i].v, h, this.normSq, clip.clipNorm);
     });
   }
 

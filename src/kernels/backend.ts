@@ -43,7 +43,10 @@ export interface MatmulOptions {
   accumulate?: boolean;
 }
 
-/** Hyper-parameters of one Adam step (PyTorch's torch.optim.Adam, no weight decay). */
+/**
+ * Hyper-parameters of one Adam step: PyTorch's torch.optim.AdamW, which is torch.optim.Adam when
+ * weightDecay is 0.
+ */
 export interface AdamParams {
   lr: number;
   beta1: number;
@@ -51,6 +54,8 @@ export interface AdamParams {
   eps: number;
   /** 1-based step count, for bias correction. */
   step: number;
+  /** Decoupled weight decay λ: the param is first scaled by 1 − lr·λ (0: plain Adam). */
+  weightDecay: number;
 }
 
 /** The recurrent cells the engine trains (src/engine/cells/): one name per fused kernel pair. */
@@ -180,7 +185,8 @@ export interface Backend {
   /**
    * One Adam step on param with grad * scale, where scale = min(1, clipNorm / ‖g‖) and
    * ‖g‖² = normSq[0, 0] (global-norm clipping); normSq null or clipNorm ≤ 0 means scale 1.
-   * m, v: first and second moments, same shape as param.
+   * m, v: first and second moments, same shape as param. With hyper.weightDecay λ > 0 the param
+   * is scaled by 1 − lr·λ before the update, as torch.optim.AdamW does.
    */
   adamStep(
     param: Tensor, grad: Tensor, m: Tensor, v: Tensor,

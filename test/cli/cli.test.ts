@@ -63,6 +63,8 @@ describe('rnn CLI', () => {
     ['--temp -1', ['sample', '--temp', '-1'], /--temp/],
     ['--temp abc', ['sample', '--temp', 'abc'], /--temp/],
     ['--hidden 0', ['train', 'x.txt', '--hidden', '0'], /--hidden/],
+    ['--weight-decay -1', ['train', 'x.txt', '--weight-decay', '-1'], /--weight-decay/],
+    ['--weight-decay 600 at --lr 0.002 (lr × λ ≥ 1)', ['train', corpus, '--weight-decay', '600'], /--weight-decay 600 at --lr 0.002 .* below 500/],
     ['a missing corpus', ['train', 'no-such-file.txt'], /no such file/],
     ['a directory', ['train', '.'], /is a directory/],
     ['an unknown command', ['frobnicate'], /unknown command/],
@@ -127,6 +129,27 @@ describe('rnn CLI', () => {
       expect(tensorsOf(path.join(b, 'play.safetensors')).equals(tensorsOf(path.join(a, 'play.safetensors')))).toBe(true);
     });
   }
+
+  it('--weight-decay shrinks the weights (AdamW), is recorded, shown by info, and kept by --resume', () => {
+    const flags = [...TINY, '--lr-schedule', 'constant'];
+    const [plain, straight, split] = ['wd-none', 'wd-straight', 'wd-split'].map((d) => path.join(dir, d));
+    expect(rnn(['train', corpus, ...flags, '--max-iters', '8', '--checkpoint-dir', plain]).code).toBe(0);
+    const decayed = rnn(['train', corpus, ...flags, '--weight-decay', '0.3', '--max-iters', '8', '--checkpoint-dir', straight]);
+    expect(decayed.code).toBe(0);
+    expect(decayed.stderr).toMatch(/weight decay 0\.3/);
+    expect(rnn(['train', corpus, ...flags, '--weight-decay', '0.3', '--max-iters', '4', '--checkpoint-dir', split]).code).toBe(0);
+    // Resumed without the flag: the run's own weight decay carries on.
+    expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '8', '--checkpoint-dir', split, '--resume']).code).toBe(0);
+    const tensorsOf = (d: string): Buffer => {
+      const bytes = fs.readFileSync(path.join(d, 'play.safetensors'));
+      return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
+    };
+    expect(loadCheckpoint(path.join(straight, 'play.safetensors')).meta.train.weightDecay).toBe(0.3);
+    expect(tensorsOf(split).equals(tensorsOf(straight))).toBe(true);
+    expect(tensorsOf(plain).equals(tensorsOf(straight))).toBe(false);
+    const info = rnn(['info', path.join(straight, 'play.safetensors'), '--no-backends']);
+    expect(info.stdout).toMatch(/dropout 0, weight decay 0\.3, init/);
+  });
 
   it('--resume keeps the run\'s --eval-every unless given again', () => {
     const run = path.join(dir, 'cadence');

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { Model } from '../../src/engine/model';
-import { Adam } from '../../src/engine/optimizer';
+import { Adam, decays } from '../../src/engine/optimizer';
 import { Vocab } from '../../src/data/vocab';
 import { GRADCHECK_BACKENDS, SKIPS } from '../kernels/backends';
 import { Backend, CellName } from '../../src/kernels/backend';
@@ -25,6 +25,8 @@ interface Witness {
   final_params: Record<string, { data: number[] }>;
   final_state: { h: { data: number[] }; c?: { data: number[] } }; // [L, B, H] flat
   active_clip: { clip_norm: number; losses: number[]; grad_norms_before_clip: number[]; final_params: Record<string, { data: number[] }> };
+  /** The same run with torch.optim.AdamW, weight decay on the `decayed` parameters only. */
+  adamw: { weight_decay: number; decayed: string[]; losses: number[]; final_params: Record<string, { data: number[] }> };
 }
 
 const WITNESSES: Array<[CellName, string]> = [
@@ -35,11 +37,11 @@ function readWitness(file: string): Witness {
   return JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'pytorch_witness', file), 'utf8'));
 }
 
-async function runSteps(witness: Witness, cell: CellName, backend: Backend, clipNorm: number): Promise<{ model: Model; losses: number[]; norms: number[]; firstGrads: Map<string, Float64Array>; state: number[][] }> {
+async function runSteps(witness: Witness, cell: CellName, backend: Backend, clipNorm: number, weightDecay = 0): Promise<{ model: Model; losses: number[]; norms: number[]; firstGrads: Map<string, Float64Array>; state: number[][] }> {
   const { V, E, H, L, B, T } = witness.sizes;
   const model = new Model(backend, { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L, cell, zoneout: 0 });
   for (const p of model.params) backend.upload(p.value, witness.initial_params[p.name].data);
-  const adam = new Adam(backend, model.params, witness.adam.lr, witness.adam.beta1, witness.adam.beta2, witness.adam.eps);
+  const adam = new Adam(backend, model.params, witness.adam.lr, witness.adam.beta1, witness.adam.beta2, witness.adam.eps, weightDecay);
   const ws = model.workspace(B, T);
   ws.resetState();
   const losses: number[] = [], norms: number[] = [];
@@ -111,6 +113,17 @@ for (const [cell, file] of WITNESSES) {
       expectAllClose(run.losses, clip.losses, 1e-10, 'loss');
       for (const p of run.model.params) {
         expectAllClose(await backend.download(p.value), clip.final_params[p.name].data, 1e-9, p.name);
+      }
+    });
+
+    it('matches torch.optim.AdamW: decoupled weight decay on the matrices, not the biases', async () => {
+      const backend = new ReferenceBackend('float64');
+      const w = witness.adamw;
+      const run = await runSteps(witness, cell, backend, witness.clip_norm, w.weight_decay);
+      expect(run.model.params.filter(decays).map((p) => p.name)).toEqual(w.decayed);
+      expectAllClose(run.losses, w.losses, 1e-10, 'loss');
+      for (const p of run.model.params) {
+        expectAllClose(await backend.download(p.value), w.final_params[p.name].data, 1e-9, p.name);
       }
     });
 

@@ -334,9 +334,11 @@ for (const entry of BACKENDS) {
       });
     }
 
+    // (clipNorm, weightDecay): clipping off, active and inactive; AdamW's decay with each.
+    const adamCases: Array<[number, number]> = [[0, 0], [0.5, 0], [1000, 0], [0, 0.1], [0.5, 3]];
     for (const [rows, cols] of [[1, 1], [3, 7], [65, 129]]) {
-      for (const clipNorm of [0, 0.5, 1000]) {
-        maybe('adam')(`adam ${rows}x${cols} clipNorm=${clipNorm}`, async () => {
+      for (const [clipNorm, weightDecay] of adamCases) {
+        maybe('adam')(`adam ${rows}x${cols} clipNorm=${clipNorm}${weightDecay ? ` weightDecay=${weightDecay}` : ''}`, async () => {
           const rng = new Rng(rows + cols * 3 + clipNorm);
           const n = rows * cols;
           const [p, pr] = pair(backend, rows, cols, randomArray(rng, n));
@@ -347,7 +349,7 @@ for (const entry of BACKENDS) {
           backend.sumSquares(g, ns, false);
           reference.sumSquares(gr, nsr, false);
           for (let step = 1; step <= 3; step++) {
-            const hyper = { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step };
+            const hyper = { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step, weightDecay };
             backend.adamStep(p, g, m, v, hyper, ns, clipNorm);
             reference.adamStep(pr, gr, mr, vr, hyper, nsr, clipNorm);
           }

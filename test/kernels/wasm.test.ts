@@ -204,7 +204,7 @@ describe('wasm backend', () => {
       be.copy(other, b); await check('copy');
       be.clampInPlace(b, 0.25); await check('clampInPlace');
       const m = be.alloc(N, K), v = be.alloc(N, K);
-      be.adamStep(b, other, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 }, null, 0);
+      be.adamStep(b, other, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1, weightDecay: 0 }, null, 0);
       await check('adamStep');
       const row = be.alloc(1, K); be.upload(row, random(K));
       be.addRowVector(b, row); await check('addRowVector');

@@ -773,10 +773,10 @@ export class GpujsBackend implements Backend {
     if (p.size === 0) return;
     const normSq = normSqx ? this.t(normSqx) : null;
     const clip = normSq !== null && clipNorm > 0;
-    const { lr, beta1, beta2, eps, step } = hyper;
+    const { lr, beta1, beta2, eps, step, weightDecay } = hyper;
     const args: unknown[] = [
       ...this.at(p), ...this.at(g), ...this.at(m), ...this.at(v),
-      lr, beta1, beta2, eps, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step),
+      lr, beta1, beta2, eps, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step), 1 - lr * weightDecay,
     ];
     if (clip && normSq) args.push(...this.at(normSq), clipNorm);
     const next = this.runOutputs(`adam:${p.size},${clip ? 1 : 0}`, {

@@ -232,7 +232,8 @@ export const SOFTMAX_GRADIENT = `function softmaxGradient(logits, lOff, targets,
 }`;
 
 /**
- * Adam (torch.optim.Adam, no weight decay) as one kernel map: the result (OUTPUT 0) is the new
+ * Adam (torch.optim.AdamW: decay = 1 − lr·λ scales the param first; 1 is torch.optim.Adam) as one
+ * kernel map: the result (OUTPUT 0) is the new
  * param, sub-kernels `newMoment1`, `newMoment2` (OUTPUT 1, 2) the new m and v. The clip factor is
  * computed on the device from normSq[0] (same formula as clipScale in ../backend), so a
  * training step never reads back. With CLIP 0 there is no normSq argument and scale is 1.
@@ -251,7 +252,7 @@ export const ADAM_OUTPUTS = { m: ADAM_MOMENT1, v: ADAM_MOMENT2 };
 export const SUBKERNEL_HELPERS: string[] = [SOFTMAX_ROW_LOSS, ADAM_MOMENT1, ADAM_MOMENT2];
 
 export function adam(clip: boolean): string {
-  return `function adam(p, pOff, g, gOff, m, mOff, v, vOff, lr, beta1, beta2, eps, bc1, bc2${clip ? ', normSq, nsOff, clipNorm' : ''}) {
+  return `function adam(p, pOff, g, gOff, m, mOff, v, vOff, lr, beta1, beta2, eps, bc1, bc2, decay${clip ? ', normSq, nsOff, clipNorm' : ''}) {
   const i = this.thread.x;
   let scale = 1;
   ${clip ? `const coef = clipNorm / (Math.sqrt(normSq[nsOff]) + 0.000001);
@@ -261,7 +262,7 @@ export function adam(clip: boolean): string {
   const m2 = newMoment2(beta2 * v[vOff + i] + (1 - beta2) * grad * grad);
   if (this.constants.OUTPUT > 1.5) { return m2; }
   if (this.constants.OUTPUT > 0.5) { return m1; }
-  return p[pOff + i] - lr * (m1 / bc1) / (Math.sqrt(m2 / bc2) + eps);
+  return p[pOff + i] * decay - lr * (m1 / bc1) / (Math.sqrt(m2 / bc2) + eps);
 }`;
 }
 

@@ -263,23 +263,25 @@ export class ReferenceBackend implements Backend {
     out.data[0] = accumulate ? out.data[0] + sum : sum;
   }
 
-  // torch.optim.Adam (https://pytorch.org/docs/stable/generated/torch.optim.Adam.html):
+  // torch.optim.AdamW (https://pytorch.org/docs/stable/generated/torch.optim.AdamW.html), which
+  // with λ = 0 is torch.optim.Adam:
   //   m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²
-  //   p -= lr · (m / (1-β1ᵗ)) / (sqrt(v / (1-β2ᵗ)) + ε)
+  //   p = p · (1 - lr·λ) - lr · (m / (1-β1ᵗ)) / (sqrt(v / (1-β2ᵗ)) + ε)
   adamStep(
     paramx: Tensor, gradx: Tensor, mx: Tensor, vx: Tensor,
     hyper: AdamParams, normSqx: Tensor | null, clipNorm: number,
   ): void {
     const p = this.t(paramx), grad = this.t(gradx), m = this.t(mx), v = this.t(vx);
     const scale = normSqx ? clipScale(this.t(normSqx).data[0], clipNorm) : 1;
-    const { lr, beta1, beta2, eps, step } = hyper;
+    const { lr, beta1, beta2, eps, step, weightDecay } = hyper;
     const bc1 = 1 - Math.pow(beta1, step);
     const bc2 = 1 - Math.pow(beta2, step);
+    const decay = 1 - lr * weightDecay;
     for (let i = 0; i < p.size; i++) {
       const g = grad.data[i] * scale;
       m.data[i] = beta1 * m.data[i] + (1 - beta1) * g;
       v.data[i] = beta2 * v.data[i] + (1 - beta2) * g * g;
-      p.data[i] -= lr * (m.data[i] / bc1) / (Math.sqrt(v.data[i] / bc2) + eps);
+      p.data[i] = p.data[i] * decay - lr * (m.data[i] / bc1) / (Math.sqrt(v.data[i] / bc2) + eps);
     }
   }
 }

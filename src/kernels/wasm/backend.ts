@@ -50,7 +50,7 @@ export interface Kernels {
   gemmPackedBChunk(...args: number[]): void;
   adamStep(
     p: number, g: number, m: number, v: number, n: number,
-    lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, scale: number,
+    lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, scale: number, decay: number,
   ): void;
   /** assembly/quant.ts: the int8 row length Kp of a [N, K] weight. */
   quantRowBytes(K: number): number;
@@ -567,10 +567,10 @@ export class WasmBackend implements Backend {
     }
     // The clip rule is clipScale's, on the float32 ‖g‖² the kernels summed: same as reference.
     const scale = normSqx ? clipScale(this.heap.f32[this.t(normSqx).ptr >>> 2], clipNorm) : 1;
-    const { lr, beta1, beta2, eps, step } = hyper;
+    const { lr, beta1, beta2, eps, step, weightDecay } = hyper;
     const bc1 = 1 - Math.pow(beta1, step);
     const bc2 = 1 - Math.pow(beta2, step);
-    this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale);
+    this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale, 1 - lr * weightDecay);
     this.wroteTensor(p);
     this.wroteTensor(m);
     this.wroteTensor(v);
