@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import * as os from 'os';
 import { DEFAULTS } from '../config';
+import { UsageError } from '../errors';
 import { cellSpec } from '../engine/cells';
 import { createBackend } from '../kernels';
 import { LoadedCheckpoint, bundledCheckpoint, listCheckpoints, loadCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
@@ -15,6 +16,8 @@ import { writeOut } from './stdout';
 const { version } = require('../../package.json') as { version: string };
 
 interface InfoOptions {
+  /** -c/--checkpoint, as `rnn sample` and `rnn eval` take it: the argument by another name. */
+  checkpoint?: string;
   checkpointDir: string;
   backends: boolean;
   threads: number;
@@ -44,6 +47,7 @@ export function infoCommand(): Command {
   return new Command('info')
     .description('show a checkpoint (config, vocabulary, loss history) and which backends work on this machine')
     .argument('[checkpoint]', "a checkpoint file, a run name in --checkpoint-dir, or 'bundled' (default: the newest there, else the bundled model)")
+    .option('-c, --checkpoint <path|name>', 'the same as the [checkpoint] argument (as rnn sample and rnn eval take it)')
     .option('--checkpoint-dir <dir>', 'where to look for checkpoints', DEFAULTS.checkpointDir)
     .option('--no-backends', 'skip trying the backends (faster)')
     .option('--threads <n>', 'worker threads to try the wasm backend with (0: one per core)', intOption(0, 256), DEFAULTS.threads)
@@ -58,8 +62,11 @@ Examples:
   $ rnn info tinyshakespeare
   $ rnn info checkpoints/notes.best.safetensors --no-backends
   $ rnn info --json | jq .backends`)
-    .action(async (given: string | undefined, opts: InfoOptions) => {
-      await runInfo(given, opts);
+    .action(async (argument: string | undefined, opts: InfoOptions) => {
+      if (argument !== undefined && opts.checkpoint !== undefined && argument !== opts.checkpoint) {
+        throw new UsageError(`two checkpoints given ('${argument}' and --checkpoint '${opts.checkpoint}'); give one`);
+      }
+      await runInfo(argument ?? opts.checkpoint, opts);
     });
 }
 

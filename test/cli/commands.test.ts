@@ -129,6 +129,17 @@ describe('rnn commands', () => {
       expect(out.history.length).toBeGreaterThanOrEqual(2);
     });
 
+    it('takes the checkpoint as -c/--checkpoint too, as sample and eval do; two different ones are refused', () => {
+      const file = path.join(ckptDir, 'play.safetensors');
+      const byArgument = rnn(['info', file, '--no-backends', '--json']);
+      const byFlag = rnn(['info', '-c', file, '--no-backends', '--json']);
+      expect(byFlag.code).toBe(0);
+      expect(JSON.parse(byFlag.stdout).checkpoint).toEqual(JSON.parse(byArgument.stdout).checkpoint);
+      const both = rnn(['info', file, '--checkpoint', path.join(ckptDir, 'play.best.safetensors'), '--no-backends']);
+      expect(both.code).toBe(2);
+      expect(both.stderr.trim()).toMatch(/^rnn: two checkpoints given \('.*' and --checkpoint '.*'\); give one$/);
+    });
+
     it('prints the vocabulary escaped and a loss plot', () => {
       const run = rnn(['info', 'play', '--checkpoint-dir', ckptDir, '--no-backends']);
       expect(run.code).toBe(0);
