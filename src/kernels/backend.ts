@@ -194,6 +194,18 @@ export interface Backend {
   ): void;
 }
 
+/**
+ * The per-step scalars of an Adam step, computed once in float64 on the host by every backend:
+ * the bias corrections bc1 = 1 − β1ᵗ, bc2 = 1 − β2ᵗ, and AdamW's decay = 1 − lr·λ (1 with no decay).
+ */
+export function adamScalars(hyper: AdamParams): { bc1: number; bc2: number; decay: number } {
+  return {
+    bc1: 1 - Math.pow(hyper.beta1, hyper.step),
+    bc2: 1 - Math.pow(hyper.beta2, hyper.step),
+    decay: 1 - hyper.lr * hyper.weightDecay,
+  };
+}
+
 /** Global-norm clip factor, shared by every backend so they agree bit for bit on the rule. */
 export function clipScale(normSq: number, clipNorm: number): number {
   if (!(clipNorm > 0)) return 1;

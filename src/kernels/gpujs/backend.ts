@@ -54,7 +54,7 @@
 import { GPU } from 'gpu.js';
 import {
   AdamParams, Backend, CellKernels, CellName, CellStep, CellStepGrad, FloatArray, IndexTensor, MatmulOptions, QuantTensor,
-  Tensor, cellDims, matmulDims, matmulQuantDims, quantizeRows, sameShape,
+  Tensor, adamScalars, cellDims, matmulDims, matmulQuantDims, quantizeRows, sameShape,
 } from '../backend';
 import { CellPass, GPUJS_CELLS, StepTensor, cellHelpers, cellSubKernels } from './cells';
 import { quietly } from './quiet';
@@ -773,11 +773,9 @@ export class GpujsBackend implements Backend {
     if (p.size === 0) return;
     const normSq = normSqx ? this.t(normSqx) : null;
     const clip = normSq !== null && clipNorm > 0;
-    const { lr, beta1, beta2, eps, step, weightDecay } = hyper;
-    const args: unknown[] = [
-      ...this.at(p), ...this.at(g), ...this.at(m), ...this.at(v),
-      lr, beta1, beta2, eps, 1 - Math.pow(beta1, step), 1 - Math.pow(beta2, step), 1 - lr * weightDecay,
-    ];
+    const { lr, beta1, beta2, eps } = hyper;
+    const { bc1, bc2, decay } = adamScalars(hyper);
+    const args: unknown[] = [...this.at(p), ...this.at(g), ...this.at(m), ...this.at(v), lr, beta1, beta2, eps, bc1, bc2, decay];
     if (clip && normSq) args.push(...this.at(normSq), clipNorm);
     const next = this.runOutputs(`adam:${p.size},${clip ? 1 : 0}`, {
       source: src.adam(clip), output: p.size, subKernels: src.ADAM_OUTPUTS,

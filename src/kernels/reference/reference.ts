@@ -4,7 +4,7 @@
 // finite-difference gradient checks run it in float64. Speed is not a goal here.
 
 import {
-  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor, clipScale,
+  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor, adamScalars, clipScale,
   matmulDims, matmulQuantDims, quantizeRows, sameShape,
 } from '../backend';
 import { REFERENCE_CELLS } from './cells';
@@ -273,10 +273,8 @@ export class ReferenceBackend implements Backend {
   ): void {
     const p = this.t(paramx), grad = this.t(gradx), m = this.t(mx), v = this.t(vx);
     const scale = normSqx ? clipScale(this.t(normSqx).data[0], clipNorm) : 1;
-    const { lr, beta1, beta2, eps, step, weightDecay } = hyper;
-    const bc1 = 1 - Math.pow(beta1, step);
-    const bc2 = 1 - Math.pow(beta2, step);
-    const decay = 1 - lr * weightDecay;
+    const { lr, beta1, beta2, eps } = hyper;
+    const { bc1, bc2, decay } = adamScalars(hyper);
     for (let i = 0; i < p.size; i++) {
       const g = grad.data[i] * scale;
       m.data[i] = beta1 * m.data[i] + (1 - beta1) * g;

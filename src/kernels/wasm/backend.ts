@@ -7,7 +7,7 @@
 
 import {
   AdamParams, Backend, CELL_GATES, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
-  cellDims, cellMissing, clipScale, matmulDims, matmulQuantDims, sameShape,
+  adamScalars, cellDims, cellMissing, clipScale, matmulDims, matmulQuantDims, sameShape,
 } from '../backend';
 import { CELL_KERNEL_NAMES, WASM_CELLS, WasmCellKernel } from './cells';
 import { WasmHeap } from './heap';
@@ -567,10 +567,9 @@ export class WasmBackend implements Backend {
     }
     // The clip rule is clipScale's, on the float32 ‖g‖² the kernels summed: same as reference.
     const scale = normSqx ? clipScale(this.heap.f32[this.t(normSqx).ptr >>> 2], clipNorm) : 1;
-    const { lr, beta1, beta2, eps, step, weightDecay } = hyper;
-    const bc1 = 1 - Math.pow(beta1, step);
-    const bc2 = 1 - Math.pow(beta2, step);
-    this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale, 1 - lr * weightDecay);
+    const { lr, beta1, beta2, eps } = hyper;
+    const { bc1, bc2, decay } = adamScalars(hyper);
+    this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale, decay);
     this.wroteTensor(p);
     this.wroteTensor(m);
     this.wroteTensor(v);
