@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint';
-import { rnn, tempWorkspace, TINY } from './helpers';
+import { rnn, tempWorkspace, tensorsOf, TINY } from './helpers';
 
 describe('rnn CLI', () => {
   const { dir, corpus } = tempWorkspace();
@@ -122,10 +122,6 @@ describe('rnn CLI', () => {
       const resumed = rnn(['train', corpus, ...flags, '--max-iters', '12', '--checkpoint-dir', b, '--resume']);
       expect(resumed.code).toBe(0);
       expect(resumed.stderr).toMatch(/resuming .* at iteration 7/);
-      const tensorsOf = (file: string): Buffer => {
-        const bytes = fs.readFileSync(file);
-        return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
-      };
       expect(tensorsOf(path.join(b, 'play.safetensors')).equals(tensorsOf(path.join(a, 'play.safetensors')))).toBe(true);
     });
   }
@@ -140,14 +136,11 @@ describe('rnn CLI', () => {
     expect(rnn(['train', corpus, ...flags, '--weight-decay', '0.3', '--max-iters', '4', '--checkpoint-dir', split]).code).toBe(0);
     // Resumed without the flag: the run's own weight decay carries on.
     expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '8', '--checkpoint-dir', split, '--resume']).code).toBe(0);
-    const tensorsOf = (d: string): Buffer => {
-      const bytes = fs.readFileSync(path.join(d, 'play.safetensors'));
-      return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
-    };
-    expect(loadCheckpoint(path.join(straight, 'play.safetensors')).meta.train.weightDecay).toBe(0.3);
-    expect(tensorsOf(split).equals(tensorsOf(straight))).toBe(true);
-    expect(tensorsOf(plain).equals(tensorsOf(straight))).toBe(false);
-    const info = rnn(['info', path.join(straight, 'play.safetensors'), '--no-backends']);
+    const latest = (d: string): string => path.join(d, 'play.safetensors');
+    expect(loadCheckpoint(latest(straight)).meta.train.weightDecay).toBe(0.3);
+    expect(tensorsOf(latest(split)).equals(tensorsOf(latest(straight)))).toBe(true);
+    expect(tensorsOf(latest(plain)).equals(tensorsOf(latest(straight)))).toBe(false);
+    const info = rnn(['info', latest(straight), '--no-backends']);
     expect(info.stdout).toMatch(/dropout 0, weight decay 0\.3, init/);
   });
 

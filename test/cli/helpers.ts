@@ -66,3 +66,9 @@ export function rnnAsync(
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** The tensor bytes of a safetensors file, after its header (which holds timestamps): what two runs must agree on bit for bit. */
+export function tensorsOf(file: string): Buffer {
+  const bytes = fs.readFileSync(file);
+  return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
+}

@@ -2,13 +2,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { rnn, rnnAsync, tempWorkspace, TINY } from './helpers';
-
-/** The tensor bytes of a safetensors file (the header holds timestamps). */
-function tensorsOf(file: string): Buffer {
-  const bytes = fs.readFileSync(file);
-  return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
-}
+import { rnn, rnnAsync, tempWorkspace, tensorsOf, TINY } from './helpers';
 
 function savedIteration(file: string): number {
   const bytes = fs.readFileSync(file);
