@@ -13,9 +13,11 @@ state, every character predicted from all before it, mean cross-entropy in nats/
 
 --split val takes the last floor(N·f) code points of the text, f the checkpoint's --val-fraction (the
 validation split `rnn train` held out, as src/data/corpus.ts splits); --split all scores the
-whole text. The peephole LSTM has no PyTorch module: it loads as nn.LSTM with its peepholes left out,
-so its loss here is not its loss (`peepholes_ignored` says so); its other weights still load by name.
-Likewise PyTorch's modules have no zoneout, whose expectation our evaluation applies (`zoneout_ignored`).
+whole text. The peephole LSTM has no PyTorch module, and PyTorch's modules have no zoneout: such a
+checkpoint still loads into nn.LSTM / nn.GRU / nn.RNN by name (the peepholes, `lstm.weight_peep_l*`,
+left over), and is then scored by a step-by-step loop over those modules' own parameters that adds
+what they lack: the peepholes, and zoneout's evaluation-time expectation h_t = p·h_{t-1} + (1−p)·h̃_t
+(c likewise), as `rnn eval` applies it (`stepwise` in the output says which way it was scored).
 """
 
 import argparse
@@ -67,6 +69,61 @@ class CharRNN(nn.Module):
         return self.decoder(out), state
 
 
+class Stepwise(nn.Module):
+    """The same network, step by step over the loaded module's parameters (PyTorch's names), with
+    the peepholes and zoneout's expectation that nn.LSTM / nn.GRU / nn.RNN have no place for."""
+
+    def __init__(self, model, config, tensors):
+        super().__init__()
+        self.model, self.cell, self.layers = model, model.cell, config["layers"]
+        self.zoneout = float(config.get("zoneout", 0))
+        self.peep = ([tensors[f"lstm.weight_peep_l{l}"] for l in range(self.layers)]
+                     if self.cell == "peephole" else None)
+
+    def layer(self, l, x, h, c):
+        """One layer over x [T, B, in] from (h, c) [B, H]: its outputs [T, B, H] and final state."""
+        m, p = getattr(self.model, self.model.module_name), self.zoneout
+        w_ih, w_hh = getattr(m, f"weight_ih_l{l}"), getattr(m, f"weight_hh_l{l}")
+        b_ih, b_hh = getattr(m, f"bias_ih_l{l}"), getattr(m, f"bias_hh_l{l}")
+        xs = x @ w_ih.T + b_ih  # every step's input projection in one matmul
+        outs = []
+        for t in range(x.shape[0]):
+            r = h @ w_hh.T + b_hh
+            if self.cell in ("lstm", "peephole"):
+                ai, af, ag, ao = (xs[t] + r).chunk(4, dim=1)
+                if self.peep is not None:
+                    w_ci, w_cf, w_co = self.peep[l].chunk(3)
+                    ai, af = ai + w_ci * c, af + w_cf * c
+                c_new = torch.sigmoid(af) * c + torch.sigmoid(ai) * torch.tanh(ag)
+                if self.peep is not None:
+                    ao = ao + w_co * c_new
+                h_new = torch.sigmoid(ao) * torch.tanh(c_new)
+                c = p * c + (1 - p) * c_new
+            elif self.cell == "gru":
+                xr, xz, xn = xs[t].chunk(3, dim=1)
+                hr, hz, hn = r.chunk(3, dim=1)
+                rg, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+                h_new = (1 - z) * torch.tanh(xn + rg * hn) + z * h
+            else:
+                a = xs[t] + r
+                h_new = torch.tanh(a) if self.cell == "rnn-tanh" else torch.relu(a)
+            h = p * h + (1 - p) * h_new
+            outs.append(h)
+        return torch.stack(outs), h, c
+
+    def forward(self, inputs, state=None):
+        x = self.model.embedding(inputs)
+        B, H = inputs.shape[1], self.model.decoder.in_features
+        if state is None:
+            zero = x.new_zeros(B, H)
+            state = [(zero, zero) for _ in range(self.layers)]
+        carried = []
+        for l in range(self.layers):
+            x, h, c = self.layer(l, x, *state[l])
+            carried.append((h, c))
+        return self.model.decoder(x), carried
+
+
 def code_points(path):
     with open(path, encoding="utf-8") as f:
         return list(f.read())
@@ -99,6 +156,8 @@ def main():
         raise SystemExit(f"torch_eval: PyTorch's module lacks nothing it needs, yet these are missing: {result.missing_keys}")
     unexpected = sorted(result.unexpected_keys)
     weights_unexpected = [k for k in unexpected if not k.startswith(("optimizer.", "state."))]
+    stepwise = config.get("cell") == "peephole" or config.get("zoneout", 0) > 0
+    scorer = Stepwise(model, config, tensors) if stepwise else model
 
     chars = code_points(args.text)
     if args.split == "val":
@@ -119,11 +178,11 @@ def main():
             for chunk in starts.split(256):
                 inputs = torch.stack([ids[s : s + args.windows] for s in chunk.tolist()], dim=1)  # [N, count]
                 targets = torch.stack([ids[s + 1 : s + 1 + args.windows] for s in chunk.tolist()], dim=1)
-                logits, _ = model(inputs)
+                logits, _ = scorer(inputs)
                 total += nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum").item()
         predicted = args.windows * args.count
         out = {"checkpoint": args.checkpoint, "cell": config.get("cell", "lstm"), "split": args.split,
-               "windows": args.windows, "count": args.count, "seed": args.seed, "predicted": predicted,
+               "windows": args.windows, "count": args.count, "seed": args.seed, "predicted": predicted, "stepwise": stepwise,
                "loss_nats": total / predicted, "torch_version": torch.__version__}
         print(json.dumps(out) if args.json else
               f"{out['cell']}: loss {out['loss_nats']:.6f} nats/char over {args.count} random {args.windows}-character windows, each from a zero state")
@@ -134,15 +193,14 @@ def main():
         for start in range(0, len(ids) - 1, args.window):
             inputs = ids[start : min(start + args.window, len(ids) - 1)]
             targets = ids[start + 1 : start + 1 + len(inputs)]
-            logits, state = model(inputs.unsqueeze(1), state)
+            logits, state = scorer(inputs.unsqueeze(1), state)
             total += nn.functional.cross_entropy(logits.squeeze(1), targets, reduction="sum").item()
     predicted = len(ids) - 1
     out = {
         "checkpoint": args.checkpoint, "cell": config.get("cell", "lstm"), "split": args.split,
         "characters": len(chars), "predicted": predicted, "loss_nats": total / predicted,
         "loaded": sorted(k for k in tensors if k not in result.unexpected_keys),
-        "unexpected": weights_unexpected, "peepholes_ignored": config.get("cell") == "peephole",
-        "zoneout_ignored": config.get("zoneout", 0) > 0,
+        "unexpected": weights_unexpected, "stepwise": stepwise,
         "torch_version": torch.__version__,
     }
     if args.json:
