@@ -329,7 +329,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   try {
     const modelConfig = { vocabSize: vocab.size, ...frozen.model };
     const model = new Model(backend, modelConfig);
-    const optimizer = new Adam(backend, model.params, frozen.learningRate, DEFAULTS.beta1, DEFAULTS.beta2, DEFAULTS.eps, frozen.weightDecay);
+    const optimizer = new Adam(backend, model.params, frozen.learningRate, { weightDecay: frozen.weightDecay });
     const rng = new Rng(frozen.seed);
     let progress: TrainProgress;
     if (resumed) {

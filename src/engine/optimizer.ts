@@ -20,7 +20,21 @@ export function decays(p: Param): boolean {
   return p.shape.length >= 2;
 }
 
+/** Adam's hyperparameters besides the learning rate; what is left out takes DEFAULTS' value. */
+export interface AdamOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Decoupled weight decay λ (torch.optim.AdamW) of the matrices; 0 is plain Adam. */
+  weightDecay?: number;
+}
+
 export class Adam {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  /** Decoupled weight decay λ (torch.optim.AdamW) of the matrices; 0 is plain Adam. */
+  readonly weightDecay: number;
   /** First and second moments, one pair per parameter, same shapes. */
   readonly moments: Array<{ m: Tensor; v: Tensor }>;
   /** Steps taken; Adam's bias correction needs it, and resume restores it. */
@@ -32,12 +46,12 @@ export class Adam {
     readonly backend: Backend,
     readonly params: readonly Param[],
     public learningRate: number,
-    readonly beta1: number = DEFAULTS.beta1,
-    readonly beta2: number = DEFAULTS.beta2,
-    readonly eps: number = DEFAULTS.eps,
-    /** Decoupled weight decay λ (torch.optim.AdamW) of the matrices; 0 is plain Adam. */
-    readonly weightDecay: number = DEFAULTS.weightDecay,
+    options: AdamOptions = {},
   ) {
+    this.beta1 = options.beta1 ?? DEFAULTS.beta1;
+    this.beta2 = options.beta2 ?? DEFAULTS.beta2;
+    this.eps = options.eps ?? DEFAULTS.eps;
+    this.weightDecay = options.weightDecay ?? DEFAULTS.weightDecay;
     this.moments = params.map((p) => ({ m: backend.alloc(p.value.rows, p.value.cols), v: backend.alloc(p.value.rows, p.value.cols) }));
     this.normSq = backend.alloc(1, 1);
   }

@@ -41,7 +41,7 @@ async function runSteps(witness: Witness, cell: CellName, backend: Backend, clip
   const { V, E, H, L, B, T } = witness.sizes;
   const model = new Model(backend, { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L, cell, zoneout: 0 });
   for (const p of model.params) backend.upload(p.value, witness.initial_params[p.name].data);
-  const adam = new Adam(backend, model.params, witness.adam.lr, witness.adam.beta1, witness.adam.beta2, witness.adam.eps, weightDecay);
+  const adam = new Adam(backend, model.params, witness.adam.lr, { beta1: witness.adam.beta1, beta2: witness.adam.beta2, eps: witness.adam.eps, weightDecay });
   const ws = model.workspace(B, T);
   ws.resetState();
   const losses: number[] = [], norms: number[] = [];
