@@ -1,11 +1,11 @@
 // `rnn average`: one checkpoint whose weights are the mean of several of one run (its snapshots).
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../errors';
 import { EXTENSION, checkpointPaths, readCheckpointMeta, restoreModel } from '../checkpoint/checkpoint';
-import { DEFAULTS } from '../config';
+import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
 import { AveragedCheckpoint, averageCheckpoints } from '../checkpoint/average';
 import { writeFileAtomic } from '../data/atomic';
 import { readCorpusFile, splitCorpus } from '../data/corpus';
@@ -13,13 +13,15 @@ import { Model } from '../engine/model';
 import { Evaluator } from '../engine/trainer';
 import { createBackend } from '../kernels';
 import { createLog } from './log';
-import { intOption } from './parse';
+import { givenOnCommandLine, intOption } from './parse';
 
 interface AverageCliOptions {
   out: string;
   last?: number;
   corpus?: string;
   checkpointDir: string;
+  backend: BackendName;
+  threads: number;
   quiet: boolean;
 }
 
@@ -31,6 +33,8 @@ export function averageCommand(): Command {
     .option('--last <n>', 'average only the n latest (by iteration) of the checkpoints given', intOption(2))
     .option('--corpus <file>', "the run's corpus: measure the mean on the validation split the run held out (as training does) and record it")
     .option('--checkpoint-dir <dir>', 'where a run name\'s snapshots are looked for', DEFAULTS.checkpointDir)
+    .addOption(new Option('--backend <name>', "kernels --corpus's validation pass runs on").choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
+    .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
     .option('-q, --quiet', 'do not say what was written', false)
     .addHelpText('after', `
 Examples:
@@ -41,7 +45,12 @@ Examples:
 
 The mean of a run's last checkpoints often predicts held-out text better than any one of them.
 Without --corpus the result records no validation loss (a source's is not the mean's).`)
-    .action(async (sources: string[], opts: AverageCliOptions) => {
+    .action(async (sources: string[], opts: AverageCliOptions, cmd: Command) => {
+      for (const key of ['backend', 'threads']) {
+        if (givenOnCommandLine(cmd, key) && opts.corpus === undefined) {
+          throw new UsageError(`--${key} sets where --corpus's validation pass runs; without --corpus nothing runs: give --corpus or drop --${key}`);
+        }
+      }
       await runAverage(sources, opts);
     });
 }
@@ -63,7 +72,7 @@ async function runAverage(sources: string[], opts: AverageCliOptions): Promise<v
   }
   if (files.length < 2) throw new UsageError(`averaging needs at least two checkpoints; got ${files.length}`);
   const mean = averageCheckpoints(files);
-  const valLoss = opts.corpus === undefined ? null : await validationLoss(mean, opts.corpus);
+  const valLoss = opts.corpus === undefined ? null : await validationLoss(mean, opts.corpus, opts);
   const bytes = mean.encode(valLoss);
   writeFileAtomic(opts.out, bytes);
   const iterations = mean.sources.map((s) => s.iteration).sort((a, b) => a - b);
@@ -80,7 +89,7 @@ async function runAverage(sources: string[], opts: AverageCliOptions): Promise<v
  * --val-fraction of the corpus, the run's B streams of T from a zero state): the figure a
  * source's checkpoint records, so the two compare. The corpus must be the run's own (sha256).
  */
-async function validationLoss(mean: AveragedCheckpoint, corpusFile: string): Promise<number> {
+async function validationLoss(mean: AveragedCheckpoint, corpusFile: string, run: { backend: BackendName; threads: number }): Promise<number> {
   const { meta } = mean.checkpoint;
   const encoded = readCorpusFile(corpusFile);
   if (encoded.sha256 !== meta.corpus.sha256) {
@@ -89,7 +98,7 @@ async function validationLoss(mean: AveragedCheckpoint, corpusFile: string): Pro
   }
   const { val } = splitCorpus(encoded, meta.train.valFraction, 0);
   if (val.length < 2) throw new UsageError(`--corpus ${corpusFile}: the run held out no validation split (--val-fraction ${meta.train.valFraction})`);
-  const backend = await createBackend('auto', { threads: 0 });
+  const backend = await createBackend(run.backend, { threads: run.threads });
   try {
     const model = new Model(backend, meta.model);
     restoreModel(mean.checkpoint, model);

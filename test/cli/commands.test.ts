@@ -207,11 +207,17 @@ describe('rnn commands', () => {
       // The run's name stands for its snapshots folder in --checkpoint-dir.
       const run = rnn(['average', 'play', '--checkpoint-dir', runDir, '--last', '3', '--out', out, '--corpus', corpus]);
       expect(run.code).toBe(0);
+      // The pass runs where --backend says; the float64-summing reference agrees to float32 drift.
+      const onReference = rnn(['average', 'play', '--checkpoint-dir', runDir, '--last', '3', '--out', path.join(dir, 'measured-ref.safetensors'),
+        '--corpus', corpus, '--backend', 'reference']);
+      expect(onReference.code).toBe(0);
       const recorded = Number(run.stderr.match(/; validation (\d\.\d{4}) nats\/char \(the sources: \d\.\d{4} at best\)\n$/)![1]);
       const info = JSON.parse(rnn(['info', out, '--json', '--no-backends']).stdout).checkpoint;
       expect(info.bestValLoss).toBeCloseTo(recorded, 4);
       const evaluated = JSON.parse(rnn(['eval', corpus, '-c', out, '--split', 'val', '--backend', 'reference', '--json']).stdout);
       expect(evaluated.lossNats).toBeCloseTo(info.bestValLoss, 4);
+      const referenceInfo = JSON.parse(rnn(['info', path.join(dir, 'measured-ref.safetensors'), '--json', '--no-backends']).stdout).checkpoint;
+      expect(referenceInfo.bestValLoss).toBeCloseTo(evaluated.lossNats, 5);
       expect(rnn(['sample', '-c', out, '--length', '5']).stderr).toContain(`the mean of 3 checkpoints, val ${info.bestValLoss.toFixed(3)} nats/char`);
       const other = path.join(dir, 'other.txt');
       fs.writeFileSync(other, fs.readFileSync(corpus, 'utf8').slice(0, 2000));
@@ -234,6 +240,11 @@ describe('rnn commands', () => {
         '(train it with --snapshots); give checkpoint files, a folder of them, or a run name\n']);
       const twice = rnn(['average', snapshots, path.join(snapshots, 'iter-0000005.safetensors'), '--out', out]);
       expect([twice.code, twice.stderr]).toEqual([2, 'rnn: a checkpoint is given twice; each counts once in the mean\n']);
+      const idle = rnn(['average', snapshots, '--out', out, '--backend', 'reference']);
+      expect([idle.code, idle.stderr]).toEqual([2, "rnn: --backend sets where --corpus's validation pass runs; without --corpus nothing runs: give --corpus or drop --backend\n"]);
+      const conflicting = rnn(['average', snapshots, '--out', out, '--corpus', corpus, '--backend', 'reference', '--threads', '2']);
+      expect(conflicting.code).toBe(2);
+      expect(conflicting.stderr).toMatch(/^rnn: --threads sets the wasm backend's worker threads; it does nothing with --backend reference: drop one of them\n$/);
       // Another run (--seed 9): its weights do not line up with these unit for unit.
       const other = rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', path.join(dir, 'other'), '--seed', '9']);
       expect(other.code).toBe(0);
