@@ -141,12 +141,16 @@ def main():
                          "(nanoGPT's evaluation: block_size 256 scores all N predictions of N+1 characters)")
     ap.add_argument("--count", type=int, default=2000, help="windows to draw with --windows")
     ap.add_argument("--seed", type=int, default=0, help="window positions with --windows")
+    ap.add_argument("--zoneout", type=float, default=None,
+                    help="score with this zoneout probability instead of the checkpoint's (0: as if it had none)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
     tensors, metadata = read_safetensors(args.checkpoint)
     config = json.loads(metadata["model_config"])
+    if args.zoneout is not None:
+        config["zoneout"] = args.zoneout
     vocab = [chr(c) for c in json.loads(metadata["vocab"])] if metadata["vocab"].startswith("[") else None
     if vocab is None:
         raise SystemExit("torch_eval: unreadable vocabulary in the checkpoint")
