@@ -23,6 +23,23 @@ export interface ModelConfig {
    * training: evaluation and sampling use its expectation, h = p·h_{t-1} + (1-p)·h̃.
    */
   zoneout: number;
+  /**
+   * Zoneout of the LSTMs' cell state c where it differs from h's (`--zoneout-cell`; absent: c
+   * takes `zoneout` too). Krueger et al.'s best character-level LSTM kept c far more (0.5) than h (0.05).
+   */
+  zoneoutCell?: number;
+}
+
+/** The zoneout probability of the LSTMs' cell state c. */
+export function cellZoneout(model: Pick<ModelConfig, 'zoneout' | 'zoneoutCell'>): number {
+  return model.zoneoutCell ?? model.zoneout;
+}
+
+/** "zoneout 0.1", or "zoneout h 0.05, c 0.5" where an LSTM's c has its own; '' for none. */
+export function zoneoutSummary(model: Pick<ModelConfig, 'cell' | 'zoneout' | 'zoneoutCell'>): string {
+  const h = model.zoneout, c = model.cell === 'lstm' || model.cell === 'peephole' ? cellZoneout(model) : h;
+  if (c === h) return h > 0 ? `zoneout ${h}` : '';
+  return `zoneout h ${h}, c ${c}`;
 }
 
 export type LrSchedule = 'constant' | 'cosine' | 'step';
@@ -189,6 +206,14 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
   }
   if (!(config.model.zoneout >= 0 && config.model.zoneout < 1)) {
     throw new UsageError(`--zoneout must be at least 0 and below 1, got ${config.model.zoneout}`);
+  }
+  if (config.model.zoneoutCell !== undefined) {
+    if (!(config.model.zoneoutCell >= 0 && config.model.zoneoutCell < 1)) {
+      throw new UsageError(`--zoneout-cell must be at least 0 and below 1, got ${config.model.zoneoutCell}`);
+    }
+    if (config.model.cell !== 'lstm' && config.model.cell !== 'peephole') {
+      throw new UsageError(`--zoneout-cell is the zoneout of an LSTM's cell state c; --cell ${config.model.cell} has none: use --zoneout`);
+    }
   }
   if (!RECURRENT_INITS.includes(config.init)) {
     throw new UsageError(`--init must be one of ${RECURRENT_INITS.join(', ')}, got '${config.init}'`);

@@ -17,7 +17,7 @@ whole text. The peephole LSTM has no PyTorch module, and PyTorch's modules have 
 checkpoint still loads into nn.LSTM / nn.GRU / nn.RNN by name (the peepholes, `lstm.weight_peep_l*`,
 left over), and is then scored by a step-by-step loop over those modules' own parameters that adds
 what they lack: the peepholes, and zoneout's evaluation-time expectation h_t = p·h_{t-1} + (1−p)·h̃_t
-(c likewise), as `rnn eval` applies it (`stepwise` in the output says which way it was scored).
+(c likewise, with its own p where --zoneout-cell gave one), as `rnn eval` applies it (`stepwise` in the output says which way it was scored).
 """
 
 import argparse
@@ -77,6 +77,7 @@ class Stepwise(nn.Module):
         super().__init__()
         self.model, self.cell, self.layers = model, model.cell, config["layers"]
         self.zoneout = float(config.get("zoneout", 0))
+        self.zoneout_c = float(config.get("zoneoutCell", self.zoneout))  # an LSTM's c may have its own
         self.peep = ([tensors[f"lstm.weight_peep_l{l}"] for l in range(self.layers)]
                      if self.cell == "peephole" else None)
 
@@ -98,7 +99,7 @@ class Stepwise(nn.Module):
                 if self.peep is not None:
                     ao = ao + w_co * c_new
                 h_new = torch.sigmoid(ao) * torch.tanh(c_new)
-                c = p * c + (1 - p) * c_new
+                c = self.zoneout_c * c + (1 - self.zoneout_c) * c_new
             elif self.cell == "gru":
                 xr, xz, xn = xs[t].chunk(3, dim=1)
                 hr, hz, hn = r.chunk(3, dim=1)
@@ -142,7 +143,9 @@ def main():
     ap.add_argument("--count", type=int, default=2000, help="windows to draw with --windows")
     ap.add_argument("--seed", type=int, default=0, help="window positions with --windows")
     ap.add_argument("--zoneout", type=float, default=None,
-                    help="score with this zoneout probability instead of the checkpoint's (0: as if it had none)")
+                    help="score with this zoneout probability (of h and c) instead of the checkpoint's (0: as if it had none)")
+    ap.add_argument("--zoneout-cell", type=float, default=None,
+                    help="then score an LSTM's c with this zoneout probability instead")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -151,6 +154,9 @@ def main():
     config = json.loads(metadata["model_config"])
     if args.zoneout is not None:
         config["zoneout"] = args.zoneout
+        config.pop("zoneoutCell", None)
+    if args.zoneout_cell is not None:
+        config["zoneoutCell"] = args.zoneout_cell
     vocab = [chr(c) for c in json.loads(metadata["vocab"])] if metadata["vocab"].startswith("[") else None
     if vocab is None:
         raise SystemExit("torch_eval: unreadable vocabulary in the checkpoint")
@@ -160,7 +166,7 @@ def main():
         raise SystemExit(f"torch_eval: PyTorch's module lacks nothing it needs, yet these are missing: {result.missing_keys}")
     unexpected = sorted(result.unexpected_keys)
     weights_unexpected = [k for k in unexpected if not k.startswith(("optimizer.", "state."))]
-    stepwise = config.get("cell") == "peephole" or config.get("zoneout", 0) > 0
+    stepwise = config.get("cell") == "peephole" or config.get("zoneout", 0) > 0 or config.get("zoneoutCell", 0) > 0
     scorer = Stepwise(model, config, tensors) if stepwise else model
 
     chars = code_points(args.text)

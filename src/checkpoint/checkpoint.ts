@@ -241,6 +241,11 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   }
   const zoneout = model.zoneout ?? 0;
   if (!(typeof zoneout === 'number' && zoneout >= 0 && zoneout < 1)) throw new CheckpointError(`${file}: model_config.zoneout is invalid`);
+  // Checkpoints from before --zoneout-cell zoned c out with zoneout's p, as one without it still does.
+  const zoneoutCell = model.zoneoutCell;
+  if (zoneoutCell !== undefined && !(typeof zoneoutCell === 'number' && zoneoutCell >= 0 && zoneoutCell < 1)) {
+    throw new CheckpointError(`${file}: model_config.zoneoutCell is invalid`);
+  }
   let vocab: Vocab;
   try {
     vocab = Vocab.deserialize(metadata.vocab ?? '');
@@ -259,7 +264,7 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   return {
     model: {
       vocabSize: model.vocabSize!, embeddingSize: model.embeddingSize!, hiddenSize: model.hiddenSize!, layers: model.layers!,
-      cell, zoneout,
+      cell, zoneout, ...(zoneoutCell === undefined ? {} : { zoneoutCell }),
     },
     train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
     vocab,

@@ -2,7 +2,7 @@
 
 import { Command } from 'commander';
 import * as os from 'os';
-import { DEFAULTS } from '../config';
+import { DEFAULTS, zoneoutSummary } from '../config';
 import { UsageError } from '../errors';
 import { cellSpec } from '../engine/cells';
 import { createBackend } from '../kernels';
@@ -168,7 +168,7 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     const nats = (x: number | null): string => (x === null ? '—' : `${x.toFixed(4)} nats/char (${(x / Math.LN2).toFixed(3)} bits/char)`);
     out.push(color.bold(`checkpoint ${ckpt.path}`));
     row('model', `${m.layers}-layer ${cellSpec(m.cell).title} (--cell ${m.cell}), hidden ${m.hiddenSize}, ` +
-      `embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}${m.zoneout > 0 ? `, zoneout ${m.zoneout}` : ''}`);
+      `embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}${zoneoutSummary(m) ? `, ${zoneoutSummary(m)}` : ''}`);
     row('parameters', (summary.parameters as number).toLocaleString('en-US'));
     row('vocabulary', `"${meta.vocab.chars.map(printable).join('')}"`);
     const schedule = t.lrSchedule ? `${t.lrSchedule}${t.lrSchedule === 'constant' ? '' : ` to ${t.minLr}`}` : 'constant';

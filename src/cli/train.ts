@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
-  defaultTrainConfig, validateConfig,
+  cellZoneout, defaultTrainConfig, validateConfig, zoneoutSummary,
 } from '../config';
 import { CellName } from '../kernels/backend';
 import { CELLS, CELL_NAMES, cellSpec } from '../engine/cells';
@@ -46,6 +46,7 @@ interface TrainOptions {
   dropout: number;
   weightDecay: number;
   zoneout: number;
+  zoneoutCell?: number;
   init: RecurrentInit;
   clipNorm: number;
   clipValue: number;
@@ -73,7 +74,7 @@ interface TrainOptions {
 
 /** Flags that shape the model or the data order: on --resume they come from the checkpoint. */
 const FIXED_ON_RESUME: Array<[keyof TrainOptions, string]> = [
-  ['cell', '--cell'], ['zoneout', '--zoneout'], ['init', '--init'], ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'], ['seqLen', '--seq-len'],
+  ['cell', '--cell'], ['zoneout', '--zoneout'], ['zoneoutCell', '--zoneout-cell'], ['init', '--init'], ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'], ['seqLen', '--seq-len'],
   ['batch', '--batch'], ['valFraction', '--val-fraction'], ['seed', '--seed'],
 ];
 
@@ -96,6 +97,7 @@ export function trainCommand(): Command {
     .option('--dropout <p>', 'dropout between layers and before the decoder, in training (0: off; with --time and no --max-iters, the size rule chooses unless given)', numberOption(0, 0.95), DEFAULTS.dropout)
     .option('--weight-decay <x>', 'decoupled weight decay of the weight matrices, as torch.optim.AdamW (not biases; 0: off, plain Adam)', numberOption(0), DEFAULTS.weightDecay)
     .option('--zoneout <p>', 'zoneout of the recurrent state: each unit keeps its previous value with probability p in training (0: off)', numberOption(0, 0.95), DEFAULTS.zoneout)
+    .option('--zoneout-cell <p>', "the LSTMs' cell state c's own zoneout, h keeping --zoneout's (default: --zoneout's)", numberOption(0, 0.95))
     .addOption(new Option('--init <scheme>', 'recurrent weights: orthogonal, glorot, or identity (IRNN; rnn-tanh/rnn-relu only)')
       .choices(RECURRENT_INITS as string[]).default(DEFAULTS.init))
     .option('--clip-norm <x>', 'clip gradients to this global norm (0: off)', numberOption(0), DEFAULTS.clipNorm)
@@ -140,6 +142,7 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   const config = defaultTrainConfig();
   config.model = {
     layers: opts.layers, hiddenSize: opts.hidden, embeddingSize: opts.embedding, cell: opts.cell, zoneout: opts.zoneout,
+    ...(opts.zoneoutCell === undefined ? {} : { zoneoutCell: opts.zoneoutCell }),
   };
   config.seqLen = opts.seqLen;
   config.batchSize = opts.batch;
@@ -241,7 +244,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     const saved = resumed.meta.train;
     // Architecture and data order come from the checkpoint; a flag that disagrees is a usage error.
     const savedValues: Record<string, number | string> = {
-      cell: resumed.meta.model.cell, zoneout: resumed.meta.model.zoneout, init: saved.init ?? DEFAULTS.init,
+      cell: resumed.meta.model.cell, zoneout: resumed.meta.model.zoneout, zoneoutCell: cellZoneout(resumed.meta.model), init: saved.init ?? DEFAULTS.init,
       layers: resumed.meta.model.layers, hidden: resumed.meta.model.hiddenSize, embedding: resumed.meta.model.embeddingSize,
       seqLen: saved.seqLen, batch: saved.batchSize, valFraction: saved.valFraction, seed: saved.seed,
     };
@@ -343,7 +346,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     if (resumed) restoreTrainingState(resumed, model, optimizer, trainer.workspace);
 
     const verb = resumed ? `resuming ${paths.latest} at iteration ${progress.iteration}` : 'training';
-    const regularised = [frozen.dropout > 0 ? `dropout ${frozen.dropout}` : '', frozen.model.zoneout > 0 ? `zoneout ${frozen.model.zoneout}` : '',
+    const regularised = [frozen.dropout > 0 ? `dropout ${frozen.dropout}` : '', zoneoutSummary(frozen.model),
       frozen.weightDecay > 0 ? `weight decay ${frozen.weightDecay}` : '']
       .filter(Boolean).join(', ');
     log.info(`rnn: ${verb}: ${frozen.model.layers}x${frozen.model.hiddenSize} ${cellSpec(frozen.model.cell).title}` +

@@ -15,7 +15,7 @@
 // layers and before the decoder, training only) and zoneout (on h, and c for the LSTMs) are
 // elementwise kernels around that; their masks come from the host (Workspace.drawMasks).
 
-import { ModelConfig, RecurrentInit } from '../config';
+import { ModelConfig, RecurrentInit, cellZoneout } from '../config';
 import { Backend, CellKernels, IndexTensor, QuantTensor, Tensor } from '../kernels/backend';
 import { CellSpec, cellSpec } from './cells';
 import { glorotUniform, identity, normal, orthogonal } from './init';
@@ -118,8 +118,9 @@ export class Workspace {
   readonly layerOutput: Tensor[] = []; // rows of hidden for steps 0..T-1: [T·B, H]
   readonly layerPrev: Tensor[] = [];   // rows of hidden for steps -1..T-2: [T·B, H]
 
-  /** Zoneout probability of the model (0: none): what a training mask keeps with. */
+  /** Zoneout probabilities of h and (the LSTMs) c (0: none): what a training mask keeps with. */
   private readonly zoneout: number;
+  private readonly zoneoutCell: number;
 
   constructor(
     readonly backend: Backend, config: ModelConfig, readonly spec: CellSpec,
@@ -128,8 +129,10 @@ export class Workspace {
     const B = batchSize, T = steps, H = config.hiddenSize, V = config.vocabSize, G = spec.gates;
     const be = backend;
     const dropout = mode.training && mode.dropout > 0;
-    const zoneout = config.zoneout > 0;
     this.zoneout = config.zoneout;
+    this.zoneoutCell = spec.carriesCell ? cellZoneout(config) : 0;
+    // Either probability above 0 puts the blend on both states (a p of 0 takes h̃ or c̃ as it is).
+    const zoneout = this.zoneout > 0 || this.zoneoutCell > 0;
     this.tokens = be.allocIndices(T * B);
     this.targets = be.allocIndices(T * B);
     this.embedded = be.alloc(T * B, config.embeddingSize);
@@ -189,7 +192,7 @@ export class Workspace {
           this.zoneMaskC.push(maskC);
           this.cCandAt.push(stepViews(be, cCand, T, B));
           this.zoneMaskCAt.push(stepViews(be, maskC, T, B));
-          if (!mode.training) be.fill(maskC, config.zoneout);
+          if (!mode.training) be.fill(maskC, this.zoneoutCell);
         }
       }
     }
@@ -201,7 +204,7 @@ export class Workspace {
    */
   drawMasks(rng: Rng): void {
     if (!this.mode.training) return;
-    const { dropout } = this.mode, zoneout = this.zoneout;
+    const { dropout } = this.mode, zoneout = this.zoneout, zoneoutCell = this.zoneoutCell;
     const be = this.backend;
     const n = this.steps * this.batchSize * this.hidden[0].cols;
     const host = new Float32Array(n);
@@ -214,7 +217,7 @@ export class Workspace {
       if (this.dropMask.length) be.upload(this.dropMask[l], bernoulli(1 / (1 - dropout), 0, dropout));
       // Zoneout: 1 keeps the unit's previous value (probability p), 0 takes the cell's new one.
       if (this.zoneMaskH.length) be.upload(this.zoneMaskH[l], bernoulli(0, 1, zoneout));
-      if (this.zoneMaskC.length) be.upload(this.zoneMaskC[l], bernoulli(0, 1, zoneout));
+      if (this.zoneMaskC.length) be.upload(this.zoneMaskC[l], bernoulli(0, 1, zoneoutCell));
     }
   }
 

@@ -14,7 +14,7 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = ['html', 'js', 'safetenso
 export interface ExportedModel {
   format: 'rnn-export';
   version: 1;
-  config: { cell: string; vocabSize: number; embeddingSize: number; hiddenSize: number; layers: number; zoneout: number };
+  config: { cell: string; vocabSize: number; embeddingSize: number; hiddenSize: number; layers: number; zoneout: number; zoneoutCell?: number };
   vocab: string[];
   source: { checkpoint: string; iteration: number; bestValLoss: number | null };
   tensors: Record<string, { dtype: 'F16'; shape: number[]; data: string }>;

@@ -208,6 +208,9 @@
     // Zoneout at evaluation: each unit keeps p of its previous value, h = h~ + p·(h_prev − h~),
     // with p stored in float32 as the engine's mask is.
     var zoneout = Math.fround(m.config.zoneout || 0);
+    // An LSTM's c may have its own p (--zoneout-cell); without one it takes h's.
+    var zoneoutCell = Math.fround(m.config.zoneoutCell === undefined ? zoneout : m.config.zoneoutCell);
+    var zoning = zoneout > 0 || (m.cell.state.indexOf('c') >= 0 && zoneoutCell > 0);
     var previous = m.cell.state.map(function () { return new Float32Array(H); });
     return {
       logits: logits,
@@ -216,12 +219,12 @@
         var input = x;
         for (var l = 0; l < m.layers.length; l++) {
           var st = states[l];
-          if (zoneout > 0) m.cell.state.forEach(function (k, i) { previous[i].set(st[k]); });
+          if (zoning) m.cell.state.forEach(function (k, i) { previous[i].set(st[k]); });
           m.cell.step(m.layers[l], input, st, pre, H);
-          if (zoneout > 0) {
+          if (zoning) {
             m.cell.state.forEach(function (k, i) {
-              var now = st[k], prev = previous[i];
-              for (var j = 0; j < H; j++) now[j] = now[j] + zoneout * (prev[j] - now[j]);
+              var now = st[k], prev = previous[i], p = k === 'c' ? zoneoutCell : zoneout;
+              for (var j = 0; j < H; j++) now[j] = now[j] + p * (prev[j] - now[j]);
             });
           }
           input = st.h;

@@ -65,6 +65,8 @@ describe('rnn CLI', () => {
     ['--hidden 0', ['train', 'x.txt', '--hidden', '0'], /--hidden/],
     ['--weight-decay -1', ['train', 'x.txt', '--weight-decay', '-1'], /--weight-decay/],
     ['--weight-decay 600 at --lr 0.002 (lr × λ ≥ 1)', ['train', corpus, '--weight-decay', '600'], /--weight-decay 600 at --lr 0.002 .* below 500/],
+    ['--zoneout-cell 1', ['train', corpus, '--zoneout-cell', '1'], /--zoneout-cell/],
+    ['--zoneout-cell on a GRU (no cell state)', ['train', corpus, '--cell', 'gru', '--zoneout-cell', '0.5'], /--zoneout-cell is the zoneout of an LSTM's cell state c; --cell gru has none: use --zoneout/],
     ['a missing corpus', ['train', 'no-such-file.txt'], /no such file/],
     ['a directory', ['train', '.'], /is a directory/],
     ['an unknown command', ['frobnicate'], /unknown command/],
@@ -142,6 +144,27 @@ describe('rnn CLI', () => {
     expect(tensorsOf(latest(plain)).equals(tensorsOf(latest(straight)))).toBe(false);
     const info = rnn(['info', latest(straight), '--no-backends']);
     expect(info.stdout).toMatch(/dropout 0, weight decay 0\.3, init/);
+  });
+
+  it('--zoneout-cell zones c out with its own p: said at start-up, recorded, shown by info, fixed on --resume', () => {
+    const flags = [...TINY, '--dropout', '0.2', '--zoneout', '0.05', '--lr-schedule', 'constant'];
+    const [shared, straight, split] = ['zc-shared', 'zc-straight', 'zc-split'].map((d) => path.join(dir, d));
+    const latest = (d: string): string => path.join(d, 'play.safetensors');
+    const own = rnn(['train', corpus, ...flags, '--zoneout-cell', '0.5', '--max-iters', '8', '--checkpoint-dir', straight]);
+    expect(own.code).toBe(0);
+    expect(own.stderr).toMatch(/LSTM \(dropout 0\.2, zoneout h 0\.05, c 0\.5\)/);
+    expect(loadCheckpoint(latest(straight)).meta.model).toMatchObject({ zoneout: 0.05, zoneoutCell: 0.5 });
+    expect(rnn(['info', latest(straight), '--no-backends']).stdout).toMatch(/zoneout h 0\.05, c 0\.5/);
+    // Without the flag c takes h's p, as before the flag existed: other masks, other weights.
+    expect(rnn(['train', corpus, ...flags, '--max-iters', '8', '--checkpoint-dir', shared]).code).toBe(0);
+    expect(loadCheckpoint(latest(shared)).meta.model.zoneoutCell).toBeUndefined();
+    expect(tensorsOf(latest(shared)).equals(tensorsOf(latest(straight)))).toBe(false);
+    // Resumed (the flag may be repeated, not changed), it ends on the uninterrupted run's bytes.
+    expect(rnn(['train', corpus, ...flags, '--zoneout-cell', '0.5', '--max-iters', '4', '--checkpoint-dir', split]).code).toBe(0);
+    const changed = rnn(['train', corpus, ...flags, '--zoneout-cell', '0.4', '--max-iters', '8', '--checkpoint-dir', split, '--resume']);
+    expect([changed.code, changed.stderr]).toEqual([2, 'rnn: --zoneout-cell 0.4 conflicts with the checkpoint being resumed (0.5); drop the flag or start a new --name\n']);
+    expect(rnn(['train', corpus, ...flags, '--zoneout-cell', '0.5', '--max-iters', '8', '--checkpoint-dir', split, '--resume']).code).toBe(0);
+    expect(tensorsOf(latest(split)).equals(tensorsOf(latest(straight)))).toBe(true);
   });
 
   it('--resume keeps the run\'s --eval-every unless given again', () => {

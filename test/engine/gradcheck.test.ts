@@ -17,6 +17,8 @@ interface Variant {
   cell: CellName;
   dropout: number;
   zoneout: number;
+  /** The LSTMs' c zoneout where it differs from h's (--zoneout-cell). */
+  zoneoutCell?: number;
   /** Training masks (0/1 dropout and zoneout draws) or evaluation (zoneout's expectation). */
   training: boolean;
 }
@@ -28,16 +30,20 @@ const VARIANTS: Variant[] = [
   { cell: 'gru', dropout: 0.3, zoneout: 0.3, training: true },
   { cell: 'rnn-tanh', dropout: 0.3, zoneout: 0.3, training: true },
   { cell: 'lstm', dropout: 0, zoneout: 0.3, training: false },
+  { cell: 'lstm', dropout: 0, zoneout: 0.1, zoneoutCell: 0.5, training: true },
+  { cell: 'peephole', dropout: 0, zoneout: 0.05, zoneoutCell: 0.5, training: false },
 ];
 
 const label = (v: Variant): string =>
-  `${v.cell}${v.dropout ? ` dropout ${v.dropout}` : ''}${v.zoneout ? ` zoneout ${v.zoneout}${v.training ? '' : ' (evaluation)'}` : ''}`;
+  `${v.cell}${v.dropout ? ` dropout ${v.dropout}` : ''}${v.zoneout || v.zoneoutCell !== undefined ? ` zoneout ${v.zoneout}` +
+    `${v.zoneoutCell !== undefined ? `, c ${v.zoneoutCell}` : ''}${v.training ? '' : ' (evaluation)'}` : ''}`;
 
 interface Ctx { model: Model; ws: Workspace; h0: Float64Array[]; c0: Float64Array[] }
 
 async function setup(backend: Backend, v: Variant): Promise<Ctx> {
   const rng = new Rng(42);
-  const model = new Model(backend, { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L, cell: v.cell, zoneout: v.zoneout });
+  const model = new Model(backend, { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L, cell: v.cell, zoneout: v.zoneout,
+    ...(v.zoneoutCell === undefined ? {} : { zoneoutCell: v.zoneoutCell }) });
   model.initialize(rng);
   // Perturb biases (and peepholes) away from their init so every gate's gradient is generic.
   for (const p of model.params) {
