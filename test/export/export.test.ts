@@ -110,7 +110,7 @@ describe('rnn export', () => {
 // module writes the CLI's text on the reference backend, from the same F16 weights.
 describe.each([
   ['peephole', []], ['gru', []], ['rnn-tanh', []], ['rnn-relu', ['--init', 'identity']], ['lstm', ['--zoneout', '0.3']],
-  ['gru', ['--zoneout', '0.2']],
+  ['gru', ['--zoneout', '0.2']], ['peephole', ['--zoneout', '0.05', '--zoneout-cell', '0.6']],
 ])('rnn export of a %s model %j', (cell, extra) => {
   const { dir, corpus } = tempWorkspace();
   it('node model.js writes exactly the CLI\'s text', () => {
