@@ -4,7 +4,7 @@
 // late in a run sits nearer the middle of the basin they circle than any one of them, and
 // often predicts held-out text better than the best of them (measured: checkpoints/README.md).
 
-import { AveragedSource, CheckpointMeta, LoadedCheckpoint, loadCheckpoint, readCheckpointMeta } from './checkpoint';
+import { AveragedSource, CheckpointMeta, LoadedCheckpoint, loadCheckpoint, nonFinite, readCheckpointMeta } from './checkpoint';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 
 export interface AveragedCheckpoint {
@@ -40,12 +40,10 @@ export function averageCheckpoints(files: readonly string[]): AveragedCheckpoint
     for (const [name, { shape, sum }] of sums) {
       const t = ckpt.tensors.get(name);
       if (!t || t.shape.join() !== shape.join()) throw new CheckpointError(`${file}: tensor '${name}' is missing or has another shape than in ${first.file}`);
-      for (let i = 0; i < sum.length; i++) {
-        const x = t.data[i];
-        // One diverged source would make every mean it touches NaN: name it instead.
-        if (x - x !== 0) throw new CheckpointError(`${file}: tensor '${name}' holds ${Number.isNaN(x) ? 'NaN' : 'an infinity'} at value ${i}; leave that checkpoint out`);
-        sum[i] += x;
-      }
+      // One diverged source would make every mean it touches NaN: name it instead.
+      const found = nonFinite(t.data);
+      if (found !== null) throw new CheckpointError(`${file}: tensor '${name}' ${found}; leave that checkpoint out`);
+      for (let i = 0; i < sum.length; i++) sum[i] += t.data[i];
     }
     if (ckpt.tensors.size !== sums.size) throw new CheckpointError(`${file} has ${ckpt.tensors.size} weight tensors, ${first.file} has ${sums.size}`);
   }

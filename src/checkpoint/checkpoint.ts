@@ -306,14 +306,24 @@ function checkConfigFitsFile(file: string, model: ModelConfig, shapes: number[][
   }
 }
 
-/** NaN or ±Infinity in a weight: refused, naming the tensor (a diverged run, or damage). */
-function checkFinite(file: string, name: string, data: Float32Array, first = 0): void {
+/**
+ * "holds NaN at value i" (or Infinity, -Infinity) for the first value of data that is not finite,
+ * numbered from first; null when all are. The one test of a weight's values, for every refusal.
+ */
+export function nonFinite(data: Float32Array, first = 0): string | null {
   for (let i = 0; i < data.length; i++) {
     const x = data[i];
-    if (x - x !== 0) {
-      throw new CheckpointError(`${file}: tensor '${name}' holds ${Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity'} at value ${first + i}; ` +
-        'the training that wrote it diverged or the file is damaged: use another checkpoint (e.g. the .best one) or re-train');
-    }
+    if (x - x !== 0) return `holds ${Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity'} at value ${first + i}`;
+  }
+  return null;
+}
+
+/** NaN or ±Infinity in a weight: refused, naming the tensor (a diverged run, or damage). */
+function checkFinite(file: string, name: string, data: Float32Array, first = 0): void {
+  const found = nonFinite(data, first);
+  if (found !== null) {
+    throw new CheckpointError(`${file}: tensor '${name}' ${found}; ` +
+      'the training that wrote it diverged or the file is damaged: use another checkpoint (e.g. the .best one) or re-train');
   }
 }
 
