@@ -2,6 +2,7 @@
 
 import { UsageError } from './errors';
 import { CELL_GATES, CellName } from './kernels/backend';
+import { cellSpec } from './engine/cells';
 
 export type BackendName = 'auto' | 'reference' | 'wasm' | 'gpujs';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'reference', 'wasm', 'gpujs'];
@@ -37,7 +38,7 @@ export function cellZoneout(model: Pick<ModelConfig, 'zoneout' | 'zoneoutCell'>)
 
 /** "zoneout 0.1", or "zoneout h 0.05, c 0.5" where an LSTM's c has its own; '' for none. */
 export function zoneoutSummary(model: Pick<ModelConfig, 'cell' | 'zoneout' | 'zoneoutCell'>): string {
-  const h = model.zoneout, c = model.cell === 'lstm' || model.cell === 'peephole' ? cellZoneout(model) : h;
+  const h = model.zoneout, c = cellSpec(model.cell).carriesCell ? cellZoneout(model) : h;
   if (c === h) return h > 0 ? `zoneout ${h}` : '';
   return `zoneout h ${h}, c ${c}`;
 }
@@ -211,7 +212,7 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
     if (!(config.model.zoneoutCell >= 0 && config.model.zoneoutCell < 1)) {
       throw new UsageError(`--zoneout-cell must be at least 0 and below 1, got ${config.model.zoneoutCell}`);
     }
-    if (config.model.cell !== 'lstm' && config.model.cell !== 'peephole') {
+    if (!cellSpec(config.model.cell).carriesCell) {
       throw new UsageError(`--zoneout-cell is the zoneout of an LSTM's cell state c; --cell ${config.model.cell} has none: use --zoneout`);
     }
   }
