@@ -166,9 +166,10 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     const { meta } = ckpt;
     const m = meta.model, t = meta.train, p = meta.progress;
     const nats = (x: number | null): string => (x === null ? '—' : `${x.toFixed(4)} nats/char (${(x / Math.LN2).toFixed(3)} bits/char)`);
+    const zoneout = zoneoutSummary(m);
     out.push(color.bold(`checkpoint ${ckpt.path}`));
     row('model', `${m.layers}-layer ${cellSpec(m.cell).title} (--cell ${m.cell}), hidden ${m.hiddenSize}, ` +
-      `embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}${zoneoutSummary(m) ? `, ${zoneoutSummary(m)}` : ''}`);
+      `embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}${zoneout ? `, ${zoneout}` : ''}`);
     row('parameters', (summary.parameters as number).toLocaleString('en-US'));
     row('vocabulary', `"${meta.vocab.chars.map(printable).join('')}"`);
     const schedule = t.lrSchedule ? `${t.lrSchedule}${t.lrSchedule === 'constant' ? '' : ` to ${t.minLr}`}` : 'constant';
