@@ -48,6 +48,15 @@ export const LR_SCHEDULES: readonly LrSchedule[] = ['constant', 'cosine', 'step'
 export type RecurrentInit = 'orthogonal' | 'glorot' | 'identity';
 export const RECURRENT_INITS: readonly RecurrentInit[] = ['orthogonal', 'glorot', 'identity'];
 
+/** The checkpoint a run started from (`rnn train --init-from`), as its metadata records it. */
+export interface InitSource {
+  checkpoint: string;
+  /** SHA-256 (hex) of the checkpoint file. */
+  sha256: string;
+  /** The iteration its weights were saved at. */
+  iteration: number;
+}
+
 export interface TrainConfig {
   model: Omit<ModelConfig, 'vocabSize'>;
   /** T: characters per truncated-BPTT window. */
@@ -88,6 +97,8 @@ export interface TrainConfig {
   checkpointDir: string;
   /** Checkpoint name; '' means the corpus file's base name. */
   name: string;
+  /** Set when the weights started from a checkpoint's rather than from --init. */
+  initFrom?: InitSource;
 }
 
 export const DEFAULTS = {

@@ -350,6 +350,32 @@ export function restoreModel(ckpt: LoadedCheckpoint, model: Model): void {
   for (const p of model.params) model.backend.upload(p.value, tensorFor(ckpt, p.name, p.shape));
 }
 
+/**
+ * Uploads a checkpoint's weights into a freshly initialised model whose vocabulary extends the
+ * checkpoint's at its end (`rnn train --init-from`; see reencodeCorpus). The tensors indexed by
+ * character (embedding [V, E], decoder [V, H] and [V]) take the checkpoint's rows for the
+ * characters it knows, which come first. An added character keeps the model's fresh embedding
+ * row, and starts in the decoder as likely as the rarest known one: a zero weight row and the
+ * lowest known bias (fresh Glorot rows and a zero bias would give it a share near the common
+ * characters', a loss the first steps would spend undoing). Every other tensor must match in
+ * shape, as restoreModel requires.
+ */
+export async function restoreModelGrowingVocab(ckpt: LoadedCheckpoint, model: Model): Promise<void> {
+  const known = ckpt.meta.model.vocabSize;
+  const byCharacter = new Set([model.embedding, model.decoderWeight, model.decoderBias]);
+  for (const p of model.params) {
+    if (!byCharacter.has(p) || known === model.config.vocabSize) {
+      model.backend.upload(p.value, tensorFor(ckpt, p.name, p.shape));
+      continue;
+    }
+    const rows = tensorFor(ckpt, p.name, [known, ...p.shape.slice(1)]);
+    const grown = p === model.embedding ? Float32Array.from(await model.backend.download(p.value)) : new Float32Array(p.value.size);
+    if (p === model.decoderBias) grown.fill(rows.reduce((low, b) => Math.min(low, b), Infinity));
+    grown.set(rows); // row-major: the first `known` rows
+    model.backend.upload(p.value, grown);
+  }
+}
+
 export function hasTrainingState(ckpt: LoadedCheckpoint): boolean {
   return ckpt.tensors.has('optimizer.exp_avg.embedding.weight');
 }

@@ -179,6 +179,10 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     row('corpus', `${meta.corpus.source} (${meta.corpus.characters.toLocaleString('en-US')} characters, sha256 ${meta.corpus.sha256.slice(0, 12)}…)`);
     row('progress', `iteration ${p.iteration}, epoch ${p.epoch}, ${(p.elapsedMs / 1000).toFixed(1)} s of training` +
       `${summary.resumable ? ', resumable' : ', weights only'}`);
+    const init = t.initFrom;
+    if (init && typeof init.checkpoint === 'string') {
+      row('started', `from the weights of ${init.checkpoint} (iteration ${init.iteration}, sha256 ${String(init.sha256).slice(0, 12)}…), by --init-from`);
+    }
     if (meta.averagedFrom) {
       const measured = p.bestValLoss === null ? ' (its own validation loss not measured: rnn eval … --split val)' : '';
       row('averaged', `the mean of ${meta.averagedFrom.length} checkpoints of this run, iterations ` +

@@ -1,17 +1,18 @@
 // `rnn train <corpus>`: parse options into a TrainConfig, build or resume a model, run the trainer.
 
 import { Command, Option } from 'commander';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  DEFAULTS, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
+  DEFAULTS, InitSource, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
   cellZoneout, defaultTrainConfig, validateConfig, zoneoutSummary,
 } from '../config';
 import { CellName } from '../kernels/backend';
 import { CELLS, CELL_NAMES, cellSpec } from '../engine/cells';
 import { UsageError, InterruptedError } from '../errors';
-import { EncodedCorpus, readCorpusFile, readCorpusStdin, splitCorpus } from '../data/corpus';
+import { EncodedCorpus, readCorpusFile, readCorpusStdin, reencodeCorpus, splitCorpus } from '../data/corpus';
 import { FetchProgress, corpusState, fetchCorpus, knownCorpus, KNOWN_CORPORA } from '../data/registry';
 import { Batcher } from '../data/batcher';
 import { Vocab } from '../data/vocab';
@@ -23,8 +24,8 @@ import { chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
 import { Sampler } from '../sample/sampler';
 import {
-  CheckpointMeta, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint,
-  restoreModel, restoreTrainingState, saveCheckpoint, snapshotPath,
+  CheckpointMeta, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint, resolveCheckpoint,
+  restoreModel, restoreModelGrowingVocab, restoreTrainingState, saveCheckpoint, snapshotPath,
 } from '../checkpoint/checkpoint';
 import { lockCheckpoint } from '../checkpoint/lock';
 import { checkTrainingFits } from './memory';
@@ -63,6 +64,7 @@ interface TrainOptions {
   threads: number;
   gpuMode: GpuMode;
   resume: boolean;
+  initFrom?: string;
   quiet: boolean;
   json: boolean;
   sampleEvery?: number;
@@ -76,6 +78,11 @@ interface TrainOptions {
 const FIXED_ON_RESUME: Array<[keyof TrainOptions, string]> = [
   ['cell', '--cell'], ['zoneout', '--zoneout'], ['zoneoutCell', '--zoneout-cell'], ['init', '--init'], ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'], ['seqLen', '--seq-len'],
   ['batch', '--batch'], ['valFraction', '--val-fraction'], ['seed', '--seed'],
+];
+
+/** Flags that shape the model: with --init-from they come from that checkpoint. */
+const FIXED_BY_INIT: Array<[keyof TrainOptions, string]> = [
+  ['cell', '--cell'], ['zoneout', '--zoneout'], ['zoneoutCell', '--zoneout-cell'], ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'],
 ];
 
 export function trainCommand(): Command {
@@ -115,6 +122,9 @@ export function trainCommand(): Command {
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
     .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
     .option('--resume', 'continue the run saved under --name in --checkpoint-dir', false)
+    .option('--init-from <checkpoint>', "start a new run from a checkpoint's weights (a file, a run name in --checkpoint-dir, or 'bundled') " +
+      'with a fresh optimizer and schedule: fine-tuning, or a warm restart. Its architecture is kept (and its dropout and ' +
+      'weight decay unless given); characters the corpus adds join its vocabulary')
     .option('-q, --quiet', 'no progress on stderr, only warnings and errors', false)
     .option('--json', 'print a JSON summary on stdout at the end', false)
     .option('--sample-every <n>', 'print a short sample on stderr every n iterations (0: never; default: at each evaluation on a terminal, never otherwise)', intOption(0))
@@ -131,6 +141,7 @@ Examples:
   $ rnn train corpora/tinyshakespeare.txt --cell gru --lr-schedule step --warmup 100
   $ rnn train corpora/tinyshakespeare.txt --cell rnn-relu --init identity --lr 5e-4
   $ rnn train corpora/tinyshakespeare.txt --resume --time 5m
+  $ rnn train my-plays.txt --init-from bundled --lr 5e-4 --time 10m   # fine-tune the bundled Shakespeare model
   $ cat notes.txt | rnn train - --name notes --seq-len 32
   $ rnn train tinyshakespeare --time 1h --patience 5 --log run.jsonl --sample-every 500`)
     .action(async (corpusArg: string, opts: TrainOptions, cmd: Command) => {
@@ -233,6 +244,9 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   let config = initial;
   const paths = checkpointPaths(config.checkpointDir, config.name);
 
+  if (opts.resume && opts.initFrom !== undefined) {
+    throw new UsageError("--init-from starts a new run from a checkpoint's weights and --resume continues a run: give one of them");
+  }
   let resumed: LoadedCheckpoint | null = null;
   if (opts.resume) {
     // Checked here: loadCheckpoint's own ENOENT message is about a path, not about a run to resume.
@@ -281,19 +295,33 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       // The run's validation cadence carries on too: a resumed run that fell back to the default
       // would evaluate (and cost) at another rate than the one it was planned with.
       evalEvery: given('evalEvery') ? config.evalEvery : saved.evalEvery ?? config.evalEvery,
+      ...(saved.initFrom ? { initFrom: saved.initFrom } : {}),
     };
   }
+  let started: LoadedCheckpoint | null = null; // --init-from's checkpoint
+  if (opts.initFrom !== undefined) {
+    if (givenOnCommandLine(cmd, 'init')) {
+      throw new UsageError(`--init chooses fresh recurrent weights, and --init-from brings them from ${opts.initFrom}: drop one of them`);
+    }
+    started = loadCheckpoint(resolveCheckpoint(opts.initFrom, config.checkpointDir), { weightsOnly: true });
+    config = startFrom(config, started, cmd, opts);
+  }
 
-  const encoded = await readCorpus(corpusArg, opts.corporaDir, log);
+  const read = await readCorpus(corpusArg, opts.corporaDir, log);
+  // Over the model's own vocabulary: --init-from's (grown by what the text adds), and a resumed
+  // run's, which is not the text's sorted one when that run began with --init-from.
+  const modelVocab = resumed?.meta.vocab ?? started?.meta.vocab;
+  const encoded = modelVocab ? reencodeCorpus(read, modelVocab) : read;
   const source = encoded.source;
+  if (started) describeStart(started, read, encoded, config, log);
   const corpus = splitCorpus(encoded, config.valFraction, config.seqLen + 1);
   const corpusPrint = fingerprint(encoded);
-  if (!resumed) config = withRecipe(config, cmd, corpus.train.length, corpus.val.length, log);
+  if (!resumed && !started) config = withRecipe(config, cmd, corpus.train.length, corpus.val.length, log);
   if (resumed && resumed.meta.corpus.sha256 !== corpusPrint.sha256) {
     throw new UsageError(`--resume: ${paths.latest} was trained on another text (${describeFingerprint(resumed.meta.corpus)}), ` +
       `not this one (${describeFingerprint(corpusPrint)}); resume with the same corpus, or start a new --name`);
   }
-  const vocab: Vocab = resumed ? resumed.meta.vocab : corpus.vocab;
+  const vocab: Vocab = corpus.vocab;
 
   const fitted = Batcher.fitBatchSize(corpus.train.length, config.batchSize, config.seqLen);
   if (fitted < config.batchSize) {
@@ -339,13 +367,15 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       restoreModel(resumed, model);
       progress = { ...resumed.meta.progress, history: [...resumed.meta.progress.history] };
     } else {
-      model.initialize(rng, frozen.init);
+      model.initialize(rng, frozen.init); // with --init-from, what its checkpoint lacks keeps this
+      if (started) await restoreModelGrowingVocab(started, model);
       progress = { iteration: 0, epoch: 0, window: 0, bestValLoss: null, lastValLoss: null, lastTrainLoss: null, elapsedMs: 0, history: [] };
     }
     const trainer = new Trainer(model, optimizer, frozen, corpus.train, corpus.val, progress);
     if (resumed) restoreTrainingState(resumed, model, optimizer, trainer.workspace);
 
-    const verb = resumed ? `resuming ${paths.latest} at iteration ${progress.iteration}` : 'training';
+    const verb = resumed ? `resuming ${paths.latest} at iteration ${progress.iteration}`
+      : started ? `training from ${started.path} (iteration ${started.meta.progress.iteration})` : 'training';
     const regularised = [frozen.dropout > 0 ? `dropout ${frozen.dropout}` : '', zoneoutSummary(frozen.model),
       frozen.weightDecay > 0 ? `weight decay ${frozen.weightDecay}` : '']
       .filter(Boolean).join(', ');
@@ -397,6 +427,56 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     backend.destroy();
+  }
+}
+
+/**
+ * --init-from: the architecture comes from the checkpoint (a flag that disagrees is a usage
+ * error, as on --resume), and so do dropout and weight decay unless given, so the regularisation
+ * it was trained under carries on unless changed; the schedule, optimizer and data order start anew.
+ */
+function startFrom(config: TrainConfig, started: LoadedCheckpoint, cmd: Command, opts: TrainOptions): TrainConfig {
+  const { model, train, progress } = started.meta;
+  const savedValues: Record<string, number | string> = {
+    cell: model.cell, zoneout: model.zoneout, zoneoutCell: cellZoneout(model), layers: model.layers, hidden: model.hiddenSize, embedding: model.embeddingSize,
+  };
+  for (const [key, flag] of FIXED_BY_INIT) {
+    if (givenOnCommandLine(cmd, key) && opts[key] !== savedValues[key]) {
+      throw new UsageError(`${flag} ${opts[key]} conflicts with --init-from ${opts.initFrom} (${savedValues[key]}); drop the flag, or train from scratch without --init-from`);
+    }
+  }
+  const { vocabSize: _vocabSize, ...architecture } = model;
+  const given = (key: string): boolean => givenOnCommandLine(cmd, key);
+  const initFrom: InitSource = {
+    checkpoint: started.path, sha256: createHash('sha256').update(fs.readFileSync(started.path)).digest('hex'), iteration: progress.iteration,
+  };
+  return {
+    ...config,
+    model: architecture,
+    dropout: given('dropout') ? config.dropout : train.dropout ?? 0,
+    weightDecay: given('weightDecay') ? config.weightDecay : train.weightDecay ?? 0,
+    init: train.init ?? DEFAULTS.init,
+    initFrom,
+  };
+}
+
+/**
+ * --init-from on stderr: characters the corpus adds to the checkpoint's vocabulary, and a warning
+ * when this run's validation split holds text the checkpoint was trained on (the same text with a
+ * larger --val-fraction reaches back into its training split), since validation loss would flatter it.
+ */
+function describeStart(started: LoadedCheckpoint, read: EncodedCorpus, encoded: EncodedCorpus, config: TrainConfig, log: Log): void {
+  const known = started.meta.vocab.size;
+  const added = encoded.vocab.chars.slice(known);
+  if (added.length > 0) {
+    const shown = added.slice(0, 20).map((ch) => JSON.stringify(ch)).join(' ');
+    log.info(`rnn: ${read.source} adds ${added.length} character${added.length === 1 ? '' : 's'} to the ${known} of ${started.path} ` +
+      `(${shown}${added.length > 20 ? ' …' : ''}); each starts with a fresh embedding, as rare as the rarest known character`);
+  }
+  const { corpus, train } = started.meta;
+  if (corpus.sha256 === read.sha256 && config.valFraction > train.valFraction) {
+    log.warn(`${started.path} was trained on this text with --val-fraction ${train.valFraction}; ` +
+      `at ${config.valFraction} part of this run's validation split was its training text, so validation loss will read low`);
   }
 }
 

@@ -216,6 +216,20 @@ export async function readStdin(): Promise<string> {
 }
 
 /**
+ * The corpus over a given model's vocabulary, for `rnn train --init-from`: base keeps its ids,
+ * and characters the text has that base lacks join at its end, in code-point order, so every id
+ * the model already knows keeps its rows. The ids are rewritten into a new array.
+ */
+export function reencodeCorpus(encoded: EncodedCorpus, base: Vocab): EncodedCorpus {
+  const added = encoded.vocab.chars.filter((ch) => !base.has(ch));
+  const vocab = new Vocab([...base.chars, ...added]);
+  const newId = Int32Array.from(encoded.vocab.chars, (ch) => vocab.id(ch));
+  const ids = vocab.size <= UINT16_IDS ? new Uint16Array(encoded.ids.length) : new Int32Array(encoded.ids.length);
+  for (let i = 0; i < ids.length; i++) ids[i] = newId[encoded.ids[i]];
+  return { ...encoded, vocab, ids };
+}
+
+/**
  * Holds out the last valFraction of the code points for validation. The vocabulary covers the
  * whole text, so validation has no unknown characters. train and val are views of one array.
  */

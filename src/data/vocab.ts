@@ -1,4 +1,5 @@
-// The vocabulary: the corpus's distinct Unicode code points, sorted, each mapped to an id.
+// The vocabulary: the corpus's distinct Unicode code points, sorted, each mapped to an id (a
+// model fine-tuned with --init-from keeps its checkpoint's order and appends what the text adds).
 
 export class Vocab {
   private readonly ids = new Map<string, number>();
