@@ -36,6 +36,11 @@ export function cellZoneout(model: Pick<ModelConfig, 'zoneout' | 'zoneoutCell'>)
   return model.zoneoutCell ?? model.zoneout;
 }
 
+/** Whether training zones any state out: h, or (the LSTMs) c. */
+export function zonesOut(model: Pick<ModelConfig, 'cell' | 'zoneout' | 'zoneoutCell'>): boolean {
+  return model.zoneout > 0 || (cellSpec(model.cell).carriesCell && cellZoneout(model) > 0);
+}
+
 /** "zoneout 0.1", or "zoneout h 0.05, c 0.5" where an LSTM's c has its own; '' for none. */
 export function zoneoutSummary(model: Pick<ModelConfig, 'cell' | 'zoneout' | 'zoneoutCell'>): string {
   const h = model.zoneout, c = cellSpec(model.cell).carriesCell ? cellZoneout(model) : h;

@@ -15,7 +15,7 @@
 // layers and before the decoder, training only) and zoneout (on h, and c for the LSTMs) are
 // elementwise kernels around that; their masks come from the host (Workspace.drawMasks).
 
-import { ModelConfig, RecurrentInit, cellZoneout } from '../config';
+import { ModelConfig, RecurrentInit, cellZoneout, zonesOut } from '../config';
 import { Backend, CellKernels, IndexTensor, QuantTensor, Tensor } from '../kernels/backend';
 import { CellSpec, cellSpec } from './cells';
 import { glorotUniform, identity, normal, orthogonal } from './init';
@@ -132,7 +132,7 @@ export class Workspace {
     this.zoneout = config.zoneout;
     this.zoneoutCell = spec.carriesCell ? cellZoneout(config) : 0;
     // Either probability above 0 puts the blend on both states (a p of 0 takes h̃ or c̃ as it is).
-    const zoneout = this.zoneout > 0 || this.zoneoutCell > 0;
+    const zoneout = zonesOut(config);
     this.tokens = be.allocIndices(T * B);
     this.targets = be.allocIndices(T * B);
     this.embedded = be.alloc(T * B, config.embeddingSize);

@@ -5,7 +5,7 @@
 // measure the whole validation split and save. Nothing here prints: progress goes out
 // through the callbacks, and the CLI decides what to show.
 
-import { TrainConfig, cellZoneout } from '../config';
+import { TrainConfig, zonesOut } from '../config';
 import { Batcher, TokenIds, Window } from '../data/batcher';
 import { Model, Workspace } from './model';
 import { Adam, ClipConfig } from './optimizer';
@@ -233,7 +233,7 @@ export class Trainer {
     const B = config.batchSize, T = config.seqLen;
     const startedAt = Date.now() - progress.elapsedMs;
     const sessionStart = Date.now();
-    const stochastic = config.dropout > 0 || model.config.zoneout > 0 || cellZoneout(model.config) > 0;
+    const stochastic = config.dropout > 0 || zonesOut(model.config);
     const sessionStartIteration = progress.iteration;
     let lossSinceEval = 0;
     let stepsSinceEval = 0;
