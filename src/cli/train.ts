@@ -303,7 +303,11 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     if (givenOnCommandLine(cmd, 'init')) {
       throw new UsageError(`--init chooses fresh recurrent weights, and --init-from brings them from ${opts.initFrom}: drop one of them`);
     }
-    started = loadCheckpoint(resolveCheckpoint(opts.initFrom, config.checkpointDir), { weightsOnly: true });
+    const file = resolveCheckpoint(opts.initFrom, config.checkpointDir);
+    if ([paths.latest, paths.best].some((own) => path.resolve(own) === path.resolve(file))) {
+      throw new UsageError(`--init-from ${opts.initFrom} is ${file}, which this run (--name ${config.name}) would overwrite; give the new run another --name`);
+    }
+    started = loadCheckpoint(file, { weightsOnly: true });
     config = startFrom(config, started, cmd, opts);
   }
 

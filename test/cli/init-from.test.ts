@@ -131,6 +131,14 @@ describe('rnn train --init-from', () => {
     });
   }
 
+  it('refuses to start from a checkpoint the run would overwrite (its own --name)', () => {
+    const before = fs.readFileSync(source);
+    const run = rnn(['train', corpus, '--init-from', 'play', ...still, '--checkpoint-dir', sourceDir]);
+    expect([run.code, run.stderr]).toEqual([2, `rnn: --init-from play is ${path.join(sourceDir, 'play.best.safetensors')}, which this run (--name play) would overwrite; give the new run another --name\n`]);
+    expect(fs.readFileSync(source).equals(before)).toBe(true);
+    expect(rnn(['train', corpus, '--init-from', 'play', ...still, '--checkpoint-dir', sourceDir, '--name', 'play-tuned']).code).toBe(0);
+  });
+
   it('accepts an architecture flag that agrees, and names a missing checkpoint in one line', () => {
     expect(rnn(['train', corpus, '--init-from', source, ...still, '--hidden', '8', '--checkpoint-dir', path.join(dir, 'agrees')]).code).toBe(0);
     const missing = rnn(['train', corpus, '--init-from', 'no-such-run', ...still, '--checkpoint-dir', path.join(dir, 'missing')]);
