@@ -239,13 +239,14 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   if (!Object.prototype.hasOwnProperty.call(CELL_GATES, cell)) {
     throw new CheckpointError(`${file}: model_config.cell '${cell}' is not a cell this rnn knows (${Object.keys(CELL_GATES).join(', ')})`);
   }
+  const probability = (key: 'zoneout' | 'zoneoutCell', p: unknown): void => {
+    if (!(typeof p === 'number' && p >= 0 && p < 1)) throw new CheckpointError(`${file}: model_config.${key} is invalid`);
+  };
   const zoneout = model.zoneout ?? 0;
-  if (!(typeof zoneout === 'number' && zoneout >= 0 && zoneout < 1)) throw new CheckpointError(`${file}: model_config.zoneout is invalid`);
+  probability('zoneout', zoneout);
   // Checkpoints from before --zoneout-cell zoned c out with zoneout's p, as one without it still does.
   const zoneoutCell = model.zoneoutCell;
-  if (zoneoutCell !== undefined && !(typeof zoneoutCell === 'number' && zoneoutCell >= 0 && zoneoutCell < 1)) {
-    throw new CheckpointError(`${file}: model_config.zoneoutCell is invalid`);
-  }
+  if (zoneoutCell !== undefined) probability('zoneoutCell', zoneoutCell);
   let vocab: Vocab;
   try {
     vocab = Vocab.deserialize(metadata.vocab ?? '');

@@ -82,4 +82,21 @@ describe('loadCheckpoint', () => {
     expect(() => b.restoreModel(new Model(backend, meta.model))).toThrow(`${reshaped}: tensor 'decoder.bias' has shape [1,${meta.model.vocabSize}], expected [${meta.model.vocabSize}]`);
     b.close();
   });
+
+  it('refuses a zoneout probability outside [0, 1) in model_config, naming the key', () => {
+    const source = readSafetensorsFile(path.join(dir, 'run.safetensors'));
+    const model = JSON.parse(source.metadata.model_config);
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ zoneout: 1.5 }, 'zoneout'], [{ zoneout: 'high' }, 'zoneout'], [{ zoneout: -0.1 }, 'zoneout'],
+      [{ zoneoutCell: 1 }, 'zoneoutCell'], [{ zoneoutCell: null }, 'zoneoutCell'], [{ zoneoutCell: -1 }, 'zoneoutCell'],
+    ];
+    for (const [change, key] of cases) {
+      const file = path.join(dir, 'zoneout.safetensors');
+      fs.writeFileSync(file, encodeSafetensors([...source.tensors.values()], { ...source.metadata, model_config: JSON.stringify({ ...model, ...change }) }));
+      expect(() => loadCheckpoint(file)).toThrow(`${file}: model_config.${key} is invalid`);
+    }
+    const fine = path.join(dir, 'zoneout-fine.safetensors');
+    fs.writeFileSync(fine, encodeSafetensors([...source.tensors.values()], { ...source.metadata, model_config: JSON.stringify({ ...model, zoneout: 0.2, zoneoutCell: 0.5 }) }));
+    expect(loadCheckpoint(fine).meta.model).toMatchObject({ zoneout: 0.2, zoneoutCell: 0.5 });
+  });
 });
