@@ -8,7 +8,7 @@ module has no place for (optimizer.*, state.*, and the peephole LSTM's lstm.weig
 `missing` must be empty. Then it scores a text as `rnn eval --batch 1` does: one stream from a zero
 state, every character predicted from all before it, mean cross-entropy in nats/char, in float64.
 
-    /usr/bin/python3 bench/peers/torch_eval.py --checkpoint checkpoints/bundled/tinyshakespeare-2x512.safetensors \
+    /usr/bin/python3 bench/peers/torch_eval.py --checkpoint checkpoints/bundled/tinyshakespeare-2x640.safetensors \
         --text corpora/tinyshakespeare.txt --split val --json
 
 --split val takes the last floor(N·f) code points of the text, f the checkpoint's --val-fraction (the

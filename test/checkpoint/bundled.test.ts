@@ -23,9 +23,9 @@ describe('the bundled model', () => {
     expect(names).toEqual(expect.arrayContaining(['embedding.weight', 'lstm.weight_ih_l0', 'lstm.weight_hh_l1', 'lstm.bias_hh_l1', 'decoder.weight', 'decoder.bias']));
   });
 
-  it('is a 2x512 LSTM trained on tiny-shakespeare, with its 65-character vocabulary', () => {
+  it('is a 2x640 LSTM trained on tiny-shakespeare, with its 65-character vocabulary', () => {
     const ckpt = loadCheckpoint(file!, { weightsOnly: true });
-    expect(ckpt.meta.model).toEqual({ vocabSize: 65, embeddingSize: 64, hiddenSize: 512, layers: 2, cell: 'lstm', zoneout: 0 });
+    expect(ckpt.meta.model).toEqual({ vocabSize: 65, embeddingSize: 64, hiddenSize: 640, layers: 2, cell: 'lstm', zoneout: 0 });
     expect(ckpt.meta.corpus.sha256).toBe(TINY_SHAKESPEARE_SHA256);
     expect(ckpt.meta.vocab.chars.join('')).toBe("\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
     expect(ckpt.meta.train.valFraction).toBe(0.1);
