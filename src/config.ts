@@ -104,6 +104,8 @@ export interface TrainConfig {
   name: string;
   /** Set when the weights started from a checkpoint's rather than from --init. */
   initFrom?: InitSource;
+  /** Keep every save's weights in NAME.snapshots/ (`--snapshots`), as a resumed run goes on doing. */
+  snapshots?: boolean;
 }
 
 export const DEFAULTS = {

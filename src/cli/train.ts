@@ -130,7 +130,7 @@ export function trainCommand(): Command {
     .option('--sample-every <n>', 'print a short sample on stderr every n iterations (0: never; default: at each evaluation on a terminal, never otherwise)', intOption(0))
     .option('--sample-length <n>', 'characters in each --sample-every sample (seeded with --seed, temperature 0.8)', intOption(1, 100000), 200)
     .option('--patience <n>', 'stop once validation loss has not improved for n evaluations in a row (0: never)', intOption(0), 0)
-    .option('--snapshots', 'also keep the weights of every save in --checkpoint-dir/NAME.snapshots/iter-N.safetensors, for `rnn average`', false)
+    .option('--snapshots', 'also keep the weights of every save in --checkpoint-dir/NAME.snapshots/iter-N.safetensors, for `rnn average` (kept on by --resume)', false)
     .option('--log <file>', 'append one JSON line per evaluation (iteration, epoch, elapsedMs, trainLoss, valLoss, lr, charsPerSecond)')
     .addHelpText('after', `
 Examples:
@@ -183,6 +183,7 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   config.seed = opts.seed;
   config.backend = opts.backend;
   config.threads = opts.threads;
+  config.snapshots = opts.snapshots;
   return config;
 }
 
@@ -296,6 +297,8 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       // would evaluate (and cost) at another rate than the one it was planned with.
       evalEvery: given('evalEvery') ? config.evalEvery : saved.evalEvery ?? config.evalEvery,
       ...(saved.initFrom ? { initFrom: saved.initFrom } : {}),
+      // A run that kept snapshots goes on keeping them (they are what `rnn average` will want).
+      snapshots: config.snapshots || saved.snapshots === true,
     };
   }
   let started: LoadedCheckpoint | null = null; // --init-from's checkpoint
@@ -400,7 +403,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       await saveCheckpoint(paths.latest, meta, model, optimizer, trainer.workspace);
       if (best) await saveCheckpoint(paths.best, meta, model, optimizer, trainer.workspace);
       // Weights only (a third of a training checkpoint): a snapshot is for averaging, not resuming.
-      if (opts.snapshots) await saveCheckpoint(snapshotPath(paths.snapshots, p.iteration), meta, model, null, null);
+      if (frozen.snapshots) await saveCheckpoint(snapshotPath(paths.snapshots, p.iteration), meta, model, null, null);
     };
     const feedback = trainingFeedback(opts, log, reporter, model, vocab, frozen);
     const reason = await trainer.run({

@@ -183,6 +183,16 @@ describe('rnn commands', () => {
       expect(rnn(['info', '--checkpoint-dir', runDir, '--json', '--no-backends']).stdout).toContain(path.join(runDir, 'play'));
     });
 
+    it('--resume goes on keeping snapshots without the flag; a run that kept none keeps none', () => {
+      const [kept, none] = [path.join(dir, 'snap-resumed'), path.join(dir, 'snap-none')];
+      expect(rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', kept, '--snapshots']).code).toBe(0);
+      expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '10', '--checkpoint-dir', kept, '--resume']).code).toBe(0);
+      expect(fs.readdirSync(path.join(kept, 'play.snapshots')).sort()).toEqual(['iter-0000005.safetensors', 'iter-0000010.safetensors']);
+      expect(rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', none]).code).toBe(0);
+      expect(rnn(['train', corpus, '--backend', 'reference', '--max-iters', '10', '--checkpoint-dir', none, '--resume']).code).toBe(0);
+      expect(fs.existsSync(path.join(none, 'play.snapshots'))).toBe(false);
+    });
+
     it('averages a folder\'s latest snapshots into a checkpoint that eval, sample and info read', () => {
       const out = path.join(dir, 'mean.safetensors');
       const run = rnn(['average', snapshots, '--last', '2', '--out', out]);
