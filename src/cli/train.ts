@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  DEFAULTS, InitSource, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
+  DEFAULTS, InitSource, ModelConfig, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
   cellZoneout, defaultTrainConfig, validateConfig, zoneoutSummary,
 } from '../config';
 import { CellName } from '../kernels/backend';
@@ -258,16 +258,10 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     if (!hasTrainingState(resumed)) throw new UsageError(`--resume: ${paths.latest} holds weights only, no optimizer state`);
     const saved = resumed.meta.train;
     // Architecture and data order come from the checkpoint; a flag that disagrees is a usage error.
-    const savedValues: Record<string, number | string> = {
-      cell: resumed.meta.model.cell, zoneout: resumed.meta.model.zoneout, zoneoutCell: cellZoneout(resumed.meta.model), init: saved.init ?? DEFAULTS.init,
-      layers: resumed.meta.model.layers, hidden: resumed.meta.model.hiddenSize, embedding: resumed.meta.model.embeddingSize,
+    refuseDiffering(cmd, opts, FIXED_ON_RESUME, {
+      ...architectureOf(resumed.meta.model), init: saved.init ?? DEFAULTS.init,
       seqLen: saved.seqLen, batch: saved.batchSize, valFraction: saved.valFraction, seed: saved.seed,
-    };
-    for (const [key, flag] of FIXED_ON_RESUME) {
-      if (givenOnCommandLine(cmd, key) && opts[key] !== savedValues[key]) {
-        throw new UsageError(`${flag} ${opts[key]} conflicts with the checkpoint being resumed (${savedValues[key]}); drop the flag or start a new --name`);
-      }
-    }
+    }, (flag, value, savedValue) => `${flag} ${value} conflicts with the checkpoint being resumed (${savedValue}); drop the flag or start a new --name`);
     const given = (key: string): boolean => givenOnCommandLine(cmd, key);
     // A --time given on resume is more training from now: the run's budget becomes what it has
     // spent plus that, and the schedule spreads over the new whole. Without it, the run
@@ -320,7 +314,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   const modelVocab = resumed?.meta.vocab ?? started?.meta.vocab;
   const encoded = modelVocab ? reencodeCorpus(read, modelVocab) : read;
   const source = encoded.source;
-  if (started) describeStart(started, read, encoded, config, log);
+  if (started) describeStart(started, encoded, config, log);
   const corpus = splitCorpus(encoded, config.valFraction, config.seqLen + 1);
   const corpusPrint = fingerprint(encoded);
   if (!resumed && !started) config = withRecipe(config, cmd, corpus.train.length, corpus.val.length, log);
@@ -437,6 +431,23 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   }
 }
 
+/** A checkpoint's architecture as the values of the flags that set it, keyed as TrainOptions. */
+function architectureOf(model: ModelConfig): Partial<Record<keyof TrainOptions, number | string>> {
+  return {
+    cell: model.cell, zoneout: model.zoneout, zoneoutCell: cellZoneout(model), layers: model.layers, hidden: model.hiddenSize, embedding: model.embeddingSize,
+  };
+}
+
+/** Refuses each flag of `fixed` given on the command line with another value than the checkpoint's. */
+function refuseDiffering(
+  cmd: Command, opts: TrainOptions, fixed: Array<[keyof TrainOptions, string]>, saved: Partial<Record<keyof TrainOptions, number | string>>,
+  message: (flag: string, value: unknown, savedValue: unknown) => string,
+): void {
+  for (const [key, flag] of fixed) {
+    if (givenOnCommandLine(cmd, key) && opts[key] !== saved[key]) throw new UsageError(message(flag, opts[key], saved[key]));
+  }
+}
+
 /**
  * --init-from: the architecture comes from the checkpoint (a flag that disagrees is a usage
  * error, as on --resume), and so do dropout and weight decay unless given, so the regularisation
@@ -444,14 +455,8 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
  */
 function startFrom(config: TrainConfig, started: LoadedCheckpoint, cmd: Command, opts: TrainOptions): TrainConfig {
   const { model, train, progress } = started.meta;
-  const savedValues: Record<string, number | string> = {
-    cell: model.cell, zoneout: model.zoneout, zoneoutCell: cellZoneout(model), layers: model.layers, hidden: model.hiddenSize, embedding: model.embeddingSize,
-  };
-  for (const [key, flag] of FIXED_BY_INIT) {
-    if (givenOnCommandLine(cmd, key) && opts[key] !== savedValues[key]) {
-      throw new UsageError(`${flag} ${opts[key]} conflicts with --init-from ${opts.initFrom} (${savedValues[key]}); drop the flag, or train from scratch without --init-from`);
-    }
-  }
+  refuseDiffering(cmd, opts, FIXED_BY_INIT, architectureOf(model), (flag, value, savedValue) =>
+    `${flag} ${value} conflicts with --init-from ${opts.initFrom} (${savedValue}); drop the flag, or train from scratch without --init-from`);
   const { vocabSize: _vocabSize, ...architecture } = model;
   const given = (key: string): boolean => givenOnCommandLine(cmd, key);
   const initFrom: InitSource = {
@@ -472,16 +477,16 @@ function startFrom(config: TrainConfig, started: LoadedCheckpoint, cmd: Command,
  * when this run's validation split holds text the checkpoint was trained on (the same text with a
  * larger --val-fraction reaches back into its training split), since validation loss would flatter it.
  */
-function describeStart(started: LoadedCheckpoint, read: EncodedCorpus, encoded: EncodedCorpus, config: TrainConfig, log: Log): void {
+function describeStart(started: LoadedCheckpoint, encoded: EncodedCorpus, config: TrainConfig, log: Log): void {
   const known = started.meta.vocab.size;
   const added = encoded.vocab.chars.slice(known);
   if (added.length > 0) {
     const shown = added.slice(0, 20).map((ch) => JSON.stringify(ch)).join(' ');
-    log.info(`rnn: ${read.source} adds ${added.length} character${added.length === 1 ? '' : 's'} to the ${known} of ${started.path} ` +
+    log.info(`rnn: ${encoded.source} adds ${added.length} character${added.length === 1 ? '' : 's'} to the ${known} of ${started.path} ` +
       `(${shown}${added.length > 20 ? ' …' : ''}); each starts with a fresh embedding, as rare as the rarest known character`);
   }
   const { corpus, train } = started.meta;
-  if (corpus.sha256 === read.sha256 && config.valFraction > train.valFraction) {
+  if (corpus.sha256 === encoded.sha256 && config.valFraction > train.valFraction) {
     log.warn(`${started.path} was trained on this text with --val-fraction ${train.valFraction}; ` +
       `at ${config.valFraction} part of this run's validation split was its training text, so validation loss will read low`);
   }
