@@ -27,10 +27,11 @@ describe('probeGpujsModes', () => {
           expect(m.device).toMatch(/software/);
         }
       }
-      if (headlessGl) expect(modes.find((m) => m.mode === 'headlessgl')?.works).toBe(true);
+      // Whole objects, so that a failure shows the reason the probe gave.
+      if (headlessGl) expect(modes.find((m) => m.mode === 'headlessgl')).toEqual(expect.objectContaining({ works: true }));
       if (webGpu) {
         const wg = modes.find((m) => m.mode === 'webgpu');
-        expect(wg?.works).toBe(true);
+        expect(wg).toEqual(expect.objectContaining({ works: true }));
         expect(wg?.adapter).toEqual(expect.objectContaining({ vendor: expect.any(String), description: expect.any(String) }));
       }
       expect(printed).toEqual([]);
@@ -39,6 +40,26 @@ describe('probeGpujsModes', () => {
       spies.forEach((s) => s.mockRestore());
       writes.mockRestore();
     }
+  });
+});
+
+describe('probeHeadlessGl', () => {
+  const display = process.env.DISPLAY;
+  afterEach(() => {
+    if (display === undefined) delete process.env.DISPLAY;
+    else process.env.DISPLAY = display;
+  });
+
+  it('without a display refuses at once, saying what it needs', async () => {
+    delete process.env.DISPLAY;
+    const [gl] = await probeGpujsModes();
+    expect(gl).toEqual({ mode: 'headlessgl', works: false, reason: expect.stringMatching(/needs an X display.*xvfb-run/) });
+  });
+
+  it('on a display that does not answer asks again before refusing, and names the display', async () => {
+    process.env.DISPLAY = ':7919';
+    const [gl] = await probeGpujsModes();
+    expect(gl).toEqual({ mode: 'headlessgl', works: false, reason: expect.stringMatching(/display :7919 \(4 tries\)/) });
   });
 });
 

@@ -21,6 +21,9 @@ export interface GpujsModeProbe {
 }
 
 const PROBE_TIMEOUT_MS = 15000;
+/** Further tries of a headless-gl context that came back null (see probeHeadlessGl). */
+const HEADLESSGL_RETRIES = 3;
+const HEADLESSGL_RETRY_MS = 200;
 
 /** Renderer names of software rasterisers: never call one of these a GPU. */
 const SOFTWARE_RENDERER = /llvmpipe|softpipe|swiftshader|lavapipe|software|swrast|microsoft basic/i;
@@ -39,6 +42,12 @@ const quiet = () => {};
 console.log = console.warn = console.error = console.info = quiet;
 const out = (r) => process.stdout.write(JSON.stringify(r));
 try {
+  try {
+    require(require.resolve('gl', { paths: [require('path').dirname(process.argv[1])] }));
+  } catch (e) {
+    throw new Error('the gl package (headless-gl) did not load: ' + String(e && e.message || e).split('\\n')[0].replace(/[:\\s]+$/, '') +
+      '; its native build needs npm to run its install script (package.json allowScripts approves gl)');
+  }
   const { GPU } = require(process.argv[1]);
   const gpu = new GPU({ mode: 'headlessgl' });
   const k = gpu.createKernel('function (a) { return a[this.thread.x] * 2; }',
@@ -136,7 +145,16 @@ export async function probeHeadlessGl(): Promise<HeadlessGlInfo> {
   } catch (e) {
     return { works: false, reason: `gpu.js is not installed: ${(e as Error).message.split("\n")[0]}` };
   }
-  const r = await runChild(['-e', HEADLESSGL_SCRIPT, gpujsPath]);
+  let r = await runChild(['-e', HEADLESSGL_SCRIPT, gpujsPath]);
+  // headless-gl's context creation fails now and then with an X display there (silently: a
+  // null context, which gpu.js reports as "not supported"), most often when another process
+  // starts Mesa at the same moment, e.g. the webgpu probe beside it on a loaded machine: 3 in
+  // 100 paired starts here. Ask again, a little later each time. Without a display the refusal
+  // is certain, and is not asked again.
+  for (let retry = 1; retry <= HEADLESSGL_RETRIES && process.env.DISPLAY && !r.works && /not supported/i.test(r.reason ?? ''); retry++) {
+    await new Promise((resolve) => setTimeout(resolve, HEADLESSGL_RETRY_MS * retry));
+    r = await runChild(['-e', HEADLESSGL_SCRIPT, gpujsPath]);
+  }
   return { ...r, works: Boolean(r.works) };
 }
 
@@ -164,8 +182,10 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
 function headlessGlReason(reason: string | undefined): string {
   const why = reason ?? 'unknown';
   if (/not supported/i.test(why)) {
-    return 'headless-gl could not create a WebGL context: is the gl package built ' +
-      '(npm install-scripts approve gl) and is there an X display (xvfb-run -a)?';
+    return process.env.DISPLAY
+      ? `headless-gl could not create a WebGL context on display ${process.env.DISPLAY} (${1 + HEADLESSGL_RETRIES} tries): ` +
+        'does that X server run, and does it offer GLX (glxinfo -B)?'
+      : 'headless-gl could not create a WebGL context: it needs an X display (run under xvfb-run -a)';
   }
   return why;
 }
