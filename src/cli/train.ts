@@ -24,7 +24,7 @@ import { chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
 import { Sampler } from '../sample/sampler';
 import {
-  CheckpointMeta, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint, resolveCheckpoint,
+  CheckpointMeta, EXTENSION, LoadedCheckpoint, checkpointPaths, hasTrainingState, loadCheckpoint, readCheckpointMeta, resolveCheckpoint,
   restoreModel, restoreModelGrowingVocab, restoreTrainingState, saveCheckpoint, snapshotPath,
 } from '../checkpoint/checkpoint';
 import { lockCheckpoint } from '../checkpoint/lock';
@@ -64,6 +64,7 @@ interface TrainOptions {
   threads: number;
   gpuMode: GpuMode;
   resume: boolean;
+  overwrite: boolean;
   initFrom?: string;
   quiet: boolean;
   json: boolean;
@@ -122,6 +123,8 @@ export function trainCommand(): Command {
     .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
     .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
     .option('--resume', 'continue the run saved under --name in --checkpoint-dir', false)
+    .option('--overwrite', 'start afresh under --name where a run is saved already, replacing it (its checkpoints and snapshots); ' +
+      'without it such a run is kept and this one refused', false)
     .option('--init-from <checkpoint>', "start a new run from a checkpoint's weights (a file, a run name in --checkpoint-dir, or 'bundled') " +
       'with a fresh optimizer and schedule: fine-tuning, or a warm restart. Its architecture is kept (and its dropout and ' +
       'weight decay unless given); characters the corpus adds join its vocabulary')
@@ -248,6 +251,9 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   if (opts.resume && opts.initFrom !== undefined) {
     throw new UsageError("--init-from starts a new run from a checkpoint's weights and --resume continues a run: give one of them");
   }
+  if (opts.resume && opts.overwrite) {
+    throw new UsageError('--resume continues the run saved under this name and --overwrite replaces it: give one of them');
+  }
   let resumed: LoadedCheckpoint | null = null;
   if (opts.resume) {
     // Checked here: loadCheckpoint's own ENOENT message is about a path, not about a run to resume.
@@ -307,6 +313,8 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     started = loadCheckpoint(file, { weightsOnly: true });
     config = startFrom(config, started, cmd, opts);
   }
+  // Before the corpus is read (or fetched): a fresh run must not land on a saved one unasked.
+  let replaced = opts.resume ? [] : savedRun(paths, config.name, opts.overwrite);
 
   const read = await readCorpus(corpusArg, opts.corporaDir, log);
   // Over the model's own vocabulary: --init-from's (grown by what the text adds), and a resumed
@@ -395,6 +403,13 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
         adamStep: optimizer.step, createdAt: new Date().toISOString(),
       };
       await saveCheckpoint(paths.latest, meta, model, optimizer, trainer.workspace);
+      // --overwrite: the replaced run's latest checkpoint is this run's now; its other files go
+      // (not before: a first save that fails, say on a full disk, leaves the old run whole).
+      if (replaced.length > 0) {
+        for (const file of replaced) fs.rmSync(file, { force: true });
+        log.info(`rnn: --overwrite: removed the replaced run's best checkpoint and snapshots (${replaced.length} files)`);
+        replaced = [];
+      }
       if (best) await saveCheckpoint(paths.best, meta, model, optimizer, trainer.workspace);
       // Weights only (a third of a training checkpoint): a snapshot is for averaging, not resuming.
       if (frozen.snapshots) await saveCheckpoint(snapshotPath(paths.snapshots, p.iteration), meta, model, null, null);
@@ -429,6 +444,33 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     process.off('SIGTERM', onSigint);
     backend.destroy();
   }
+}
+
+/**
+ * A new run under a name that holds one already would replace its checkpoints at the first save
+ * and mix its snapshots with the old run's: refused unless --overwrite, which returns the old
+ * run's files that this run's saves would not replace (its best checkpoint, its snapshots).
+ */
+function savedRun(paths: ReturnType<typeof checkpointPaths>, name: string, overwrite: boolean): string[] {
+  const snapshots = fs.existsSync(paths.snapshots)
+    ? fs.readdirSync(paths.snapshots).filter((f) => /^iter-\d+/.test(f) && f.endsWith(EXTENSION)).map((f) => path.join(paths.snapshots, f))
+    : [];
+  const held = [paths.latest, paths.best].filter((f) => fs.existsSync(f));
+  if (held.length === 0 && snapshots.length === 0) return [];
+  if (!overwrite) {
+    let what = `${snapshots.length} snapshots in ${paths.snapshots}`;
+    if (held.length > 0) {
+      try {
+        const meta = readCheckpointMeta(held[0]);
+        what = `${held[0]} (iteration ${meta.progress.iteration.toLocaleString('en-US')}, saved ${meta.createdAt.slice(0, 16).replace('T', ' ')} UTC)`;
+      } catch {
+        what = held[0];
+      }
+    }
+    throw new UsageError(`a run is saved under --name ${name} already: ${what}; continue it with --resume, ` +
+      'start another with --name, or replace it with --overwrite');
+  }
+  return [...(fs.existsSync(paths.best) ? [paths.best] : []), ...snapshots];
 }
 
 /** A checkpoint's architecture as the values of the flags that set it, keyed as TrainOptions. */

@@ -265,6 +265,51 @@ describe('rnn commands', () => {
     });
   });
 
+  describe('a fresh run under a name a run is saved as', () => {
+    const hash = (file: string): string => require('crypto').createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const filesOf = (folder: string): Record<string, string> => Object.fromEntries(fs.readdirSync(folder, { recursive: true })
+      .map(String).filter((f) => fs.statSync(path.join(folder, f)).isFile()).sort().map((f) => [f, hash(path.join(folder, f))]));
+
+    it('is refused before the corpus is read, naming the run and the ways on, and changes no file', () => {
+      const runDir = path.join(dir, 'taken');
+      expect(rnn(['train', corpus, ...TINY, '--max-iters', '10', '--checkpoint-dir', runDir, '--snapshots']).code).toBe(0);
+      const before = filesOf(runDir);
+      // Even on a corpus that does not exist: the name is checked first.
+      for (const args of [[corpus], [path.join(dir, 'no-such-corpus.txt'), '--name', 'play'], [corpus, '--cell', 'gru']]) {
+        const again = rnn(['train', ...args, ...TINY, '--max-iters', '5', '--checkpoint-dir', runDir]);
+        expect(again.code).toBe(2);
+        expect(again.stderr).toMatch(new RegExp('^rnn: a run is saved under --name play already: .*play\\.safetensors \\(iteration 10, saved ' +
+          '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC\\); continue it with --resume, start another with --name, or replace it with --overwrite\n$'));
+      }
+      // Snapshots alone (the checkpoints moved away) hold the name too: a new run's would mix with them.
+      const snapsOnly = path.join(dir, 'snaps-only');
+      fs.mkdirSync(snapsOnly);
+      fs.cpSync(path.join(runDir, 'play.snapshots'), path.join(snapsOnly, 'play.snapshots'), { recursive: true });
+      const mixed = rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', snapsOnly]);
+      expect(mixed.code).toBe(2);
+      expect(mixed.stderr).toMatch(/^rnn: a run is saved under --name play already: 2 snapshots in .*play\.snapshots; continue it with --resume/);
+      expect(rnn(['train', corpus, ...TINY, '--checkpoint-dir', runDir, '--resume', '--overwrite']).stderr)
+        .toMatch(/^rnn: --resume continues the run saved under this name and --overwrite replaces it: give one of them\n$/);
+      expect(filesOf(runDir)).toEqual(before);
+      // Another name in the same folder is a new run.
+      expect(rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', runDir, '--name', 'play2']).code).toBe(0);
+    });
+
+    it('--overwrite replaces the run whole: new checkpoints, none of the old snapshots left', () => {
+      const runDir = path.join(dir, 'replaced');
+      expect(rnn(['train', corpus, ...TINY, '--max-iters', '15', '--checkpoint-dir', runDir, '--snapshots']).code).toBe(0);
+      const run = rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', runDir, '--snapshots', '--overwrite', '--seed', '7']);
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(/--overwrite: removed the replaced run's best checkpoint and snapshots \(4 files\)/);
+      expect(fs.readdirSync(path.join(runDir, 'play.snapshots'))).toEqual(['iter-0000005.safetensors']);
+      for (const file of ['play.safetensors', 'play.best.safetensors']) {
+        const info = JSON.parse(rnn(['info', path.join(runDir, file), '--json', '--no-backends']).stdout);
+        expect(info.checkpoint.train.seed).toBe(7);
+        expect(info.checkpoint.iteration).toBe(5);
+      }
+    });
+  });
+
   it('trains on a corpus read from stdin (rnn train -), named stdin', () => {
     const out = path.join(dir, 'from-stdin');
     const run = rnn(['train', '-', ...TINY, '--max-iters', '5', '--checkpoint-dir', out, '--json'], { input: fs.readFileSync(corpus, 'utf8') });
@@ -316,7 +361,7 @@ describe('rnn commands', () => {
     // A real terminal through script(1): a spinner and colour, unless NO_COLOR is set.
     const hasScript = spawnSync('script', ['--version']).status === 0;
     (hasScript ? it : it.skip)('on a terminal: a spinner on stderr, and none of it with NO_COLOR=1', () => {
-      const command = `"${process.execPath}" "${BIN}" train "${corpus}" ${TINY.join(' ')} --max-iters 40 --checkpoint-dir "${path.join(dir, 'tty')}"`;
+      const command = `"${process.execPath}" "${BIN}" train "${corpus}" ${TINY.join(' ')} --max-iters 40 --overwrite --checkpoint-dir "${path.join(dir, 'tty')}"`;
       // ora (via is-interactive) never spins when CI is set, as on our CI: this checks a user's terminal.
       const { CI: _ci, ...userEnv } = process.env;
       const inPty = (env: Record<string, string>): string => spawnSync('script', ['-qec', command, '/dev/null'],

@@ -106,7 +106,7 @@ describe('SIGKILL while checkpoints are written', () => {
     }
     // Some kills land between the temp file's creation and its rename: the next run clears them.
     const dir = dirs.find((d) => fs.readdirSync(d).some((f) => f.endsWith('.tmp'))) ?? dirs[0];
-    const next = rnn(['train', corpus, ...FLAGS.filter((f, i) => i < FLAGS.length - 3), '--max-iters', '1', '--checkpoint-dir', dir, '--name', 'play']);
+    const next = rnn(['train', corpus, ...FLAGS.filter((f, i) => i < FLAGS.length - 3), '--max-iters', '1', '--checkpoint-dir', dir, '--name', 'play', '--overwrite']);
     expect(next.code).toBe(0);
     expect(next.stderr).toMatch(/warning: taking over the stale lock .*play.lock of PID \d+, which is no longer running/);
     expect(leftovers(dir)).toEqual([]);
@@ -125,7 +125,8 @@ describe('a full disk', () => {
   it('ulimit -f: the save fails with one line, the previous checkpoint intact, no temp file', () => {
     const dir = path.join(work, 'fsize');
     const before = previous(dir);
-    const run = spawnSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" "${BIN}" train "${corpus}" ${BIG.join(' ')} --checkpoint-dir "${dir}" -q`], { encoding: 'utf8' });
+    // --overwrite: the old run goes only once the new one's first save is whole, which it never is here.
+    const run = spawnSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" "${BIN}" train "${corpus}" ${BIG.join(' ')} --overwrite --checkpoint-dir "${dir}" -q`], { encoding: 'utf8' });
     expectRefusal({ code: run.status, stdout: run.stdout, stderr: run.stderr }, 1, /cannot save .*play.safetensors: the file is larger than this process may write \(ulimit -f\) \(EFBIG\); .* still holds the previous checkpoint/);
     expectUnchanged(dir, before);
   });
@@ -136,7 +137,7 @@ describe('a full disk', () => {
     expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', dir]).status).toBe(0);
     try {
       const before = previous(dir);
-      const run = rnn(['train', corpus, ...BIG, '--checkpoint-dir', dir, '-q']);
+      const run = rnn(['train', corpus, ...BIG, '--overwrite', '--checkpoint-dir', dir, '-q']);
       expectRefusal(run, 1, /cannot save .*play.safetensors: no space left on the device \(ENOSPC\); .* still holds the previous checkpoint/);
       expectUnchanged(dir, before);
     } finally {

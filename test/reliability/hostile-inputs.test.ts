@@ -22,7 +22,9 @@ const file = (name: string, bytes: Buffer | string): string => {
 
 let good: Buffer;
 let before: Map<string, Buffer>;
-const TRAIN = (src: string, ...more: string[]): string[] => ['train', src, ...TINY, '--max-iters', '3', '--checkpoint-dir', ckdir, '--name', 'play', ...more];
+// A run is saved as 'play' (beforeAll): a fresh run there gives --overwrite, and no bad input may touch that run even so.
+const TRAIN = (src: string, ...more: string[]): string[] => ['train', src, ...TINY, '--max-iters', '3', '--checkpoint-dir', ckdir, '--name', 'play',
+  ...(more.includes('--resume') ? [] : ['--overwrite']), ...more];
 
 beforeAll(() => {
   const r = rnn(['train', corpus, ...TINY, '--max-iters', '5', '--checkpoint-dir', ckdir, '-q']);
@@ -80,7 +82,7 @@ const optionCases: Case[] = [
   ['--val-fraction', '1.5'], ['--seq-len', ''], ['--time', '0s'], ['--time', '99999h'], ['--time', 'soon'], ['--seed', '-1'],
   ['--threads', '1000'], ['--backend', 'cuda'],
 ].map(([flag, value]) => ({
-  name: `train ${flag} '${value}'`, args: () => ['train', corpus, flag, value, '--checkpoint-dir', ckdir, '--name', 'play'], code: 2,
+  name: `train ${flag} '${value}'`, args: () => ['train', corpus, flag, value, '--checkpoint-dir', ckdir, '--name', 'play', '--overwrite'], code: 2,
   message: new RegExp(`^rnn: (option '${flag.replace(/[-]/g, '\\-')}|error: option)|argument .* is invalid|Allowed choices`),
 }));
 optionCases.push(
@@ -88,8 +90,8 @@ optionCases.push(
   { name: 'a repeated flag', args: () => TRAIN(corpus, '--hidden', '16'), code: 2, message: /--hidden is given 2 times \('8', '16'\); give it once/ },
   { name: '--threads with --backend reference', args: () => TRAIN(corpus, '--threads', '2'), code: 2, message: /--threads .* --backend reference/ },
   { name: '--resume with a conflicting architecture', args: () => TRAIN(corpus, '--resume').map((a, i, all) => (all[i - 1] === '--hidden' ? '16' : a)), code: 2, message: /--hidden 16 conflicts with the checkpoint/ },
-  { name: '--max-iters 0 without --time', args: () => ['train', corpus, '--max-iters', '0', '--checkpoint-dir', ckdir, '--name', 'play'], code: 2, message: /--max-iters 0 needs a --time/ },
-  { name: 'a model too large to fit', args: () => ['train', corpus, '--hidden', '8192', '--layers', '16', '--checkpoint-dir', ckdir, '--name', 'play'], code: 2, message: /16x8192 LSTM .* needs about [\d.]+ GiB to train .*(holds at most|available).*: lower --hidden/ },
+  { name: '--max-iters 0 without --time', args: () => ['train', corpus, '--max-iters', '0', '--checkpoint-dir', ckdir, '--name', 'play', '--overwrite'], code: 2, message: /--max-iters 0 needs a --time/ },
+  { name: 'a model too large to fit', args: () => ['train', corpus, '--hidden', '8192', '--layers', '16', '--checkpoint-dir', ckdir, '--name', 'play', '--overwrite'], code: 2, message: /16x8192 LSTM .* needs about [\d.]+ GiB to train .*(holds at most|available).*: lower --hidden/ },
   { name: 'sample --length -1', args: () => ['sample', '--length', '-1'], code: 2, message: /'-1' is invalid/ },
   { name: 'sample --top-p 1.5', args: () => ['sample', '--top-p', '1.5'], code: 2, message: /'1.5' is invalid/ },
   { name: 'sample --top-k -3', args: () => ['sample', '--top-k', '-3'], code: 2, message: /'-3' is invalid/ },
