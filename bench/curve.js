@@ -5,7 +5,11 @@
 // Both validate on the same split the same way (B=32 streams, T=64 windows, rnn's Evaluator)
 // about once a minute, and both count those passes in their wall-clock budget.
 //
-//   node bench/curve.js [--minutes 15] [--pytorch-flags "--hidden 512 --dropout 0.25"] [--skip-pytorch]
+//   node bench/curve.js [--minutes 15] [--pytorch-flags "--hidden 512 --dropout 0.25"]... [--skip-pytorch]
+//
+// --pytorch-flags may be given more than once: each is one more PyTorch run (one more column),
+// e.g. `--pytorch-flags "--cell gru --dropout 0.05 --cosine --batch 32 --seq-len 64"` for the
+// recipe our size rule chose, trained by PyTorch.
 //
 // Our only flags beyond the defaults are bookkeeping (--log, --json, a scratch --checkpoint-dir)
 // and --eval-every, set to the iterations the rule's rate estimate gives per minute so that both
@@ -26,7 +30,10 @@ const { chooseRecipe } = require(path.join(ROOT, 'dist', 'engine', 'recipe'));
 const { DEFAULTS } = require(path.join(ROOT, 'dist', 'config'));
 
 const MINUTES = Number(arg('minutes', '15'));
-const PYTORCH_FLAGS = arg('pytorch-flags', '--hidden 512 --layers 2 --dropout 0.25 --lr 2e-3 --clip 5').split(/\s+/).filter(Boolean);
+const PEER_DEFAULT = '--hidden 512 --layers 2 --dropout 0.25 --lr 2e-3 --clip 5';
+/** Every --pytorch-flags value, in order (one PyTorch run each); the issue's peer when none is given. */
+const PYTORCH_RUNS = process.argv.flatMap((a, i) => (a === '--pytorch-flags' ? [process.argv[i + 1] ?? ''] : []));
+if (PYTORCH_RUNS.length === 0) PYTORCH_RUNS.push(PEER_DEFAULT);
 const SKIP_PYTORCH = process.argv.includes('--skip-pytorch');
 
 function ours() {
@@ -60,18 +67,19 @@ function ours() {
   };
 }
 
-function pytorch() {
+function pytorch(flags, index) {
   const args = [path.join(__dirname, 'peers', 'pytorch_train.py'), '--corpus', CORPUS, '--minutes', String(MINUTES),
-    '--eval-batch', String(DEFAULTS.batchSize), '--eval-seq-len', String(DEFAULTS.seqLen), '--eval-every-s', '60', ...PYTORCH_FLAGS];
+    '--eval-batch', String(DEFAULTS.batchSize), '--eval-seq-len', String(DEFAULTS.seqLen), '--eval-every-s', '60',
+    ...flags.split(/\s+/).filter(Boolean)];
   process.stderr.write(`curve: ${SYSTEM_PYTHON} ${args.join(' ')}\n`);
   const run = spawnSync(SYSTEM_PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   if (run.status !== 0) throw new Error(`pytorch_train.py exited ${run.status}: ${run.stderr.trim().split('\n').pop()}`);
-  fs.writeFileSync(path.join(RESULTS, 'curve-pytorch.jsonl'), run.stdout);
+  fs.writeFileSync(path.join(RESULTS, index === 0 ? 'curve-pytorch.jsonl' : `curve-pytorch-${index + 1}.jsonl`), run.stdout);
   const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const last = lines[lines.length - 1];
   const s = last.settings;
   return {
-    label: `PyTorch ${torchLabel(last)} ${s.layers}x${s.hidden} LSTM, dropout ${s.dropout}, ${s.cosine ? 'cosine' : 'constant'}`,
+    label: `PyTorch ${torchLabel(last)} ${s.layers}x${s.hidden} ${(s.cell ?? 'lstm').toUpperCase()}, dropout ${s.dropout}, ${s.cosine ? 'cosine' : 'constant'}, B=${s.batch} T=${s.seq_len}`,
     points: lines.map((l) => ({ elapsedMs: l.elapsed_s * 1000, iteration: l.iteration, valLoss: l.val_loss })),
     final: last.val_loss, best: last.best_val_loss, chars: last.chars,
     command: `/usr/bin/python3 bench/peers/pytorch_train.py ${args.slice(1).join(' ')}`.replace(CORPUS, 'corpora/tinyshakespeare.txt'),
@@ -87,7 +95,7 @@ function main() {
   const when = new Date().toISOString();
   const machine = machineLine();
   const runs = [ours()];
-  if (!SKIP_PYTORCH) runs.push(pytorch());
+  if (!SKIP_PYTORCH) PYTORCH_RUNS.forEach((flags, i) => runs.push(pytorch(flags, i)));
   const fmt = (v) => (v === null || v === undefined ? '—' : v.toFixed(4));
   const md = [`# ${MINUTES} minutes of training, side by side (bench/curve.js)`, '', `${when}; ${machine}.`, ''];
   md.push(`rnn chose: ${runs[0].chose}`, '');
@@ -100,7 +108,7 @@ function main() {
   md.push(`| characters trained | ${runs.map((r) => r.chars.toLocaleString('en-US')).join(' | ')} |`, '');
   md.push('Validation loss in nats/char, the latest pass at or before each minute (both clocks count their validation passes).', '');
   for (const r of runs) md.push(`- \`${r.command}\``);
-  md.push('', `Command: \`node ${path.relative(ROOT, __filename)} ${process.argv.slice(2).join(' ')}\``.trim());
+  md.push('', `Command: \`node ${path.relative(ROOT, __filename)} ${process.argv.slice(2).map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}\``.trim());
   fs.writeFileSync(path.join(RESULTS, 'curve.md'), `${md.join('\n')}\n`);
   process.stdout.write(`${md.join('\n')}\n`);
 }

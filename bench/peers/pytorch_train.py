@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""The PyTorch peer for a wall-clock race: train a char-LSTM for --minutes, validating as `rnn train` does.
+"""The PyTorch peer for a wall-clock race: train a char-LSTM or char-GRU for --minutes, validating as `rnn train` does.
 
-Model: Embedding(V, E) → nn.LSTM(E, H, num_layers=L, dropout=p) → Dropout(p) → Linear(H, V), i.e.
+Model: Embedding(V, E) → nn.LSTM or nn.GRU (--cell) (E, H, num_layers=L, dropout=p) → Dropout(p) → Linear(H, V), i.e.
 dropout between the stacked layers and before the decoder, as `rnn train --dropout p` places it.
 Training is stateful truncated BPTT as in src/engine/trainer.ts and bench/peers/pytorch_lstm.py:
 B contiguous streams over the training split, windows of T steps, the state carried and
@@ -38,6 +38,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpus", default="corpora/tinyshakespeare.txt")
     p.add_argument("--minutes", type=float, default=15)
+    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--embedding", type=int, default=64)
@@ -69,22 +70,24 @@ from tbptt import encode, streams_of, train_window, zero_state as lstm_zero_stat
 torch.set_num_threads(ARGS.threads)
 
 
-class CharLSTM(nn.Module):
+class CharRNN(nn.Module):
     def __init__(self, vocab_size):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, ARGS.embedding)
-        self.lstm = nn.LSTM(ARGS.embedding, ARGS.hidden, num_layers=ARGS.layers, dropout=ARGS.dropout)
+        cell = nn.LSTM if ARGS.cell == "lstm" else nn.GRU
+        self.rnn = cell(ARGS.embedding, ARGS.hidden, num_layers=ARGS.layers, dropout=ARGS.dropout)
         self.drop = nn.Dropout(ARGS.dropout)
         self.decoder = nn.Linear(ARGS.hidden, vocab_size)
 
     def forward(self, inputs, state):
         # inputs: [T, B] → logits: [T, B, V]
-        out, state = self.lstm(self.embedding(inputs), state)
+        out, state = self.rnn(self.embedding(inputs), state)
         return self.decoder(self.drop(out)), state
 
 
 def zero_state(batch):
-    return lstm_zero_state(ARGS.layers, batch, ARGS.hidden)
+    h, c = lstm_zero_state(ARGS.layers, batch, ARGS.hidden)
+    return (h, c) if ARGS.cell == "lstm" else h
 
 
 def validation_loss(model, val):
@@ -116,7 +119,7 @@ def main():
     val_count = math.floor(len(ids) * ARGS.val_fraction)
     train_ids, val_ids = ids[: len(ids) - val_count], ids[len(ids) - val_count :]
 
-    model = CharLSTM(len(chars))
+    model = CharRNN(len(chars))
     optimizer = torch.optim.Adam(model.parameters(), lr=ARGS.lr)
     B, T = ARGS.batch, ARGS.seq_len
     streams, length = streams_of(train_ids, B)

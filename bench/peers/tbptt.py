@@ -1,5 +1,6 @@
 """What the PyTorch peers share with each other and with src/engine: code-point ids, the B-stream
-layout of src/data/batcher.ts, the LSTM's zero state, and one stateful truncated-BPTT step.
+layout of src/data/batcher.ts, the LSTM's zero state, and one stateful truncated-BPTT step (of
+any nn.LSTM / nn.GRU model).
 
 Import it after setting OPENBLAS_NUM_THREADS: importing torch loads OpenBLAS.
 """
@@ -36,7 +37,8 @@ def train_window(model, optimizer, loss_fn, streams, w, T, state, clip):
     B = streams.shape[1]
     inputs = streams[w * T : w * T + T]
     targets = streams[w * T + 1 : w * T + T + 1]
-    state = tuple(s.detach() for s in state)
+    # nn.LSTM's state is (h, c); nn.GRU's and nn.RNN's is h alone.
+    state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
     logits, state = model(inputs, state)
     loss = loss_fn(logits.reshape(T * B, -1), targets.reshape(T * B))
     optimizer.zero_grad(set_to_none=True)
