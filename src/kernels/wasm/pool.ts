@@ -7,12 +7,19 @@
 // the chunks itself: a job is never slower than running it alone plus a few atomics.
 // Control block, int32:
 //   SEQ    job number, bumped (and notified) to post a job
-//   CLAIM  (SEQ & 0x1fffff) << 10 | next unclaimed chunk; the tag stops a worker that read
-//          an older job's arguments from claiming a chunk of a newer job
+//   CLAIM  (SEQ & 0x1fffff) << 10 | next unclaimed chunk. The tag stops a worker that read an
+//          older job's arguments from claiming a chunk of a newer job; and before a job's
+//          arguments are written, CLAIM is closed (the old tag, chunk 1023: more than any job
+//          has), so a worker that woke for the old job and read some of the new job's
+//          arguments (its chunk count, say) finds nothing to claim. Without the close, such a
+//          worker claimed the old job's next index under the new count: a chunk run twice (an
+//          accumulating product added twice) or with mixed arguments, or a DONE count past
+//          CHUNKS that no job could reach (a 60 s stall).
 //   DONE   chunks finished; the job is over when DONE = CHUNKS
 //   FAILED 1 if a chunk threw on a worker
 //   OP, CHUNKS, ARGC, ARGS…  the kernel (index into the name table) and its int32 arguments;
-//          a chunked kernel is called as kernel(...ARGS, chunk, scratch)
+//          a chunked kernel is called as kernel(...ARGS, chunk, scratch). Written and read with
+//          Atomics, so the order above holds in the memory model and not only on x86.
 // Idle threads spin briefly on Atomics.load before sleeping in Atomics.wait, so back-to-back
 // kernels skip the futex wake-up and an idle worker does not burn a core.
 
@@ -47,13 +54,13 @@ for (;;) {
     if (++spins > ${SPIN}) { Atomics.wait(ctl, ${SEQ}, seen); spins = 0; }
   }
   seen = Atomics.load(ctl, ${SEQ});
-  const op = ctl[${OP}];
+  const op = Atomics.load(ctl, ${OP});
   if (op === ${QUIT}) break;
   const tag = (seen & ${TAG_MASK}) << ${CHUNK_BITS};
-  const chunks = ctl[${CHUNKS}];
-  const argc = ctl[${ARGC}];
+  const chunks = Atomics.load(ctl, ${CHUNKS});
+  const argc = Atomics.load(ctl, ${ARGC});
   args.length = argc + 2;
-  for (let i = 0; i < argc; i++) args[i] = ctl[${ARGS} + i];
+  for (let i = 0; i < argc; i++) args[i] = Atomics.load(ctl, ${ARGS} + i);
   args[argc + 1] = scratch;
   for (;;) {
     const claim = Atomics.load(ctl, ${CLAIM});
@@ -152,12 +159,14 @@ export class ThreadPool {
     if (args.length > MAX_ARGS) throw new Error(`wasm backend: ${args.length} arguments for ${name}; at most ${MAX_ARGS}`);
     if (!(chunks >= 1 && chunks <= MAX_CHUNKS)) throw new Error(`wasm backend: ${chunks} chunks; at most ${MAX_CHUNKS}`);
     const ctl = this.ctl;
+    // Closed first: no worker may claim under the last job's tag once its arguments change.
+    Atomics.store(ctl, CLAIM, ((this.seq & TAG_MASK) << CHUNK_BITS) | CHUNK_MASK);
     const seq = ++this.seq;
     const tag = (seq & TAG_MASK) << CHUNK_BITS;
-    ctl[OP] = op;
-    ctl[CHUNKS] = chunks;
-    ctl[ARGC] = args.length;
-    for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i];
+    Atomics.store(ctl, OP, op);
+    Atomics.store(ctl, CHUNKS, chunks);
+    Atomics.store(ctl, ARGC, args.length);
+    for (let i = 0; i < args.length; i++) Atomics.store(ctl, ARGS + i, args[i]);
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, CLAIM, tag);
     Atomics.store(ctl, SEQ, seq);
@@ -215,7 +224,8 @@ export class ThreadPool {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.ctl[OP] = QUIT;
+    Atomics.store(this.ctl, CLAIM, ((this.seq & TAG_MASK) << CHUNK_BITS) | CHUNK_MASK);
+    Atomics.store(this.ctl, OP, QUIT);
     Atomics.store(this.ctl, SEQ, ++this.seq);
     Atomics.notify(this.ctl, SEQ);
     for (const worker of this.workers) void worker.terminate();
