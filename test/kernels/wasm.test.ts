@@ -40,7 +40,9 @@ describe('wasm backend', () => {
   });
 
   // Each module sums every element of C the same way however C is cut between threads: the
-  // packed path cuts by rows on micro-tile edges, the few-row path by columns.
+  // packed path cuts by rows on micro-tile edges (and, with few row tiles, a per-step product,
+  // by columns on panel edges too), the few-row path by columns. Row counts off the tile
+  // height run the narrower edge kernels.
   for (const simd of ['plain', 'relaxed'] as const) {
     it(`products give the same bits on one thread and two (${simd} module)`, async () => {
       const [a1, a2] = [await createWasmBackend({ threads: 1, simd }), await createWasmBackend({ threads: 2, simd })];
@@ -49,6 +51,7 @@ describe('wasm backend', () => {
         for (const [M, K, N, opts] of [
           [50, 256, 1024, { transposeB: true }], [130, 300, 67, {}], [1030, 64, 40, { transposeA: true, accumulate: true }],
           [3, 203, 1001, { transposeB: true }], [2, 517, 1030, {}], [5, 300, 1001, { transposeA: true }],
+          [32, 512, 1536, { transposeB: true }], [26, 333, 517, { accumulate: true }], [9, 250, 1003, { transposeA: true }],
         ] as Array<[number, number, number, MatmulOptions]>) {
           const data = [opts.transposeA ? K * M : M * K, N * K, M * N].map((n) => Float64Array.from({ length: n }, () => rng.uniform() * 2 - 1));
           const product = async (be: Backend): Promise<Buffer> => {

@@ -36,15 +36,24 @@ export function packBChunk(
   packBPanels(K, N, b, ldb, transB, sliceStart(panels, chunks, chunk), sliceStart(panels, chunks, chunk + 1), dst);
 }
 
-/** gemmPackedB on one slice of C's rows, cut on micro-tile edges. */
+/**
+ * gemmPackedB on one rectangle of C: its rows cut into rowChunks slices on micro-tile edges, its
+ * columns into chunks / rowChunks slices on panel edges. Chunk i is row slice i % rowChunks of
+ * column slice i / rowChunks, so chunks claimed one after another share their B panels.
+ */
 export function gemmPackedBChunk(
   M: i32, N: i32, K: i32, a: usize, lda: i32, transA: i32, bp: usize,
-  c: usize, ldc: i32, accumulate: i32, chunks: i32, chunk: i32, scratch: usize,
+  c: usize, ldc: i32, accumulate: i32, rowChunks: i32, chunks: i32, chunk: i32, scratch: usize,
 ): void {
+  const colChunks = chunks / rowChunks;
+  const rowChunk = chunk % rowChunks, colChunk = chunk / rowChunks;
   const tiles = (M + MR - 1) / MR;
-  const lo = min(M, sliceStart(tiles, chunks, chunk) * MR);
-  const hi = min(M, sliceStart(tiles, chunks, chunk + 1) * MR);
-  gemmPackedB(M, N, K, a, lda, transA, bp, c, ldc, accumulate, lo, hi, scratch);
+  const m0 = min(M, sliceStart(tiles, rowChunks, rowChunk) * MR);
+  const m1 = min(M, sliceStart(tiles, rowChunks, rowChunk + 1) * MR);
+  const panels = (N + NR - 1) / NR;
+  const n0 = min(N, sliceStart(panels, colChunks, colChunk) * NR);
+  const n1 = min(N, sliceStart(panels, colChunks, colChunk + 1) * NR);
+  gemmPackedB(M, N, K, a, lda, transA, bp, c, ldc, accumulate, m0, m1, n0, n1, scratch);
 }
 
 /** gemmQ8 on one slice of C's columns, cut on 4-column edges (its dot4). */

@@ -158,12 +158,70 @@ function packB(b: usize, ldb: i32, transB: i32, p0: i32, kc: i32, j0: i32, nc: i
 
 // One MR×NR tile: C[0:rows, 0:cols] (+)= Apanel[kc, MR]ᵀ · Bpanel[kc, NR]. Full tiles go
 // straight to C; edge tiles go through tmp so the padded lanes are never written.
+// A tile of fewer rows than MR (the last of a product whose M is not a multiple of MR: a
+// per-step product of B = 32 rows is 5 tiles of 6 and one of 2) runs a kernel with only the
+// accumulators it needs: the full kernel would spend 6 rows' work on 2. Every element is the
+// same fused sum in the same k order whichever kernel computes it, so results keep their bits.
 @inline function microKernel(
   kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
   rows: i32, cols: i32, tmp: usize,
 ): void {
-  if (MR == 6) microKernel6(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+  if (rows <= 2) microKernelRows2(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+  else if (MR == 6 && rows <= 4) microKernelRows4(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+  else if (MR == 6) microKernel6(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
   else microKernel4(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+}
+
+// Rows 0..1 of an MR-row A panel (still MR floats per k) times one B panel, via tmp.
+function microKernelRows2(
+  kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
+  rows: i32, cols: i32, tmp: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd4(a, b0, c00); c01 = madd4(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd4(a, b0, c10); c11 = madd4(a, b1, c11);
+    ap += <usize>MR << 2;
+    bp += 32;
+  }
+  v128.store(tmp, c00); v128.store(tmp, c01, 16);
+  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
+  storeEdge(tmp, c, <usize>ldc << 2, accumulate, rows, cols);
+}
+
+// Rows 0..3 of a 6-row A panel (the relaxed module) times one B panel, via tmp.
+function microKernelRows4(
+  kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
+  rows: i32, cols: i32, tmp: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd4(a, b0, c00); c01 = madd4(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd4(a, b0, c10); c11 = madd4(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd4(a, b0, c20); c21 = madd4(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd4(a, b0, c30); c31 = madd4(a, b1, c31);
+    ap += <usize>MR << 2;
+    bp += 32;
+  }
+  v128.store(tmp, c00); v128.store(tmp, c01, 16);
+  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
+  v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
+  v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
+  storeEdge(tmp, c, <usize>ldc << 2, accumulate, rows, cols);
 }
 
 // c (+)= acc for one row of a tile: two vectors at p.
@@ -445,17 +503,18 @@ export function packBPanels(K: i32, N: i32, b: usize, ldb: i32, transB: i32, p0:
 }
 
 /**
- * C[m0:m1, :] (+)= (op(A)·op(B))[m0:m1, :] with op(B) already packed by packBPanels into bp.
- * The same K slices and micro-kernel as gemm(), so every element is summed in the same order.
+ * C[m0:m1, n0:n1] (+)= (op(A)·op(B))[m0:m1, n0:n1] with op(B) already packed by packBPanels
+ * into bp; n0 on a panel edge (a multiple of NR). The same K slices and micro-kernel as gemm(),
+ * so every element is summed in the same order, whatever rectangle computes it.
  */
 export function gemmPackedB(
   M: i32, N: i32, K: i32, a: usize, lda: i32, transA: i32, bp: usize,
-  c: usize, ldc: i32, accumulate: i32, m0: i32, m1: i32, scratch: usize,
+  c: usize, ldc: i32, accumulate: i32, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize,
 ): void {
-  if (m0 >= m1 || N == 0) return;
+  if (m0 >= m1 || n0 >= n1) return;
   if (K == 0) {
     if (!accumulate) {
-      for (let i = m0; i < m1; i++) memory.fill(c + (<usize>i * ldc << 2), 0, <usize>N << 2);
+      for (let i = m0; i < m1; i++) memory.fill(c + ((<usize>i * ldc + n0) << 2), 0, <usize>(n1 - n0) << 2);
     }
     return;
   }
@@ -470,9 +529,9 @@ export function gemmPackedB(
     for (let ic = m0; ic < m1; ic += MC) {
       const mc = min(MC, m1 - ic);
       packA(a, lda, transA, ic, mc, pc, kc, aPack);
-      for (let jr = 0; jr < N; jr += NR) {
+      for (let jr = n0; jr < n1; jr += NR) {
         const panel = slice + (<usize>(jr * kc) << 2);
-        const cols = min(NR, N - jr);
+        const cols = min(NR, n1 - jr);
         for (let ir = 0; ir < mc; ir += MR) {
           microKernel(
             kc, aPack + (<usize>(ir * kc) << 2), panel,
