@@ -118,6 +118,8 @@ export class Workspace {
   readonly layerOutput: Tensor[] = []; // rows of hidden for steps 0..T-1: [T·B, H]
   readonly layerPrev: Tensor[] = [];   // rows of hidden for steps -1..T-2: [T·B, H]
 
+  /** drawMasks' host buffer, [T·B·H], made on first use. */
+  private maskHost: Float32Array | null = null;
   /** Zoneout probabilities of h and (the LSTMs) c (0: none): what a training mask keeps with. */
   private readonly zoneout: number;
   private readonly zoneoutCell: number;
@@ -207,9 +209,9 @@ export class Workspace {
     const { dropout } = this.mode, zoneout = this.zoneout, zoneoutCell = this.zoneoutCell;
     const be = this.backend;
     const n = this.steps * this.batchSize * this.hidden[0].cols;
-    const host = new Float32Array(n);
+    const host = (this.maskHost ??= new Float32Array(n));
     const bernoulli = (keepValue: number, dropValue: number, p: number): Float32Array => {
-      for (let i = 0; i < n; i++) host[i] = rng.uniform() < p ? dropValue : keepValue;
+      rng.fillBernoulli(host, p, dropValue, keepValue);
       return host;
     };
     for (let l = 0; l < this.hidden.length; l++) {

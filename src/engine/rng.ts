@@ -39,6 +39,33 @@ export class Rng {
     return this.nextUint32() / 4294967296;
   }
 
+  /**
+   * out[i] = uniform() < p ? hit : miss for every i, drawing exactly what that loop would (so
+   * masks keep their bits), with the state in locals: twice the loop's speed, which mattered
+   * at a dropout mask of 1M units per layer per step (8 ms of a 390 ms step at 2x512).
+   */
+  fillBernoulli(out: Float32Array, p: number, hit: number, miss: number): void {
+    // uniform() < p ⇔ u / 2³² < p ⇔ u < p·2³²: the division by a power of two is exact.
+    const threshold = p * 4294967296;
+    let s0 = this.s[0] | 0, s1 = this.s[1] | 0, s2 = this.s[2] | 0, s3 = this.s[3] | 0;
+    for (let i = 0; i < out.length; i++) {
+      const x = Math.imul(s1, 5);
+      const u = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = u < threshold ? hit : miss;
+    }
+    this.s[0] = s0;
+    this.s[1] = s1;
+    this.s[2] = s2;
+    this.s[3] = s3;
+  }
+
   /** Standard normal (Box–Muller). */
   normal(): number {
     let u = 0;
