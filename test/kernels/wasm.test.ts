@@ -281,6 +281,36 @@ describe('wasm backend', () => {
     });
   }
 
+  // Bias add, column sums, products and Adam are cut across threads above 64k floats (sums by
+  // columns, so each column still adds its rows in order): the same bits as one thread.
+  it('memory-bound kernels give the same bits on one thread and two', async () => {
+    const rows = 517, cols = 131, n = 70001;
+    const run = async (be: Backend): Promise<Float32Array[]> => {
+      const rng = new Rng(11);
+      const make = (r: number, c: number): Tensor => {
+        const t = be.alloc(r, c);
+        be.upload(t, Float64Array.from({ length: r * c }, () => rng.uniform() * 2 - 1));
+        return t;
+      };
+      const a = make(rows, cols), bias = make(1, cols), sums = make(1, cols), acc = make(1, cols);
+      be.addRowVector(a, bias);
+      be.sumRows(a, sums, false);
+      be.sumRows(a, acc, true);
+      const x = make(1, n), y = make(1, n), prod = make(1, n);
+      be.mul(x, y, prod);
+      const p = make(1, n), g = make(1, n), m = make(1, n), v = make(1, n);
+      be.mul(v, v, v); // Adam's second moment is not negative
+      const norm = be.alloc(1, 1);
+      be.sumSquares(g, norm, false);
+      be.adamStep(p, g, m, v, { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, weightDecay: 0.01 }, norm, 5);
+      const out = await Promise.all([a, sums, acc, prod, p, m, v].map(async (t) => (await be.download(t)) as Float32Array));
+      [a, bias, sums, acc, x, y, prod, p, g, m, v, norm].forEach((t) => be.dispose(t));
+      return out;
+    };
+    const [a, b] = [await run(one), await run(two)];
+    a.forEach((x, i) => expect(Buffer.from(b[i].buffer).equals(Buffer.from(x.buffer))).toBe(true));
+  });
+
   it('rejects a bad thread count', async () => {
     await expect(createWasmBackend({ threads: 0 })).rejects.toThrow(/threads/);
   });

@@ -48,6 +48,10 @@ export interface Kernels {
   gemmChunk(...args: number[]): void;
   packBChunk(...args: number[]): void;
   gemmPackedBChunk(...args: number[]): void;
+  addRowVectorChunk(...args: number[]): void;
+  sumRowsChunk(...args: number[]): void;
+  mulChunk(...args: number[]): void;
+  adamStepChunk(...args: number[]): void;
   adamStep(
     p: number, g: number, m: number, v: number, n: number,
     lr: number, beta1: number, beta2: number, eps: number, bc1: number, bc2: number, scale: number, decay: number,
@@ -70,7 +74,10 @@ export type WasmSimd = 'plain' | 'relaxed';
 type CellKernelFn = (...args: number[]) => void;
 
 /** Kernels the workers can run: chunked, int32 arguments only (see pool.ts). */
-export const THREADED_KERNELS = ['gemmChunk', 'packBChunk', 'gemmPackedBChunk', 'gemmQ8Chunk', ...CELL_KERNEL_NAMES];
+export const THREADED_KERNELS = [
+  'gemmChunk', 'packBChunk', 'gemmPackedBChunk', 'gemmQ8Chunk',
+  'addRowVectorChunk', 'sumRowsChunk', 'mulChunk', 'adamStepChunk', ...CELL_KERNEL_NAMES,
+];
 
 // The micro-tile's columns in assembly/gemm.ts (its rows, MR, depend on the module: see
 // microTileRows): splits between threads fall on tile edges.
@@ -97,6 +104,17 @@ const MIN_CHUNK_FLOPS = 1 << 19;
 const PARALLEL_MIN_GATE_UNITS = 8192;
 /** A packed op(B) of fewer floats is packed on one thread (~1 ns a float). */
 const PARALLEL_MIN_PACK_FLOATS = 1 << 15;
+/**
+ * Memory-bound kernels (bias add, column sums, products, Adam) over fewer floats run on one
+ * thread. At 2x512 (B=32, T=64) they took 17 ms of a 370 ms step on one thread, the worker idle.
+ */
+const PARALLEL_MIN_POINTWISE = 1 << 16;
+/** An f32's bits as an int32, for a float argument of a threaded kernel (the pool passes int32s). */
+const F32 = new Float32Array(1), F32_BITS = new Int32Array(F32.buffer);
+function f32Bits(x: number): number {
+  F32[0] = x;
+  return F32_BITS[0];
+}
 /** Packed B operands kept; past this the cache is emptied (a model uses about 4 per layer). */
 const MAX_PACKED = 32;
 
@@ -419,15 +437,27 @@ export class WasmBackend implements Backend {
   addRowVector(outx: Tensor, biasx: Tensor): void {
     const out = this.t(outx), bias = this.t(biasx);
     if (bias.size !== out.cols) throw new Error(`addRowVector: bias of ${bias.size} for ${out.cols} columns`);
-    this.kernels.addRowVector(out.ptr, bias.ptr, out.rows, out.cols);
     this.wroteTensor(out);
+    if (this.pool && out.rows >= 2 && out.size >= PARALLEL_MIN_POINTWISE) {
+      const chunks = Math.min(out.rows, CHUNKS_PER_THREAD * this.threads);
+      this.pool.run('addRowVectorChunk', [out.ptr, bias.ptr, out.rows, out.cols, chunks], chunks, this.scratch[0],
+        this.kernels.addRowVectorChunk);
+      return;
+    }
+    this.kernels.addRowVector(out.ptr, bias.ptr, out.rows, out.cols);
   }
 
   sumRows(ax: Tensor, outx: Tensor, accumulate: boolean): void {
     const a = this.t(ax), out = this.t(outx);
     if (out.size !== a.cols) throw new Error(`sumRows: out of ${out.size} for ${a.cols} columns`);
-    this.kernels.sumRows(a.ptr, out.ptr, a.rows, a.cols, accumulate ? 1 : 0);
     this.wroteTensor(out);
+    if (this.pool && a.cols >= 8 && a.size >= PARALLEL_MIN_POINTWISE) {
+      const chunks = Math.min(Math.ceil(a.cols / 4), this.threads);
+      this.pool.run('sumRowsChunk', [a.ptr, out.ptr, a.rows, a.cols, accumulate ? 1 : 0, chunks], chunks, this.scratch[0],
+        this.kernels.sumRowsChunk);
+      return;
+    }
+    this.kernels.sumRows(a.ptr, out.ptr, a.rows, a.cols, accumulate ? 1 : 0);
   }
 
   fill(x: Tensor, value: number): void {
@@ -509,7 +539,13 @@ export class WasmBackend implements Backend {
     const n = sameShape('mul', ax, bx, outx);
     const out = this.t(outx);
     this.wroteTensor(out);
-    this.kernels.mul(this.t(ax).ptr, this.t(bx).ptr, out.ptr, n);
+    const a = this.t(ax).ptr, b = this.t(bx).ptr;
+    if (this.pool && n >= PARALLEL_MIN_POINTWISE) {
+      const chunks = CHUNKS_PER_THREAD * this.threads;
+      this.pool.run('mulChunk', [a, b, out.ptr, n, chunks], chunks, this.scratch[0], this.kernels.mulChunk);
+      return;
+    }
+    this.kernels.mul(a, b, out.ptr, n);
   }
 
   add(ax: Tensor, bx: Tensor, outx: Tensor): void {
@@ -583,9 +619,17 @@ export class WasmBackend implements Backend {
     const scale = normSqx ? clipScale(this.heap.f32[this.t(normSqx).ptr >>> 2], clipNorm) : 1;
     const { lr, beta1, beta2, eps } = hyper;
     const { bc1, bc2, decay } = adamScalars(hyper);
-    this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale, decay);
     this.wroteTensor(p);
     this.wroteTensor(m);
     this.wroteTensor(v);
+    if (this.pool && p.size >= PARALLEL_MIN_POINTWISE) {
+      // The kernel takes f32s: the bits of each value rounded to float32, as a direct call passes.
+      const floats = [lr, beta1, beta2, eps, bc1, bc2, scale, decay].map(f32Bits);
+      const chunks = CHUNKS_PER_THREAD * this.threads;
+      this.pool.run('adamStepChunk', [p.ptr, grad.ptr, m.ptr, v.ptr, p.size, ...floats, chunks], chunks, this.scratch[0],
+        this.kernels.adamStepChunk);
+      return;
+    }
+    this.kernels.adamStep(p.ptr, grad.ptr, m.ptr, v.ptr, p.size, lr, beta1, beta2, eps, bc1, bc2, scale, decay);
   }
 }

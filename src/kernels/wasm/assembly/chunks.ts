@@ -8,6 +8,9 @@
 
 import { gemm, gemmPackedB, packBPanels, MR, NR } from './gemm';
 import { gemmQ8 } from './quant';
+import { addRowVector, sumRows } from './pointwise';
+import { mul } from './elementwise';
+import { adamStep } from './adam';
 
 // [lo, hi) of chunk `chunk` when `units` are cut into `chunks` near-equal slices.
 @inline function sliceStart(units: i32, chunks: i32, chunk: i32): i32 {
@@ -65,4 +68,48 @@ export function gemmQ8Chunk(
   const lo = min(N, sliceStart(units, chunks, chunk) * 4);
   const hi = min(N, sliceStart(units, chunks, chunk + 1) * 4);
   gemmQ8(M, N, K, a, lda, q, scales, c, ldc, accumulate, lo, hi, scratch);
+}
+
+// ---- memory-bound kernels, cut so that every element is computed as on one thread -------
+
+/** addRowVector on one slice of out's rows. */
+export function addRowVectorChunk(out: usize, bias: usize, rows: i32, cols: i32, chunks: i32, chunk: i32, scratch: usize): void {
+  const r0 = sliceStart(rows, chunks, chunk), r1 = sliceStart(rows, chunks, chunk + 1);
+  addRowVector(out + (<usize>r0 * cols << 2), bias, r1 - r0, cols);
+}
+
+/** sumRows on one slice of the columns, cut on 4-float edges: each column sums its rows in order. */
+export function sumRowsChunk(
+  a: usize, out: usize, rows: i32, cols: i32, accumulate: i32, chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const quads = (cols + 3) / 4;
+  const c0 = min(cols, sliceStart(quads, chunks, chunk) * 4), c1 = min(cols, sliceStart(quads, chunks, chunk + 1) * 4);
+  if (c0 >= c1) return;
+  const width = c1 - c0;
+  const o = <usize>c0 << 2;
+  if (!accumulate) memory.fill(out + o, 0, <usize>width << 2);
+  // One row at a time over the slice: sumRows with a row stride of cols.
+  for (let r = 0; r < rows; r++) sumRows(a + (<usize>r * cols << 2) + o, out + o, 1, width, 1);
+}
+
+/** mul on one slice of the n elements, cut on 4-float edges. */
+export function mulChunk(a: usize, b: usize, out: usize, n: i32, chunks: i32, chunk: i32, scratch: usize): void {
+  const quads = (n + 3) / 4;
+  const i0 = min(n, sliceStart(quads, chunks, chunk) * 4), i1 = min(n, sliceStart(quads, chunks, chunk + 1) * 4);
+  const o = <usize>i0 << 2;
+  mul(a + o, b + o, out + o, i1 - i0);
+}
+
+/** adamStep on one slice of the n parameters; the float hyperparameters come as their bits. */
+export function adamStepChunk(
+  p: usize, g: usize, m: usize, v: usize, n: i32,
+  lr: i32, beta1: i32, beta2: i32, eps: i32, bc1: i32, bc2: i32, scale: i32, decay: i32,
+  chunks: i32, chunk: i32, scratch: usize,
+): void {
+  const quads = (n + 3) / 4;
+  const i0 = min(n, sliceStart(quads, chunks, chunk) * 4), i1 = min(n, sliceStart(quads, chunks, chunk + 1) * 4);
+  const o = <usize>i0 << 2;
+  adamStep(p + o, g + o, m + o, v + o, i1 - i0,
+    reinterpret<f32>(lr), reinterpret<f32>(beta1), reinterpret<f32>(beta2), reinterpret<f32>(eps),
+    reinterpret<f32>(bc1), reinterpret<f32>(bc2), reinterpret<f32>(scale), reinterpret<f32>(decay));
 }

@@ -20,5 +20,5 @@ export function heapBase(): usize {
   return __heap_base;
 }
 export {
-  gemmChunk, packBChunk, gemmPackedBChunk, gemmQ8Chunk,
+  gemmChunk, packBChunk, gemmPackedBChunk, gemmQ8Chunk, addRowVectorChunk, sumRowsChunk, mulChunk, adamStepChunk,
 } from './chunks';
