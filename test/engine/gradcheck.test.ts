@@ -21,6 +21,8 @@ interface Variant {
   zoneoutCell?: number;
   /** Training masks (0/1 dropout and zoneout draws) or evaluation (zoneout's expectation). */
   training: boolean;
+  /** Layer 0 through the [V, G·H] input table (usesInputTable; too few rows here to be the default). */
+  inputTable?: boolean;
 }
 
 const VARIANTS: Variant[] = [
@@ -32,11 +34,15 @@ const VARIANTS: Variant[] = [
   { cell: 'lstm', dropout: 0, zoneout: 0.3, training: false },
   { cell: 'lstm', dropout: 0, zoneout: 0.1, zoneoutCell: 0.5, training: true },
   { cell: 'peephole', dropout: 0, zoneout: 0.05, zoneoutCell: 0.5, training: false },
+  { cell: 'gru', dropout: 0.3, zoneout: 0, training: true, inputTable: true },
+  { cell: 'lstm', dropout: 0, zoneout: 0.3, training: true, inputTable: true },
+  { cell: 'rnn-relu', dropout: 0, zoneout: 0, training: true, inputTable: true },
 ];
 
 const label = (v: Variant): string =>
   `${v.cell}${v.dropout ? ` dropout ${v.dropout}` : ''}${v.zoneout || v.zoneoutCell !== undefined ? ` zoneout ${v.zoneout}` +
-    `${v.zoneoutCell !== undefined ? `, c ${v.zoneoutCell}` : ''}${v.training ? '' : ' (evaluation)'}` : ''}`;
+    `${v.zoneoutCell !== undefined ? `, c ${v.zoneoutCell}` : ''}${v.training ? '' : ' (evaluation)'}` : ''}` +
+  `${v.inputTable ? ', input table' : ''}`;
 
 interface Ctx { model: Model; ws: Workspace; h0: Float64Array[]; c0: Float64Array[] }
 
@@ -50,7 +56,7 @@ async function setup(backend: Backend, v: Variant): Promise<Ctx> {
     const values = Float64Array.from(await backend.download(p.value), (x) => x + (rng.uniform() - 0.5) * 0.2);
     backend.upload(p.value, values);
   }
-  const ws = model.workspace(B, T, { training: v.training, dropout: v.dropout });
+  const ws = model.workspace(B, T, { training: v.training, dropout: v.dropout, inputTable: v.inputTable ?? false });
   // The masks stay fixed while the finite differences run: the loss is then a smooth function.
   ws.drawMasks(new Rng(7));
   const tokens = Int32Array.from({ length: T * B }, () => Math.floor(rng.uniform() * V));
@@ -158,3 +164,20 @@ for (const entry of GRADCHECK_BACKENDS) {
     });
   }
 }
+
+// The input table is the same function: loss and every gradient agree with the direct projection.
+describe('layer 0 through the input table', () => {
+  it('gives the loss and gradients of the direct projection (float64)', async () => {
+    const backend = new ReferenceBackend('float64');
+    const variant: Variant = { cell: 'gru', dropout: 0.3, zoneout: 0.2, training: true };
+    const runs: Array<{ loss: number; grads: Float64Array[] }> = [];
+    for (const inputTable of [false, true]) {
+      const ctx = await setup(backend, { ...variant, inputTable });
+      const loss = await meanLoss(backend, ctx);
+      ctx.model.backward(ctx.ws);
+      runs.push({ loss, grads: await Promise.all(ctx.model.params.map(async (p) => Float64Array.from(await backend.download(p.grad)))) });
+    }
+    expect(runs[1].loss).toBeCloseTo(runs[0].loss, 12);
+    runs[0].grads.forEach((g, i) => g.forEach((x, j) => expect(Math.abs(runs[1].grads[i][j] - x)).toBeLessThan(1e-12)));
+  });
+});
