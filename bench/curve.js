@@ -12,8 +12,12 @@
 // recipe our size rule chose, trained by PyTorch.
 //
 // Our only flags beyond the defaults are bookkeeping (--log, --json, a scratch --checkpoint-dir)
-// and --eval-every, set to the iterations the rule's rate estimate gives per minute so that both
-// curves have a point a minute. Writes bench/results/curve.md and the JSON lines of both runs.
+// and --eval-every, set so that a validation pass comes about once a minute of wall clock, as
+// PyTorch's --eval-every-s 60 does: from this machine's training rate at the size the rule
+// chose, measured first by bench/train-worker.js for 20 s (the rule's own rates are another
+// machine's, and a faster engine would otherwise pay for more passes than PyTorch does), less
+// the pass's own time (a forward pass costs about a third of a training step per character).
+// Writes bench/results/curve.md and the JSON lines of both runs.
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
@@ -45,7 +49,10 @@ function ours() {
     trainChars: chars - valChars, valChars, budgetMs: MINUTES * 60000, threads: os.availableParallelism(),
     layers: DEFAULTS.layers, evalEvery: DEFAULTS.evalEvery, batchSize: B, seqLen: T,
   });
-  const evalEvery = Math.max(1, Math.round((recipe.charsPerSecond * 60) / (B * T)));
+  const rate = measuredRate(recipe, B, T);
+  const evalSeconds = valChars / (3 * rate);
+  const evalEvery = Math.max(1, Math.round(((60 - evalSeconds) * rate) / (B * T)));
+  process.stderr.write(`curve: ${recipe.layers}x${recipe.hiddenSize} ${recipe.cell} trains ${Math.round(rate)} chars/s here; --eval-every ${evalEvery}\n`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-curve-'));
   const log = path.join(RESULTS, 'curve-rnn.jsonl');
   fs.rmSync(log, { force: true });
@@ -65,6 +72,15 @@ function ours() {
     chose: chose.replace(/^rnn: /, ''), points, final: summary.valLoss, best: summary.bestValLoss,
     chars: summary.iterations * c.batchSize * c.seqLen, command: `rnn ${args.slice(1).join(' ')}`.replace(CORPUS, 'corpora/tinyshakespeare.txt').replace(dir, '$TMP'),
   };
+}
+
+/** Training chars/s of the chosen size on this machine (bench/train-worker.js, no validation). */
+function measuredRate(recipe, B, T) {
+  const args = [path.join(__dirname, 'train-worker.js'), '--backend', 'wasm', '--cell', recipe.cell, '--layers', String(recipe.layers),
+    '--hidden', String(recipe.hiddenSize), '--batch', String(B), '--seq-len', String(T), '--seconds', '20', '--warmup', '3'];
+  const run = spawnSync(process.execPath, args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`train-worker: ${run.stderr.trim()}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()).train_chars_per_s;
 }
 
 function pytorch(flags, index) {
@@ -105,7 +121,8 @@ function main() {
   for (let m = 1; m <= MINUTES; m++) md.push(`| ${m} | ${curves.map((c) => fmt(c[m - 1])).join(' | ')} |`);
   md.push(`| final | ${runs.map((r) => fmt(r.final)).join(' | ')} |`);
   md.push(`| best | ${runs.map((r) => fmt(r.best)).join(' | ')} |`);
-  md.push(`| characters trained | ${runs.map((r) => r.chars.toLocaleString('en-US')).join(' | ')} |`, '');
+  md.push(`| characters trained | ${runs.map((r) => r.chars.toLocaleString('en-US')).join(' | ')} |`);
+  md.push(`| validation passes | ${runs.map((r) => r.points.length).join(' | ')} |`, '');
   md.push('Validation loss in nats/char, the latest pass at or before each minute (both clocks count their validation passes).', '');
   for (const r of runs) md.push(`- \`${r.command}\``);
   md.push('', `Command: \`node ${path.relative(ROOT, __filename)} ${process.argv.slice(2).map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(' ')}\``.trim());

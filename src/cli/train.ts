@@ -612,7 +612,8 @@ function trainingFeedback(
     evaluated(info: EvalInfo): void {
       if (opts.log === undefined) return;
       const line = {
-        iteration: info.iteration, epoch: last?.epoch ?? null, elapsedMs: last?.elapsedMs ?? null,
+        // When the pass finished, so a curve's time axis counts the validation it plots.
+        iteration: info.iteration, epoch: last?.epoch ?? null, elapsedMs: info.elapsedMs,
         trainLoss: info.trainLoss, valLoss: info.valLoss, best: info.improved, lr: last?.learningRate ?? config.learningRate,
         charsPerSecond: last ? Math.round(last.charsPerSecond) : null,
       };

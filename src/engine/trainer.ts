@@ -56,6 +56,8 @@ export interface EvalInfo {
   valLoss: number;
   trainLoss: number;
   improved: boolean;
+  /** The run's clock (resumed sessions included) when this validation pass finished. */
+  elapsedMs: number;
 }
 
 export type StopReason = 'max-iters' | 'time' | 'interrupted' | 'patience';
@@ -257,7 +259,7 @@ export class Trainer {
         improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;
         if (improved) progress.bestValLoss = valLoss;
         sinceBest = improved ? 0 : sinceBest + 1;
-        await hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved });
+        await hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved, elapsedMs: Date.now() - startedAt });
       }
       if (stepsSinceEval > 0) {
         progress.history.push(point);
