@@ -4,11 +4,13 @@
 //
 // Plain JS over the compiled backends (ts-node is not a dependency): run `npm run build` first,
 // or `npm run bench:gemm`, which does. Usage: node bench/gemm.js [--json] [--hidden 128,256,512] [--cpu-time]
+//   [--batch 50] [--gates 4]   (the GRU of the size rule: --batch 32 --gates 3)
 // JSON rows: wasm1/wasmN are the module the backend picks here (`simd`), plain1/plainN SIMD128 alone.
 // --cpu-time: one-thread figures per CPU-second of this process, best of three windows, and no
 // thread columns: on a machine other work shares, time the process spends descheduled drops out
 // (so plain vs relaxed compares the kernels), though a thread count's speedup can't be read.
-// Shapes (B=50 streams, T=50 steps, E=64, V=65; weights stored PyTorch-style [4H, In]):
+// Shapes (B=50 streams, T=50 steps, E=64, V=65, G=4 gate blocks; weights stored PyTorch-style [G·H, In];
+// the tables print 4H for G·H):
 //   rec fwd    h·W_hhᵀ        [B, H]·[4H, H]ᵀ        per step
 //   proj fwd   x·W_ihᵀ        [T·B, In]·[4H, In]ᵀ    per window, In = E (layer 1) or H (layer 2)
 //   dX         dGates·W_ih    [T·B, 4H]·[4H, In]
@@ -24,7 +26,11 @@ const dist = path.join(__dirname, '..', 'dist', 'kernels');
 const { createWasmBackend } = require(path.join(dist, 'wasm'));
 const { ReferenceBackend } = require(path.join(dist, 'reference', 'reference'));
 
-const B = 50, T = 50, E = 64, V = 65;
+const argOf = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const B = argOf('batch', 50), T = 50, E = 64, V = 65, G = argOf('gates', 4);
 /** Seconds each measurement runs for (after one untimed warm-up call). */
 const MEASURE_S = 0.25;
 /** The reference is skipped above this many flops: it would take seconds per call. */
@@ -32,14 +38,14 @@ const REFERENCE_MAX_FLOPS = 2e8;
 
 function shapesFor(H) {
   const s = [
-    ['rec fwd', B, H, 4 * H, { transposeB: true }],
-    ['proj fwd E', T * B, E, 4 * H, { transposeB: true }],
-    ['proj fwd H', T * B, H, 4 * H, { transposeB: true }],
-    ['dX E', T * B, 4 * H, E, {}],
-    ['dX H', T * B, 4 * H, H, {}],
-    ['dW E', 4 * H, T * B, E, { transposeA: true, accumulate: true }],
-    ['dW H', 4 * H, T * B, H, { transposeA: true, accumulate: true }],
-    ['rec dh', B, 4 * H, H, {}],
+    ['rec fwd', B, H, G * H, { transposeB: true }],
+    ['proj fwd E', T * B, E, G * H, { transposeB: true }],
+    ['proj fwd H', T * B, H, G * H, { transposeB: true }],
+    ['dX E', T * B, G * H, E, {}],
+    ['dX H', T * B, G * H, H, {}],
+    ['dW E', G * H, T * B, E, { transposeA: true, accumulate: true }],
+    ['dW H', G * H, T * B, H, { transposeA: true, accumulate: true }],
+    ['rec dh', B, G * H, H, {}],
     ['decoder', T * B, H, V, { transposeB: true }],
   ];
   return s.map(([name, M, K, N, opts]) => ({ name, M, K, N, opts }));

@@ -50,8 +50,8 @@ export function zoneoutSummary(model: Pick<ModelConfig, 'cell' | 'zoneout' | 'zo
 
 export type LrSchedule = 'constant' | 'cosine' | 'step';
 export const LR_SCHEDULES: readonly LrSchedule[] = ['constant', 'cosine', 'step'];
-export type RecurrentInit = 'orthogonal' | 'glorot' | 'identity';
-export const RECURRENT_INITS: readonly RecurrentInit[] = ['orthogonal', 'glorot', 'identity'];
+export type RecurrentInit = 'orthogonal' | 'glorot' | 'identity' | 'pytorch';
+export const RECURRENT_INITS: readonly RecurrentInit[] = ['orthogonal', 'glorot', 'identity', 'pytorch'];
 
 /** The checkpoint a run started from (`rnn train --init-from`), as its metadata records it. */
 export interface InitSource {

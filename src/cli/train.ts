@@ -20,7 +20,7 @@ import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { Rng } from '../engine/rng';
-import { chooseRecipe } from '../engine/recipe';
+import { RECIPE_INIT, chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
 import { Sampler } from '../sample/sampler';
 import {
@@ -106,7 +106,7 @@ export function trainCommand(): Command {
     .option('--weight-decay <x>', 'decoupled weight decay of the weight matrices, as torch.optim.AdamW (not biases; 0: off, plain Adam)', numberOption(0), DEFAULTS.weightDecay)
     .option('--zoneout <p>', 'zoneout of the recurrent state: each unit keeps its previous value with probability p in training (0: off)', numberOption(0, 0.95), DEFAULTS.zoneout)
     .option('--zoneout-cell <p>', "the LSTMs' cell state c's own zoneout, h keeping --zoneout's (default: --zoneout's)", numberOption(0, 0.95))
-    .addOption(new Option('--init <scheme>', 'recurrent weights: orthogonal, glorot, or identity (IRNN; rnn-tanh/rnn-relu only)')
+    .addOption(new Option('--init <scheme>', 'recurrent weights: orthogonal, glorot, identity (IRNN; rnn-tanh/rnn-relu only), or pytorch (PyTorch\'s defaults: every recurrent and decoder weight and bias U(±1/√H); with --time and no --max-iters, the size rule gives its GRU this unless given)')
       .choices(RECURRENT_INITS as string[]).default(DEFAULTS.init))
     .option('--clip-norm <x>', 'clip gradients to this global norm (0: off)', numberOption(0), DEFAULTS.clipNorm)
     .option('--clip-value <x>', 'clip each gradient element to ±x (0: off)', numberOption(0), DEFAULTS.clipValue)
@@ -536,7 +536,7 @@ function describeStart(started: LoadedCheckpoint, encoded: EncodedCorpus, config
 
 /**
  * `rnn train FILE --time D`: the size rule (src/engine/recipe.ts) fills in what the user left out
- * of --cell, --hidden and --dropout, and says so. Only for a run bounded by time alone, on the CPU
+ * of --cell, --hidden and --dropout (and --init, for the cell it trains), and says so. Only for a run bounded by time alone, on the CPU
  * backend its rates were measured on; flags the user gives always win.
  */
 function withRecipe(config: TrainConfig, cmd: Command, trainChars: number, valChars: number, log: Log): TrainConfig {
@@ -552,13 +552,14 @@ function withRecipe(config: TrainConfig, cmd: Command, trainChars: number, valCh
     hiddenSize: given('hidden') ? config.model.hiddenSize : undefined,
     dropout: given('dropout') ? config.dropout : undefined,
   });
-  const chosen = { ...config, model: { ...config.model, cell: recipe.cell, hiddenSize: recipe.hiddenSize }, dropout: recipe.dropout };
+  const init = given('init') ? config.init : RECIPE_INIT[recipe.cell] ?? config.init;
+  const chosen = { ...config, init, model: { ...config.model, cell: recipe.cell, hiddenSize: recipe.hiddenSize }, dropout: recipe.dropout };
   const schedule = chosen.lrSchedule === 'cosine' ? 'cosine to the end of the budget' : `${chosen.lrSchedule} rate`;
   log.info(`rnn: ${formatMinutes(config.timeBudgetMs)} on ${trainChars.toLocaleString('en-US')} training characters: ` +
     `${recipe.layers}x${recipe.hiddenSize} ${cellSpec(recipe.cell).title}, ` +
-    `${recipe.dropout > 0 ? `dropout ${recipe.dropout}` : 'no dropout'}, ${schedule} ` +
+    `${recipe.dropout > 0 ? `dropout ${recipe.dropout}` : 'no dropout'}, ${init === 'pytorch' && !given('init') ? "PyTorch's init, " : ''}${schedule} ` +
     `(about ${recipe.passes.toFixed(1)} passes at ~${Math.round(recipe.charsPerSecond).toLocaleString('en-US')} chars/s; ` +
-    '--cell, --hidden and --dropout override)');
+    '--cell, --hidden, --dropout and --init override)');
   return chosen;
 }
 

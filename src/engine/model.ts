@@ -332,7 +332,9 @@ export class Model {
    * Fresh weights: embedding N(0, 1) as nn.Embedding; input and decoder weights Glorot-uniform;
    * recurrent weights per gate block orthogonal (default), Glorot-uniform, or the identity
    * (IRNN, vanilla RNNs only); biases from the cell (the LSTMs' forget gate starts at 1);
-   * peepholes 0, so a peephole LSTM starts as a plain one.
+   * peepholes 0, so a peephole LSTM starts as a plain one. 'pytorch' is nn.LSTM/nn.GRU/nn.RNN's
+   * and nn.Linear's own default instead: every recurrent weight and bias, and the decoder's
+   * weight and bias, U(−1/√H, 1/√H) (the embedding stays N(0, 1), as nn.Embedding's).
    */
   initialize(rng: Rng, recurrentInit: RecurrentInit = 'orthogonal'): void {
     const { vocabSize: V, embeddingSize: E, hiddenSize: H } = this.config;
@@ -342,6 +344,16 @@ export class Model {
     }
     const be = this.backend;
     be.upload(this.embedding.value, normal(rng, V * E, 1));
+    if (recurrentInit === 'pytorch') {
+      const k = 1 / Math.sqrt(H);
+      const uniform = (n: number): Float64Array => Float64Array.from({ length: n }, () => (rng.uniform() * 2 - 1) * k);
+      for (const p of this.params) {
+        if (p === this.embedding) continue;
+        // Peepholes (no PyTorch counterpart) start at 0, as with every other scheme.
+        be.upload(p.value, p.name.includes('weight_peep') ? new Float64Array(p.value.size) : uniform(p.value.size));
+      }
+      return;
+    }
     for (let l = 0; l < this.layers.length; l++) {
       const layer = this.layers[l];
       const inputSize = l === 0 ? E : H;

@@ -4,7 +4,7 @@
 import * as path from 'path';
 import { rnn, tempWorkspace } from './helpers';
 
-const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), cosine to the end of the budget \(about [\d.]+ passes at ~[\d,]+ chars\/s; --cell, --hidden and --dropout override\)$/m;
+const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), (PyTorch's init, )?cosine to the end of the budget \(about [\d.]+ passes at ~[\d,]+ chars\/s; --cell, --hidden, --dropout and --init override\)$/m;
 
 describe('rnn train --time without size flags', () => {
   const { dir, corpus } = tempWorkspace();
@@ -21,6 +21,18 @@ describe('rnn train --time without size flags', () => {
     expect(summary.config.model.cell).toBe('gru');
     expect(summary.config.dropout).toBe(line![5] === undefined ? 0 : Number(line![5]));
     expect(summary.config.model.hiddenSize).toBeGreaterThan(128); // 2 s buys many passes of this small text
+    expect(line![6]).toBe("PyTorch's init, "); // the GRU's init under the rule, said on the line
+    expect(summary.config.init).toBe('pytorch');
+  });
+
+  it('keeps a given --init, and the LSTM keeps orthogonal', () => {
+    const given = rnn(['train', corpus, ...common, '--name', 'ortho', '--init', 'orthogonal']);
+    expect(given.code).toBe(0);
+    expect(RULE_LINE.exec(given.stderr)![6]).toBeUndefined();
+    expect(JSON.parse(given.stdout).config.init).toBe('orthogonal');
+    const lstm = rnn(['train', corpus, ...common, '--name', 'lstm-init', '--cell', 'lstm']);
+    expect(lstm.code).toBe(0);
+    expect(JSON.parse(lstm.stdout).config.init).toBe('orthogonal');
   });
 
   it('keeps --cell, --hidden and --dropout when all are given, and says nothing', () => {
