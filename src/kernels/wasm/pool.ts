@@ -160,7 +160,7 @@ export class ThreadPool {
     if (!(chunks >= 1 && chunks <= MAX_CHUNKS)) throw new Error(`wasm backend: ${chunks} chunks; at most ${MAX_CHUNKS}`);
     const ctl = this.ctl;
     // Closed first: no worker may claim under the last job's tag once its arguments change.
-    Atomics.store(ctl, CLAIM, ((this.seq & TAG_MASK) << CHUNK_BITS) | CHUNK_MASK);
+    this.closeClaims();
     const seq = ++this.seq;
     const tag = (seq & TAG_MASK) << CHUNK_BITS;
     Atomics.store(ctl, OP, op);
@@ -220,11 +220,16 @@ export class ThreadPool {
     return new Error(`wasm backend: ${this.broken}; stopping (saved checkpoints are intact): run again, or with --threads 1 or --backend reference`);
   }
 
+  /** CLAIM = the last job's tag with chunk 1023, past any job's count: nothing left to claim. */
+  private closeClaims(): void {
+    Atomics.store(this.ctl, CLAIM, ((this.seq & TAG_MASK) << CHUNK_BITS) | CHUNK_MASK);
+  }
+
   /** Stops and terminates every worker. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    Atomics.store(this.ctl, CLAIM, ((this.seq & TAG_MASK) << CHUNK_BITS) | CHUNK_MASK);
+    this.closeClaims();
     Atomics.store(this.ctl, OP, QUIT);
     Atomics.store(this.ctl, SEQ, ++this.seq);
     Atomics.notify(this.ctl, SEQ);

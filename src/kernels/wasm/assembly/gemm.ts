@@ -167,9 +167,8 @@ function packB(b: usize, ldb: i32, transB: i32, p0: i32, kc: i32, j0: i32, nc: i
   rows: i32, cols: i32, tmp: usize,
 ): void {
   if (rows <= 2) microKernelRows2(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
-  else if (MR == 6 && rows <= 4) microKernelRows4(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
-  else if (MR == 6) microKernel6(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
-  else microKernel4(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+  else if (rows <= 4) microKernel4(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
+  else microKernel6(kc, ap, bp, c, ldc, accumulate, rows, cols, tmp);
 }
 
 // Rows 0..1 of an MR-row A panel (still MR floats per k) times one B panel, via tmp.
@@ -191,36 +190,6 @@ function microKernelRows2(
   }
   v128.store(tmp, c00); v128.store(tmp, c01, 16);
   v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
-  storeEdge(tmp, c, <usize>ldc << 2, accumulate, rows, cols);
-}
-
-// Rows 0..3 of a 6-row A panel (the relaxed module) times one B panel, via tmp.
-function microKernelRows4(
-  kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
-  rows: i32, cols: i32, tmp: usize,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    let a = v128.load32_splat(ap);
-    c00 = madd4(a, b0, c00); c01 = madd4(a, b1, c01);
-    a = v128.load32_splat(ap, 4);
-    c10 = madd4(a, b0, c10); c11 = madd4(a, b1, c11);
-    a = v128.load32_splat(ap, 8);
-    c20 = madd4(a, b0, c20); c21 = madd4(a, b1, c21);
-    a = v128.load32_splat(ap, 12);
-    c30 = madd4(a, b0, c30); c31 = madd4(a, b1, c31);
-    ap += <usize>MR << 2;
-    bp += 32;
-  }
-  v128.store(tmp, c00); v128.store(tmp, c01, 16);
-  v128.store(tmp, c10, 32); v128.store(tmp, c11, 48);
-  v128.store(tmp, c20, 64); v128.store(tmp, c21, 80);
-  v128.store(tmp, c30, 96); v128.store(tmp, c31, 112);
   storeEdge(tmp, c, <usize>ldc << 2, accumulate, rows, cols);
 }
 
@@ -292,7 +261,7 @@ function microKernel6(
   storeEdge(tmp, c, rowBytes, accumulate, rows, cols);
 }
 
-// The 4×8 tile of the plain module.
+// The 4×8 tile of the plain module, and rows 0..3 of the relaxed module's 6-row panels.
 function microKernel4(
   kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: i32,
   rows: i32, cols: i32, tmp: usize,
@@ -316,7 +285,7 @@ function microKernel4(
     a = v128.load32_splat(ap, 12);
     c30 = madd4(a, b0, c30);
     c31 = madd4(a, b1, c31);
-    ap += 16;
+    ap += <usize>MR << 2;
     bp += 32;
   }
   const rowBytes = <usize>ldc << 2;
