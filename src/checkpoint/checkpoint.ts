@@ -4,6 +4,8 @@
 //   model.load_state_dict(safetensors.torch.load_file(path), strict=False)
 // loads them into embedding → nn.LSTM → nn.Linear (strict=False skips the optimizer.* and
 // state.* tensors that resuming needs). Everything else lives in __metadata__ as strings.
+// In a run's averaged tail (--average-tail) those named weights are the running mean, what
+// validation measured; the raw weights training steps on are optimizer.iterate.* beside them.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,6 +15,7 @@ import { Backend, CELL_GATES } from '../kernels/backend';
 import { Model, Workspace } from '../engine/model';
 import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
+import { WeightAverage } from '../engine/average';
 import { Vocab } from '../data/vocab';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from '../data/atomic';
@@ -20,6 +23,8 @@ import { writeFileAtomic } from '../data/atomic';
 export const FORMAT = 'rnn-checkpoint';
 export const FORMAT_VERSION = 1;
 export const EXTENSION = '.safetensors';
+/** The raw weights of an averaged run's training checkpoint, beside their mean (which takes the plain names). */
+const ITERATE = 'optimizer.iterate.';
 
 
 export interface CorpusFingerprint {
@@ -54,9 +59,14 @@ export interface LoadedCheckpoint {
   tensors: Map<string, NamedTensor>;
 }
 
-/** Reads every tensor back from the backend and writes one checkpoint file atomically. */
+/**
+ * Reads every tensor back from the backend and writes one checkpoint file atomically. With an
+ * `average` that holds a point, the weights written under the model's names are its mean and,
+ * in a training checkpoint (with the optimizer), the raw weights go under optimizer.iterate.*.
+ */
 export async function saveCheckpoint(
   file: string, meta: CheckpointMeta, model: Model, optimizer: Adam | null, carried: Workspace | null,
+  average: WeightAverage | null = null,
 ): Promise<void> {
   const be = model.backend;
   const tensors: NamedTensor[] = [];
@@ -67,10 +77,15 @@ export async function saveCheckpoint(
     await new Promise((resolve) => setImmediate(resolve));
     return data;
   };
-  for (const p of model.params) tensors.push({ name: p.name, shape: p.shape, data: await f32(p.value) });
+  const averaged = average !== null && average.count > 0;
+  for (let i = 0; i < model.params.length; i++) {
+    const p = model.params[i];
+    tensors.push({ name: p.name, shape: p.shape, data: averaged ? average.mean[i] : await f32(p.value) });
+  }
   if (optimizer) {
     for (let i = 0; i < model.params.length; i++) {
       const p = model.params[i];
+      if (averaged) tensors.push({ name: `${ITERATE}${p.name}`, shape: p.shape, data: await f32(p.value) });
       tensors.push({ name: `optimizer.exp_avg.${p.name}`, shape: p.shape, data: await f32(optimizer.moments[i].m) });
       tensors.push({ name: `optimizer.exp_avg_sq.${p.name}`, shape: p.shape, data: await f32(optimizer.moments[i].v) });
     }
@@ -381,9 +396,21 @@ export function hasTrainingState(ckpt: LoadedCheckpoint): boolean {
   return ckpt.tensors.has('optimizer.exp_avg.embedding.weight');
 }
 
-/** Uploads optimizer moments and the carried hidden state, for --resume. */
-export function restoreTrainingState(ckpt: LoadedCheckpoint, model: Model, optimizer: Adam, carried: Workspace): void {
+/**
+ * Uploads optimizer moments and the carried hidden state, for --resume, after restoreModel. In
+ * an averaged tail the model's weights are the mean: the raw ones training continues from come
+ * from optimizer.iterate.*, and the mean goes back into `average` (dropped when there is none).
+ */
+export function restoreTrainingState(
+  ckpt: LoadedCheckpoint, model: Model, optimizer: Adam, carried: Workspace, average: WeightAverage | null = null,
+): void {
   const be = model.backend;
+  const averaged = ckpt.meta.progress.averaged ?? 0;
+  if (averaged > 0) {
+    if (!Number.isSafeInteger(averaged)) throw new CheckpointError(`${ckpt.path}: progress.averaged is not a count; the file is damaged`);
+    average?.restore(model.params.map((p) => tensorFor(ckpt, p.name, p.shape)), averaged);
+    for (const p of model.params) be.upload(p.value, tensorFor(ckpt, `${ITERATE}${p.name}`, p.shape));
+  }
   model.params.forEach((p, i) => {
     be.upload(optimizer.moments[i].m, tensorFor(ckpt, `optimizer.exp_avg.${p.name}`, p.shape));
     be.upload(optimizer.moments[i].v, tensorFor(ckpt, `optimizer.exp_avg_sq.${p.name}`, p.shape));

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import * as os from 'os';
 import { DEFAULTS, zoneoutSummary } from '../config';
+import { AVERAGE_STRIDE } from '../engine/average';
 import { UsageError } from '../errors';
 import { cellSpec } from '../engine/cells';
 import { createBackend } from '../kernels';
@@ -136,6 +137,8 @@ function checkpointSummary(ckpt: LoadedCheckpoint): Record<string, unknown> {
     resumable: ckpt.tensors.has('optimizer.exp_avg.embedding.weight'),
     history: meta.progress.history,
     averagedFrom: meta.averagedFrom ?? null,
+    /** Points in the running mean its weights are (--average-tail); 0: the weights are the last step's. */
+    averaged: meta.progress.averaged ?? 0,
   };
 }
 
@@ -182,6 +185,10 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     const init = t.initFrom;
     if (init && typeof init.checkpoint === 'string') {
       row('started', `from the weights of ${init.checkpoint} (iteration ${init.iteration}, sha256 ${String(init.sha256).slice(0, 12)}…), by --init-from`);
+    }
+    if (p.averaged) {
+      row('weights', `the running mean of ${p.averaged} points (one every ${AVERAGE_STRIDE} steps) of the last ` +
+        `${Math.round((t.averageTail ?? 0) * 100)}% of the run (--average-tail)${summary.resumable ? "; the last step's own weights are kept for --resume" : ''}`);
     }
     if (meta.averagedFrom) {
       const measured = p.bestValLoss === null ? ' (its own validation loss not measured: rnn eval … --split val)' : '';

@@ -19,6 +19,7 @@ import { Vocab } from '../data/vocab';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
+import { AVERAGE_STRIDE } from '../engine/average';
 import { Rng } from '../engine/rng';
 import { RECIPE_INIT, chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
@@ -45,6 +46,7 @@ interface TrainOptions {
   warmup: number;
   minLr?: number;
   dropout: number;
+  averageTail: number;
   weightDecay: number;
   zoneout: number;
   zoneoutCell?: number;
@@ -103,6 +105,8 @@ export function trainCommand(): Command {
     .option('--warmup <n>', 'linear learning-rate warm-up over the first n iterations (0: none)', intOption(0), DEFAULTS.warmupIters)
     .option('--min-lr <rate>', `the rate at the end of a cosine or step schedule (default: ${DEFAULTS.minLrFraction} × --lr)`, numberOption(0, 10))
     .option('--dropout <p>', 'dropout between layers and before the decoder, in training (0: off; with --time and no --max-iters, the size rule chooses unless given)', numberOption(0, 0.95), DEFAULTS.dropout)
+    .option('--average-tail <f>', 'over the last fraction f of the run, keep a running mean of the weights (every ' +
+      `${AVERAGE_STRIDE} steps); validation, checkpoints and sampling use it (0: off)`, numberOption(0, 0.99), DEFAULTS.averageTail)
     .option('--weight-decay <x>', 'decoupled weight decay of the weight matrices, as torch.optim.AdamW (not biases; 0: off, plain Adam)', numberOption(0), DEFAULTS.weightDecay)
     .option('--zoneout <p>', 'zoneout of the recurrent state: each unit keeps its previous value with probability p in training (0: off)', numberOption(0, 0.95), DEFAULTS.zoneout)
     .option('--zoneout-cell <p>', "the LSTMs' cell state c's own zoneout, h keeping --zoneout's (default: --zoneout's)", numberOption(0, 0.95))
@@ -165,6 +169,7 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   config.warmupIters = opts.warmup;
   config.minLr = opts.minLr ?? opts.lr * DEFAULTS.minLrFraction;
   config.dropout = opts.dropout;
+  config.averageTail = opts.averageTail;
   config.weightDecay = opts.weightDecay;
   config.init = opts.init;
   config.clipNorm = opts.clipNorm;
@@ -281,6 +286,8 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       warmupIters: given('warmup') ? config.warmupIters : saved.warmupIters ?? 0,
       minLr: given('minLr') ? config.minLr : saved.minLr ?? config.minLr,
       dropout: given('dropout') ? config.dropout : saved.dropout ?? 0,
+      // Runs saved before --average-tail existed did not average.
+      averageTail: given('averageTail') ? config.averageTail : saved.averageTail ?? 0,
       // Runs saved before --weight-decay existed trained without it.
       weightDecay: given('weightDecay') ? config.weightDecay : saved.weightDecay ?? 0,
       init: saved.init ?? DEFAULTS.init,
@@ -381,7 +388,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       progress = { iteration: 0, epoch: 0, window: 0, bestValLoss: null, lastValLoss: null, lastTrainLoss: null, elapsedMs: 0, history: [] };
     }
     const trainer = new Trainer(model, optimizer, frozen, corpus.train, corpus.val, progress);
-    if (resumed) restoreTrainingState(resumed, model, optimizer, trainer.workspace);
+    if (resumed) restoreTrainingState(resumed, model, optimizer, trainer.workspace, trainer.average);
 
     const verb = resumed ? `resuming ${paths.latest} at iteration ${progress.iteration}`
       : started ? `training from ${started.path} (iteration ${started.meta.progress.iteration})` : 'training';
@@ -393,7 +400,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       `${model.parameterCount.toLocaleString('en-US')} parameters, vocabulary ${vocab.size}, ` +
       `${corpus.train.length.toLocaleString('en-US')} train / ${corpus.val.length.toLocaleString('en-US')} val chars`);
     log.info(`rnn: backend ${backend.name} (${backend.description}); B=${frozen.batchSize} T=${frozen.seqLen}; ` +
-      `lr ${describeSchedule(frozen)}`);
+      `lr ${describeSchedule(frozen)}${describeAverage(frozen)}`);
     if (!trainer.evaluator) log.warn('the validation split is empty (--val-fraction or a tiny corpus): no validation loss, no best checkpoint');
 
     const reporter = new ProgressReporter(log, frozen, progress.iteration);
@@ -402,7 +409,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
         model: modelConfig, train: { ...frozen }, vocab, progress: p, corpus: corpusPrint,
         adamStep: optimizer.step, createdAt: new Date().toISOString(),
       };
-      await saveCheckpoint(paths.latest, meta, model, optimizer, trainer.workspace);
+      await saveCheckpoint(paths.latest, meta, model, optimizer, trainer.workspace, trainer.average);
       // --overwrite: the replaced run's latest checkpoint is this run's now; its other files go
       // (not before: a first save that fails, say on a full disk, leaves the old run whole).
       if (replaced.length > 0) {
@@ -410,9 +417,14 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
         log.info(`rnn: --overwrite: removed the replaced run's best checkpoint and snapshots (${replaced.length} files)`);
         replaced = [];
       }
-      if (best) await saveCheckpoint(paths.best, meta, model, optimizer, trainer.workspace);
-      // Weights only (a third of a training checkpoint): a snapshot is for averaging, not resuming.
-      if (frozen.snapshots) await saveCheckpoint(snapshotPath(paths.snapshots, p.iteration), meta, model, null, null);
+      if (best) await saveCheckpoint(paths.best, meta, model, optimizer, trainer.workspace, trainer.average);
+      // Weights only (a third of a training checkpoint): a snapshot is for averaging, not resuming,
+      // so it holds the raw weights the optimizer visited, not the tail's running mean of them.
+      // (Validation measured the mean then, so a snapshot of an averaged tail has no figure of its own.)
+      if (frozen.snapshots) {
+        const own = p.averaged ? { ...p, averaged: 0, lastValLoss: null } : p;
+        await saveCheckpoint(snapshotPath(paths.snapshots, p.iteration), { ...meta, progress: own }, model, null, null);
+      }
     };
     const feedback = trainingFeedback(opts, log, reporter, model, vocab, frozen);
     const reason = await trainer.run({
@@ -571,6 +583,11 @@ function describeSchedule(config: Readonly<TrainConfig>): string {
     .filter(Boolean).join(' or ');
   const shape = config.lrSchedule === 'cosine' ? `cosine to ${config.minLr}` : `step (×0.5 at 50%, ×0.25 at 75%, floor ${config.minLr})`;
   return `${config.learningRate}, ${shape} by the end of ${bounds}${warm}`;
+}
+
+/** The tail averaging in words, for stderr: e.g. `; weights averaged over the last 30% of the run`. */
+function describeAverage(config: Readonly<TrainConfig>): string {
+  return config.averageTail > 0 ? `; weights averaged over the last ${Math.round(config.averageTail * 100)}% of the run` : '';
 }
 
 function formatMinutes(ms: number): string {

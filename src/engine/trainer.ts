@@ -1,12 +1,14 @@
 // The training loop: stateful truncated BPTT over B streams, evaluation, checkpoints, stopping.
 //
 // Reads top to bottom: for each window, forward → backward → clip → Adam; carry (h, c) into
-// the next window (detached: gradients never cross windows); every evalEvery iterations
-// measure the whole validation split and save. Nothing here prints: progress goes out
-// through the callbacks, and the CLI decides what to show.
+// the next window (detached: gradients never cross windows); in the run's tail, fold the
+// weights into a running mean every few steps (--average-tail); every evalEvery iterations
+// measure the whole validation split (with the mean, once it has a point) and save. Nothing
+// here prints: progress goes out through the callbacks, and the CLI decides what to show.
 
 import { TrainConfig, zonesOut } from '../config';
 import { Batcher, TokenIds, Window } from '../data/batcher';
+import { WeightAverage, inAverageTail, joinsAverage } from './average';
 import { Model, Workspace } from './model';
 import { Adam, ClipConfig } from './optimizer';
 import { Rng } from './rng';
@@ -35,6 +37,8 @@ export interface TrainProgress {
    */
   elapsedMs: number;
   history: HistoryPoint[];
+  /** Points in the tail's running mean of the weights (--average-tail); absent or 0: none yet. */
+  averaged?: number;
 }
 
 export interface StepInfo {
@@ -215,6 +219,8 @@ export class Trainer {
   readonly batcher: Batcher;
   readonly workspace: Workspace;
   readonly evaluator: Evaluator | null;
+  /** The tail's running mean of the weights; null when --average-tail is 0. */
+  readonly average: WeightAverage | null;
 
   constructor(
     readonly model: Model,
@@ -227,11 +233,13 @@ export class Trainer {
     this.batcher = new Batcher(train, config.batchSize, config.seqLen);
     this.workspace = model.workspace(config.batchSize, config.seqLen, { training: true, dropout: config.dropout });
     this.evaluator = val.length >= 2 ? new Evaluator(model, val, config.batchSize, config.seqLen) : null;
+    this.average = config.averageTail > 0 ? new WeightAverage(model.backend, model.params) : null;
+    if (!this.average && progress.averaged) progress.averaged = 0; // resumed with --average-tail 0: its mean is dropped
   }
 
   /** Runs until max-iters, the time budget, or a stop request; always ends with a save. */
   async run(hooks: TrainerHooks): Promise<StopReason> {
-    const { config, model, optimizer, batcher, workspace: ws, progress } = this;
+    const { config, model, optimizer, batcher, workspace: ws, progress, average } = this;
     const B = config.batchSize, T = config.seqLen;
     const startedAt = Date.now() - progress.elapsedMs;
     const sessionStart = Date.now();
@@ -253,7 +261,9 @@ export class Trainer {
       const point: HistoryPoint = { iteration: progress.iteration, trainLoss };
       let improved = false;
       if (this.evaluator) {
-        const valLoss = await this.evaluator.meanLoss();
+        const evaluator = this.evaluator;
+        // What the checkpoint will hold: the tail's mean once it has a point.
+        const valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
         point.valLoss = valLoss;
         progress.lastValLoss = valLoss;
         improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;
@@ -289,6 +299,12 @@ export class Trainer {
         throw new Error(`training diverged at iteration ${progress.iteration + 1} (loss ${loss}); try a smaller --lr or --clip-norm`);
       }
       progress.iteration += 1;
+      if (average) {
+        // A resumed run given a longer budget may stand before its tail again: the mean starts anew there.
+        if (joinsAverage(config.averageTail, runFraction, progress.iteration)) await average.add();
+        else if (average.count > 0 && !inAverageTail(config.averageTail, runFraction)) average.reset();
+        progress.averaged = average.count;
+      }
       progress.window += 1;
       if (progress.window >= batcher.windowsPerEpoch) {
         progress.window = 0;

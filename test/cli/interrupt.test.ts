@@ -15,9 +15,10 @@ describe('rnn train interrupted by SIGINT', () => {
     const { dir, corpus } = tempWorkspace();
     const cut = path.join(dir, 'cut'), whole = path.join(dir, 'whole');
     let signalled = false;
-    // The default cosine schedule over a fixed --max-iters, with dropout and zoneout masks: the
-    // resumed run must pick up the schedule's position and the mask stream exactly.
-    const flags = [...TINY, '--max-iters', '300', '--dropout', '0.2', '--zoneout', '0.1'];
+    // The default cosine schedule over a fixed --max-iters, with dropout and zoneout masks, and a
+    // tail average that spans the cut: the resumed run must pick up the schedule's position, the
+    // mask stream and the running mean exactly.
+    const flags = [...TINY, '--max-iters', '300', '--dropout', '0.2', '--zoneout', '0.1', '--average-tail', '0.95'];
     const interrupted = await rnnAsync(['train', corpus, ...flags, '--checkpoint-dir', cut], {
       // Interrupt once a few evaluations have gone by: mid-run, between saves.
       onStderr: (soFar, child) => {

@@ -46,13 +46,14 @@ describe.each(BACKENDS)('resume on %s', (backend, extra) => {
 
   // A constant rate, so extending --max-iters past k does not change the steps before it (a
   // decaying schedule spans the run's length; test/cli/interrupt.test.ts resumes a cosine run),
-  // and a random cell with dropout and zoneout masks in play.
+  // and a random cell with dropout and zoneout masks in play. No tail averaging: its tail is a
+  // fraction of the run's length too (the next case resumes an averaged run).
   it('k steps + SIGINT + --resume ends bit-identical to N steps straight, for random k and cell', async () => {
     let trial = 0;
     const ks: string[] = [];
     const cells = fc.constantFrom('lstm', 'peephole', 'gru', 'rnn-tanh', 'rnn-relu');
     await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 6 }), cells, async (delayMs, more, cell) => {
-      const flags = [...common, '--cell', cell, '--lr-schedule', 'constant', '--dropout', '0.2', '--zoneout', '0.1'];
+      const flags = [...common, '--cell', cell, '--lr-schedule', 'constant', '--dropout', '0.2', '--zoneout', '0.1', '--average-tail', '0'];
       const dir = path.join(work, `${backend}-${trial++}`);
       const cut = path.join(dir, 'cut'), whole = path.join(dir, 'whole');
       const latest = path.join(cut, 'play.safetensors');
@@ -68,5 +69,27 @@ describe.each(BACKENDS)('resume on %s', (backend, extra) => {
       expect(resumed.tensors.equals(straight.tensors)).toBe(true);
     }), { numRuns: 3, seed: backend.length });
     process.stdout.write(`resume on ${backend}: interrupted at k = ${ks.join(', ')}\n`);
+  });
+
+  // Tail averaging across the cut: the run's bound stays (so does its tail, from iteration 3 (a first point at 4)),
+  // and the mean (the saved weights), the raw weights beside it and the count must carry on.
+  it('k steps of an averaged tail + SIGINT + --resume ends bit-identical to the run straight, for random k', async () => {
+    const N = '200';
+    const ks: number[] = [];
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 20, max: 80 }), async (delayMs) => {
+      const flags = [...common, '--cell', 'gru', '--dropout', '0.2', '--average-tail', '0.99', '--max-iters', N];
+      const dir = path.join(work, `${backend}-avg-${delayMs}-${ks.length}`);
+      const cut = path.join(dir, 'cut'), whole = path.join(dir, 'whole');
+      const latest = path.join(cut, 'play.safetensors');
+      expect(await trainInterrupted(['train', corpus, ...flags, '--checkpoint-dir', cut], latest, delayMs)).toBe(130);
+      ks.push(stateOf(latest).iteration);
+      expect(rnn(['train', corpus, ...flags, '--checkpoint-dir', cut, '--resume']).code).toBe(0);
+      expect(rnn(['train', corpus, ...flags, '--checkpoint-dir', whole]).code).toBe(0);
+      const resumed = stateOf(latest), straight = stateOf(path.join(whole, 'play.safetensors'));
+      expect(resumed.iteration).toBe(Number(N));
+      expect(resumed.valLoss).toBe(straight.valLoss);
+      expect(resumed.tensors.equals(straight.tensors)).toBe(true);
+    }), { numRuns: 2, seed: backend.length });
+    process.stdout.write(`averaged resume on ${backend}: interrupted at k = ${ks.join(', ')} of ${N}\n`);
   });
 });
