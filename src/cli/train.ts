@@ -19,7 +19,7 @@ import { Vocab } from '../data/vocab';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
-import { AVERAGE_STRIDE } from '../engine/average';
+import { AVERAGE_STRIDE, WeightAverage } from '../engine/average';
 import { Rng } from '../engine/rng';
 import { RECIPE_INIT, chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
@@ -426,7 +426,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
         await saveCheckpoint(snapshotPath(paths.snapshots, p.iteration), { ...meta, progress: own }, model, null, null);
       }
     };
-    const feedback = trainingFeedback(opts, log, reporter, model, vocab, frozen);
+    const feedback = trainingFeedback(opts, log, reporter, model, vocab, frozen, trainer.average);
     const reason = await trainer.run({
       onStep: async (info) => {
         reporter.step(info);
@@ -609,6 +609,7 @@ function checkLogWritable(file: string): void {
 
 function trainingFeedback(
   opts: TrainOptions, log: Log, reporter: ProgressReporter, model: Model, vocab: Vocab, config: Readonly<TrainConfig>,
+  average: WeightAverage | null,
 ): { step(info: StepInfo): Promise<void>; evaluated(info: EvalInfo): void } {
   // Default: at each evaluation where a person watches (a terminal), never into a log file.
   const every = opts.sampleEvery ?? (log.fancy && !log.quiet ? config.evalEvery : 0);
@@ -618,14 +619,21 @@ function trainingFeedback(
       last = info;
       if (every === 0 || info.iteration % every !== 0) return;
       // Its own one-row workspace and Rng: the training state and data order are untouched.
-      const sampler = new Sampler(model, vocab, new Rng(config.seed));
-      let text = '';
-      try {
-        for (let i = 0; i < opts.sampleLength; i++) text += await sampler.next({ temperature: 0.8, topK: 0, topP: 1 });
-      } finally {
-        sampler.dispose();
-      }
-      reporter.print(`rnn: sample at iteration ${info.iteration} (seed ${config.seed}, temperature 0.8):\n${text}\n${'-'.repeat(40)}`);
+      // It samples what the checkpoint holds: the tail's mean once it has a point.
+      const draw = async (): Promise<string> => {
+        const sampler = new Sampler(model, vocab, new Rng(config.seed));
+        let text = '';
+        try {
+          for (let i = 0; i < opts.sampleLength; i++) text += await sampler.next({ temperature: 0.8, topK: 0, topP: 1 });
+        } finally {
+          sampler.dispose();
+        }
+        return text;
+      };
+      const points = average?.count ?? 0;
+      const text = average ? await average.withMean(draw) : await draw();
+      const of = points > 0 ? `, weights: the tail's mean of ${points} point${points === 1 ? '' : 's'}` : '';
+      reporter.print(`rnn: sample at iteration ${info.iteration} (seed ${config.seed}, temperature 0.8${of}):\n${text}\n${'-'.repeat(40)}`);
     },
     evaluated(info: EvalInfo): void {
       if (opts.log === undefined) return;

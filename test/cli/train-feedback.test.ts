@@ -48,9 +48,23 @@ describe('rnn train feedback', () => {
     const a = rnn([...args, '--checkpoint-dir', path.join(dir, 'ck4')]);
     expect(a.code).toBe(0);
     expect(a.stdout).toBe('');
-    const samples = a.stderr.match(/rnn: sample at iteration (5|10) \(seed 1337, temperature 0\.8\):\n/g);
+    const samples = a.stderr.match(/rnn: sample at iteration (5|10) \(seed 1337, temperature 0\.8[^)]*\):\n/g);
     expect(samples).toHaveLength(2);
     // Off a terminal the default is no samples.
     expect(rnn(['train', corpus, ...TINY, '--max-iters', '10', '--checkpoint-dir', path.join(dir, 'ck5')]).stderr).not.toMatch(/sample at iteration/);
+  });
+
+  it('a sample in the averaged tail is drawn from the mean the checkpoint holds, and says so', () => {
+    // 12 iterations, tail 0.5: iterations 6..12 are in it, and 8 and 12 are its points. A high
+    // rate moves the weights far between two points, so the raw weights would sample other text.
+    const ck = path.join(dir, 'ck6');
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '12', '--lr', '0.05', '--average-tail', '0.5', '--sample-every', '12',
+      '--sample-length', '200', '--checkpoint-dir', ck]);
+    expect(run.code).toBe(0);
+    const drawn = /rnn: sample at iteration 12 \(seed 1337, temperature 0\.8, weights: the tail's mean of 2 points\):\n([^]*?)\n-{40}/.exec(run.stderr);
+    expect(drawn).not.toBeNull();
+    const sampled = rnn(['sample', '--checkpoint', path.join(ck, 'play.safetensors'), '--seed', '1337', '--temp', '0.8', '--length', '200']);
+    expect(sampled.code).toBe(0);
+    expect(sampled.stdout).toBe(drawn![1]);
   });
 });
