@@ -68,7 +68,8 @@ function ours() {
   const summary = JSON.parse(run.stdout);
   const c = summary.config;
   return {
-    label: `rnn ${c.model.layers}x${c.model.hiddenSize} ${c.model.cell.toUpperCase()}, dropout ${c.dropout}, ${c.lrSchedule}`,
+    label: `rnn ${c.model.layers}x${c.model.hiddenSize} ${c.model.cell.toUpperCase()}, dropout ${c.dropout}, ${c.lrSchedule}` +
+      `${c.averageTail > 0 ? `, tail ${c.averageTail} averaged` : ''}`,
     chose: chose.replace(/^rnn: /, ''), points, final: summary.valLoss, best: summary.bestValLoss,
     chars: summary.iterations * c.batchSize * c.seqLen, command: `rnn ${args.slice(1).join(' ')}`.replace(CORPUS, 'corpora/tinyshakespeare.txt').replace(dir, '$TMP'),
   };
@@ -95,7 +96,8 @@ function pytorch(flags, index) {
   const last = lines[lines.length - 1];
   const s = last.settings;
   return {
-    label: `PyTorch ${torchLabel(last)} ${s.layers}x${s.hidden} ${(s.cell ?? 'lstm').toUpperCase()}, dropout ${s.dropout}, ${s.cosine ? 'cosine' : 'constant'}, B=${s.batch} T=${s.seq_len}`,
+    label: `PyTorch ${torchLabel(last)} ${s.layers}x${s.hidden} ${(s.cell ?? 'lstm').toUpperCase()}, dropout ${s.dropout}, ${s.cosine ? 'cosine' : 'constant'}` +
+      `${s.average_tail > 0 ? `, tail ${s.average_tail} averaged` : ''}, B=${s.batch} T=${s.seq_len}`,
     points: lines.map((l) => ({ elapsedMs: l.elapsed_s * 1000, iteration: l.iteration, valLoss: l.val_loss })),
     final: last.val_loss, best: last.best_val_loss, chars: last.chars,
     command: `/usr/bin/python3 bench/peers/pytorch_train.py ${args.slice(1).join(' ')}`.replace(CORPUS, 'corpora/tinyshakespeare.txt'),

@@ -7,6 +7,9 @@ Training is stateful truncated BPTT as in src/engine/trainer.ts and bench/peers/
 B contiguous streams over the training split, windows of T steps, the state carried and
 detached, a zero state at each new epoch; mean cross-entropy; clip_grad_norm_ --clip; Adam --lr,
 at a constant rate unless --cosine (to --min-lr at the end of the time budget, as ours).
+--average-tail F keeps ours's tail weight averaging (src/engine/average.ts): over the last
+fraction F of the budget a running mean of the weights, a point every 4 iterations, which the
+validation passes score (the raw weights go back for training); 0, the default, is off.
 
 Split and evaluation are ours: the last floor(N·0.1) characters are validation (src/data/corpus.ts
 splitCorpus) and never trained on; a validation pass is src/engine/trainer.ts's Evaluator: the
@@ -49,6 +52,7 @@ def parse_args():
     p.add_argument("--cosine", action="store_true", help="cosine-decay the rate to --min-lr over the budget")
     p.add_argument("--min-lr", type=float, default=2e-4)
     p.add_argument("--clip", type=float, default=5.0)
+    p.add_argument("--average-tail", type=float, default=0.0, help="average the weights over the last fraction of the budget (0: off)")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--eval-batch", type=int, default=32)
     p.add_argument("--eval-seq-len", type=int, default=64)
@@ -132,15 +136,32 @@ def main():
     state = zero_state(B)
     best = None
 
+    mean, averaged = [torch.zeros_like(p) for p in model.parameters()], 0
+
+    def scored():
+        """Validation loss of the running mean once it has a point (the raw weights restored after)."""
+        if averaged == 0:
+            return validation_loss(model, val_ids)
+        raw = [p.detach().clone() for p in model.parameters()]
+        with torch.no_grad():
+            for p, m in zip(model.parameters(), mean):
+                p.copy_(m)
+        try:
+            return validation_loss(model, val_ids)
+        finally:
+            with torch.no_grad():
+                for p, r in zip(model.parameters(), raw):
+                    p.copy_(r)
+
     def report(final):
         nonlocal loss_sum, loss_steps, best
-        val = validation_loss(model, val_ids)
+        val = scored()
         best = val if best is None else min(best, val)
         line = {"elapsed_s": round(time.perf_counter() - started, 2), "iteration": iteration, "chars": iteration * B * T,
                 "val_loss": val, "train_loss": loss_sum / loss_steps if loss_steps else None}
         if final:
             line.update({"final": True, "best_val_loss": best, "torch_version": torch.__version__, "threads": torch.get_num_threads(),
-                         "blas_threads": ARGS.blas_threads, "parameters": sum(p.numel() for p in model.parameters()),
+                         "blas_threads": ARGS.blas_threads, "averaged": averaged, "parameters": sum(p.numel() for p in model.parameters()),
                          "settings": {k: v for k, v in vars(ARGS).items() if k != "corpus"}})
         print(json.dumps(line), flush=True)
         loss_sum, loss_steps = 0.0, 0
@@ -154,8 +175,8 @@ def main():
             report(False)
             next_eval += ARGS.eval_every_s
             continue
+        fraction = min(1.0, elapsed / budget_s)
         if ARGS.cosine:
-            fraction = min(1.0, elapsed / budget_s)
             rate = ARGS.min_lr + 0.5 * (ARGS.lr - ARGS.min_lr) * (1 + math.cos(math.pi * fraction))
             for group in optimizer.param_groups:
                 group["lr"] = rate
@@ -164,6 +185,11 @@ def main():
             state = zero_state(B)  # a new epoch: the old state belongs to other text
         loss, state = train_window(model, optimizer, loss_fn, streams, w, T, state, ARGS.clip)
         iteration += 1
+        if ARGS.average_tail > 0 and fraction >= 1 - ARGS.average_tail and iteration % 4 == 0:
+            averaged += 1
+            with torch.no_grad():
+                for p, m in zip(model.parameters(), mean):
+                    m.add_((p - m) / averaged)
         loss_sum += loss.item()
         loss_steps += 1
     report(True)
