@@ -127,7 +127,7 @@ export const DEFAULTS = {
   /** --min-lr is this fraction of --lr unless given. */
   minLrFraction: 0.1,
   dropout: 0,
-  /** The last 30% of a run: in a 15-minute run any tail from the last 10% to 35% gave the same mean (README). */
+  /** The last 30% of a run: in a 15-minute run any tail from the last 10% to 35% gave the same mean (docs/averaging.md). */
   averageTail: 0.3,
   weightDecay: 0,
   zoneout: 0,

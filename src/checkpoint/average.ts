@@ -2,7 +2,7 @@
 // averaging, as fairseq's scripts/average_checkpoints.py does; SWA, Izmailov et al. 2018, is the
 // same idea with the snapshots taken on purpose). The average of points the optimizer visited
 // late in a run sits nearer the middle of the basin they circle than any one of them, and
-// often predicts held-out text better than the best of them (measured: checkpoints/README.md).
+// often predicts held-out text better than the best of them (measured: docs/averaging.md).
 
 import { AveragedSource, CheckpointMeta, LoadedCheckpoint, loadCheckpoint, nonFinite, readCheckpointMeta } from './checkpoint';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';

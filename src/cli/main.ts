@@ -32,7 +32,7 @@ export const EXIT = { ok: 0, runtime: 1, usage: 2, interrupted: 130 } as const;
  */
 function program(argv: string[]): Command {
   const root = new Command('rnn')
-    .description('Character-level LSTM text generator: train on any text, then sample from it.')
+    .description('Character-level text generator: train a recurrent network (LSTM, GRU, vanilla RNN, …) on any text, then sample from it.')
     .version(version, '-V, --version')
     .addHelpText('after', `
 Examples:

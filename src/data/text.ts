@@ -1,6 +1,6 @@
 // What counts as text: the byte-level policy every corpus, evaluation text and --prime passes.
 //
-// Policy (README "Text input"): UTF-8, with or without a byte-order mark (stripped); UTF-16 LE/BE
+// Policy (docs/options.md, "Text input"): UTF-8, with or without a byte-order mark (stripped); UTF-16 LE/BE
 // with its BOM (decoded); anything else is refused before any training, naming where it went
 // wrong: a known binary signature (ELF executables, images, archives), a NUL byte (text has
 // none; git and grep call such files binary), or bytes that are not UTF-8 (the offset of the

@@ -1,7 +1,7 @@
 // Tail weight averaging (stochastic weight averaging, Izmailov et al. 2018, over the last part of
 // one run): a running mean of the weights the optimizer visits late in the run. Those points
 // circle a basin; their mean sits nearer its middle than any one of them and predicts held-out
-// text better (measured: README, "Averaging the run's tail as it trains"). Training steps the raw weights as before;
+// text better (measured: docs/averaging.md). Training steps the raw weights as before;
 // validation, the saved checkpoints and sampling use the mean.
 //
 // The mean lives on the host in float32, updated as mean += (w − mean) / n in float64 and

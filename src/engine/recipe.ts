@@ -5,9 +5,9 @@
 // the more passes it gets, the more it overfits without dropout. So the rule takes the largest
 // candidate that sees at least MIN_PASSES passes in the budget, and gives it dropout by the
 // passes it will see. The cell is the GRU unless the user names one: at an equal 5-minute budget
-// at 2x256 it reached 1.507 nats/char against the LSTM's 1.612 (bench/cells.js; README, "The RNN
-// family"). Thresholds and rates come from measurements on tiny-shakespeare (README, "Which model
-// `--time` trains"; the rates from `node bench/recipe.js`).
+// at 2x256 it reached 1.507 nats/char against the LSTM's 1.612 (bench/cells.js;
+// docs/cells.md). Thresholds and rates come from measurements on tiny-shakespeare (docs/recipe.md;
+// the rates from `node bench/recipe.js`).
 
 import { RecurrentInit } from '../config';
 import { CELL_GATES, CellName } from '../kernels/backend';
@@ -40,7 +40,7 @@ export const RECIPE_CELL: CellName = 'gru';
  * The initialisation the rule gives a cell when --init is not given. For the GRU, PyTorch's own
  * U(±1/√H): at 15 minutes on tiny-shakespeare (2x512, dropout 0.05, cosine; Intel Xeon,
  * 2026-12-03) it ended at 1.4335 against orthogonal's 1.4444, lower at every pass from the second
- * on, and level with PyTorch's own GRU run that hour (1.4315): README, "Quality per minute". One
+ * on, and level with PyTorch's own GRU run that hour (1.4315): docs/recipe.md, "Quality per minute". One
  * seed each; the LSTMs keep orthogonal (not measured).
  */
 export const RECIPE_INIT: Partial<Record<CellName, RecurrentInit>> = { gru: 'pytorch' };
@@ -56,10 +56,10 @@ export const MIN_PASSES = 2.5;
 /**
  * Dropout by passes: none below 2.5 (the model is still underfitting: at 2.5–3.4 passes dropout
  * 0.25 cost every gated cell 0.05–0.06 in bench/cells.js), then 0.05 more per pass, at most 0.3.
- * The cap is not settled: in the stop-16 bundled model's run a 2x512 GRU at 0.3 stopped improving on
- * validation after 11 passes while its training loss kept falling (checkpoints/README.md). From
- * scratch, a 2x512 LSTM did better at 0.35 (best 1.4333) than at 0.5 (best 1.4454, 14 passes, stop
- * 18), so the cap stays; a GRU from scratch above 0.3 has not been measured.
+ * The cap is not settled: a 2x512 GRU at 0.3 (the run bundled on 2026-12-01) stopped improving on
+ * validation after 11 passes while its training loss kept falling (docs/experiments.md). From
+ * scratch, a 2x512 LSTM did better at 0.35 (best 1.4333) than at 0.5 (best 1.4454, 14 passes;
+ * docs/experiments.md), so the cap stays; a GRU from scratch above 0.3 has not been measured.
  */
 export function dropoutForPasses(passes: number): number {
   const p = 0.05 * Math.round(passes - 2);

@@ -32,7 +32,7 @@ export interface TrainProgress {
   lastValLoss: number | null;
   lastTrainLoss: number | null;
   /**
-   * Training time of the whole run so far, over every session: a --time budget and the
+   * Training time of the whole run so far, across every resume: a --time budget and the
    * learning-rate schedule's position count it, so a resumed run continues where it stood.
    */
   elapsedMs: number;
@@ -60,7 +60,7 @@ export interface EvalInfo {
   valLoss: number;
   trainLoss: number;
   improved: boolean;
-  /** The run's clock (resumed sessions included) when this validation pass finished. */
+  /** The run's clock (its resumed parts included) when this validation pass finished. */
   elapsedMs: number;
 }
 

@@ -1,7 +1,7 @@
 // Fuzzing the checkpoint reader and properties of text handling, with fast-check.
 //
 // RNN_FUZZ_RUNS sets the number of mutated checkpoints (default 10,000, the CI-sized run; see
-// README "Guarantees" for the long run and how long it took).
+// docs/guarantees.md for the long run and how long it took).
 
 import * as fc from 'fast-check';
 import { isUtf8 } from 'buffer';

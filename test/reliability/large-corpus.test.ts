@@ -1,5 +1,5 @@
 // A 200 MB corpus, from a file with no newline and from stdin: training starts, and the peak
-// resident set stays within the stated bound (README "Guarantees"). Generating the file and
+// resident set stays within the stated bound (docs/guarantees.md). Generating the file and
 // both runs took ~17 s here, so it runs in every `npm test`.
 
 import { spawnSync } from 'child_process';

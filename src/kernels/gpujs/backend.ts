@@ -166,7 +166,7 @@ export class GpujsBackend implements Backend {
     this.gpu = quietly(this.messages, () => new GPU({ mode }));
     const gpu = this.gpu as unknown as { addFunction(source: string): void };
     for (const helper of [...src.HELPERS, ...cellHelpers()]) gpu.addFunction(helper);
-    // No kernel maps in webgpu: the sub-kernel functions become plain helpers (see runOutputs).
+    // No kernel maps in webgpu: the sub-kernel functions become plain functions (see runOutputs).
     if (mode === 'webgpu') for (const helper of [...src.SUBKERNEL_HELPERS, ...cellSubKernels()]) gpu.addFunction(helper);
   }
 

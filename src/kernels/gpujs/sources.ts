@@ -20,13 +20,13 @@
 // and returns its main result unless the constant OUTPUT names another. In GL and cpu modes the
 // op is one createKernelMap (OUTPUT 0; the sub-kernels record their values); gpu.js's webgpu
 // mode has no kernel maps, so there the backend builds the same source once per output
-// (OUTPUT 0, 1, …) with each sub-kernel an identity helper (SUBKERNEL_HELPERS and the cells'):
+// (OUTPUT 0, 1, …) with each sub-kernel an identity function (SUBKERNEL_HELPERS and the cells'):
 // more passes, the same arithmetic.
 //
 // The recurrent cells' kernels live in cells/, one file per cell, in this same subset, calling
-// these same helpers.
+// these same functions.
 
-/** Helpers every kernel may call; gpu.js infers their types from the call sites. */
+/** Functions every kernel may call; gpu.js infers their types from the call sites. */
 export const HELPERS: string[] = [
   // Row of flat index i in a matrix with `cols` columns. GLSL divides in float32, where
   // 6.0 / 3.0 may come out 1.9999999; the two corrections make the answer exact for every
@@ -248,7 +248,7 @@ export const ADAM_MOMENT2 = `function newMoment2(v) {
 
 export const ADAM_OUTPUTS = { m: ADAM_MOMENT1, v: ADAM_MOMENT2 };
 
-/** The sub-kernel functions as plain helpers, for webgpu mode (no kernel maps; see the top). */
+/** The sub-kernel functions as plain functions, for webgpu mode (no kernel maps; see the top). */
 export const SUBKERNEL_HELPERS: string[] = [SOFTMAX_ROW_LOSS, ADAM_MOMENT1, ADAM_MOMENT2];
 
 export function adam(clip: boolean): string {

@@ -6,7 +6,7 @@
 // (GpujsBackend.runCell), so an output may also be an input (the gates become activations;
 // dc, dhRec are read and rewritten). The sources are the same strings in every gpu.js mode
 // (cpu, headlessgl, webgpu); see ../sources.ts for the subset of JavaScript they are written
-// in, the helpers they may call (rowOf, sigmoid, tanhStable) and how sub-kernels work.
+// in, the functions they may call (rowOf, sigmoid, tanhStable) and how sub-kernels work.
 //
 // Letters: B batch, H hidden; a thread's (b, j) is row b, unit j.
 
@@ -26,7 +26,7 @@ export interface CellPass {
   /**
    * Further outputs of out's size from the same threads: tensor → its sub-kernel's source. A kernel
    * map in GL and cpu modes; in webgpu the source runs once per output (constant OUTPUT 0 for out,
-   * 1, 2, … for these in order), each sub-kernel a helper that returns its argument.
+   * 1, 2, … for these in order), each sub-kernel a function that returns its argument.
    */
   subOutputs?: Partial<Record<StepTensor, string>>;
   /** Constants beside H. */
@@ -35,13 +35,13 @@ export interface CellPass {
 
 /** A cell's step on gpu.js: the passes of its forward and of its backward. */
 export interface GpujsCell {
-  /** Functions its kernels call, beside ../sources.ts HELPERS; names unique across cells. */
+  /** Functions its kernels call, beside the shared ones of ../sources.ts; names unique across cells. */
   helpers?: string[];
   forward: CellPass[];
   backward: CellPass[];
 }
 
-/** Every sub-kernel source of these cells, once each (webgpu registers them as helpers). */
+/** Every sub-kernel source of these cells, once each (webgpu registers them as plain functions). */
 export function subKernelSources(cells: GpujsCell[]): string[] {
   const sources = new Set<string>();
   for (const cell of cells) {

@@ -17,12 +17,12 @@ export const GPUJS_CELLS: Record<CellName, GpujsCell> = {
   'rnn-relu': rnnCell('relu'),
 };
 
-/** The helper functions the cells' kernels call, for every mode (each source once). */
+/** The functions the cells' kernels call, for every mode (each source once). */
 export function cellHelpers(): string[] {
   return [...new Set(Object.values(GPUJS_CELLS).flatMap((cell) => cell.helpers ?? []))];
 }
 
-/** Their sub-kernel sources, which webgpu (no kernel maps) registers as helpers. */
+/** Their sub-kernel sources, which webgpu (no kernel maps) registers as plain functions. */
 export function cellSubKernels(): string[] {
   return subKernelSources(Object.values(GPUJS_CELLS));
 }
