@@ -36,6 +36,7 @@ export interface CorpusFingerprint {
 
 export interface CheckpointMeta {
   model: ModelConfig;
+  /** As the run wrote it: a run that trains on from it reads it through upgradeTrainConfig (upgrade.ts), validated. */
   train: TrainConfig;
   vocab: Vocab;
   progress: TrainProgress;
