@@ -173,6 +173,10 @@ export const LIMITS = {
   batchSize: 100000,
   /** Worker threads of the wasm backend. */
   threads: 256,
+  /** `rnn sample --beam`: beams, each a row of the batch. */
+  beamWidth: 256,
+  /** `rnn sample --num`: samples drawn together, each a row of the batch. */
+  samples: 4096,
 };
 
 export function defaultTrainConfig(): TrainConfig {

@@ -1,7 +1,7 @@
 // `rnn sample`: load a checkpoint and stream generated characters to stdout as they are made.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BackendName, DEFAULTS } from '../config';
+import { BackendName, DEFAULTS, LIMITS } from '../config';
 import { UsageError } from '../errors';
 import { readStdin, readTextFile } from '../data/corpus';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
@@ -62,8 +62,8 @@ export function sampleCommand(): Command {
     .option('--top-k <k>', 'sample only from the k likeliest characters (0: all)', intOption(0), DEFAULTS.topK)
     .option('--top-p <p>', 'sample from the smallest set of characters whose probability reaches p (1: all)', numberOption(0, 1, true), DEFAULTS.topP)
     .option('--greedy', 'take the likeliest character at every step (--temp, --top-k, --top-p are then ignored)', false)
-    .option('--beam <k>', 'beam search with k beams for the likeliest text; prints it when done (not streamed) and its log-probability on stderr', intOption(1, 256))
-    .option('--num <n>', 'n independent samples in one batch, sample i seeded with seed+i-1; separated by a line \'--- sample i/n, seed s ---\'', intOption(1, 4096), 1)
+    .option('--beam <k>', 'beam search with k beams for the likeliest text; prints it when done (not streamed) and its log-probability on stderr', intOption(1, LIMITS.beamWidth))
+    .option('--num <n>', 'n independent samples in one batch, sample i seeded with seed+i-1; separated by a line \'--- sample i/n, seed s ---\'', intOption(1, LIMITS.samples), 1)
     .option('--stop <s>', 'end after the first occurrence of s (may repeat; --length stays the upper bound)', collectStop, [] as string[])
     .option('--json', 'print JSON (text, checkpoint, seed, settings, logProb; an array with --num) instead of raw text', false)
     .addOption(backendOption())
