@@ -19,7 +19,7 @@ import { WeightAverage } from '../engine/average';
 import { Vocab } from '../data/vocab';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from '../data/atomic';
-import { upgradeModelConfig } from './upgrade';
+import { checkTrainConfig, upgradeModelConfig } from './upgrade';
 
 export const FORMAT = 'rnn-checkpoint';
 export const FORMAT_VERSION = 1;
@@ -36,7 +36,7 @@ export interface CorpusFingerprint {
 
 export interface CheckpointMeta {
   model: ModelConfig;
-  /** As the run wrote it: a run that trains on from it reads it through upgradeTrainConfig (upgrade.ts), validated. */
+  /** As the run wrote it, its fields checked (checkTrainConfig); a run that trains on from it reads it upgraded (upgradeTrainConfig). */
   train: TrainConfig;
   vocab: Vocab;
   progress: TrainProgress;
@@ -265,7 +265,7 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   }
   return {
     model,
-    train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
+    train: checkTrainConfig(file, parseJson<Partial<TrainConfig>>(file, 'train_config', metadata.train_config)),
     vocab,
     progress,
     corpus: parseJson<CorpusFingerprint>(file, 'corpus', metadata.corpus),

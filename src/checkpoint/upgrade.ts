@@ -87,23 +87,34 @@ function checkInitSource(file: string, value: unknown): InitSource | undefined {
   return { checkpoint: source.checkpoint, sha256: source.sha256, iteration: source.iteration };
 }
 
-/** train_config as any format wrote it: validated, and what a format lacked filled in. */
-export function upgradeTrainConfig(file: string, train: Partial<TrainConfig>): SavedTrainConfig {
+/**
+ * train_config as any format wrote it, checked as it is read (every checkpoint): each field a run
+ * trains on is of its type where present, and those every format wrote are present. Returned as
+ * written (`rnn info` shows it so); upgradeTrainConfig fills in what a format lacked.
+ */
+export function checkTrainConfig(file: string, train: Partial<TrainConfig>): TrainConfig {
   for (const [key, kind] of NUMBERS_SINCE_FIRST) checkNumber(file, key, train[key], kind);
   for (const [key, kind] of NUMBERS_ADDED) if (train[key] !== undefined) checkNumber(file, key, train[key], kind);
-  const lrSchedule = checkChoice<LrSchedule>(file, 'lrSchedule', train.lrSchedule, LR_SCHEDULES);
-  const init = checkChoice<RecurrentInit>(file, 'init', train.init, RECURRENT_INITS);
+  checkChoice<LrSchedule>(file, 'lrSchedule', train.lrSchedule, LR_SCHEDULES);
+  checkChoice<RecurrentInit>(file, 'init', train.init, RECURRENT_INITS);
+  checkInitSource(file, train.initFrom);
+  return train as TrainConfig;
+}
+
+/** train_config as any format wrote it: validated, and what a format lacked filled in. */
+export function upgradeTrainConfig(file: string, written: Partial<TrainConfig>): SavedTrainConfig {
+  const train = checkTrainConfig(file, written);
   const initFrom = checkInitSource(file, train.initFrom);
   return {
-    ...(train as TrainConfig),
+    ...train,
     // Runs saved before the schedule existed trained at a constant rate, without warm-up or dropout.
-    lrSchedule: lrSchedule ?? 'constant',
+    lrSchedule: written.lrSchedule ?? 'constant',
     warmupIters: train.warmupIters ?? 0,
     dropout: train.dropout ?? 0,
     // Runs saved before --weight-decay existed trained without it.
     weightDecay: train.weightDecay ?? 0,
     // Runs saved before --init existed initialised the recurrent weights as the default does.
-    init: init ?? DEFAULTS.init,
+    init: written.init ?? DEFAULTS.init,
     // Runs saved before --average-tail existed did not average.
     averageTail: train.averageTail ?? 0,
     // Runs saved before --snapshots existed kept none.
