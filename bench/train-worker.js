@@ -9,12 +9,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const dist = path.join(__dirname, '..', 'dist');
-const { createBackend } = require(path.join(dist, 'kernels'));
-const { Model } = require(path.join(dist, 'engine', 'model'));
-const { Adam } = require(path.join(dist, 'engine', 'optimizer'));
+const { defaultTrainConfig, validateConfig } = require(path.join(dist, 'config'));
+const { startBackend, buildTraining } = require(path.join(dist, 'train', 'run'));
 const { trainStep } = require(path.join(dist, 'engine', 'trainer'));
-const { Rng } = require(path.join(dist, 'engine', 'rng'));
-const { Batcher } = require(path.join(dist, 'data', 'batcher'));
 const { Vocab } = require(path.join(dist, 'data', 'vocab'));
 
 function args() {
@@ -34,12 +31,16 @@ async function main() {
   const text = fs.readFileSync(opt.corpus, 'utf8');
   const vocab = Vocab.fromText(text);
   const ids = vocab.encode(text);
-  const backend = await createBackend(opt.backend, { threads: opt.threads, gpuMode: opt.gpuMode });
-  const model = new Model(backend, { vocabSize: vocab.size, embeddingSize: opt.embedding, hiddenSize: opt.hidden, layers: opt.layers, cell: opt.cell ?? 'lstm', zoneout: 0 });
-  model.initialize(new Rng(1));
-  const adam = new Adam(backend, model.params, 2e-3);
-  const batcher = new Batcher(ids, opt.batch, opt.seqLen);
-  const ws = model.workspace(opt.batch, opt.seqLen);
+  // The plan `rnn train` would carry out at this size: seed 1, no validation split, no averaging.
+  const config = validateConfig({
+    ...defaultTrainConfig(),
+    model: { layers: opt.layers, hiddenSize: opt.hidden, embeddingSize: opt.embedding, cell: opt.cell ?? 'lstm', zoneout: 0 },
+    batchSize: opt.batch, seqLen: opt.seqLen, valFraction: 0, averageTail: 0, seed: 1, backend: opt.backend, threads: opt.threads,
+  });
+  const backend = await startBackend(config, opt.gpuMode);
+  // The runner's own model, optimizer and trainer; the timed loop steps its workspace and batcher.
+  const { model, optimizer: adam, trainer } = await buildTraining(backend, config, { train: ids, val: ids.subarray(0, 0), vocab });
+  const { batcher, workspace: ws } = trainer;
   ws.resetState();
   let window;
   let step = 0;

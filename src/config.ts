@@ -151,6 +151,13 @@ export const DEFAULTS = {
   length: 1000,
   topK: 0,
   topP: 1,
+  // `rnn train`'s feedback: --sample-every's samples and --patience.
+  /** Characters in each --sample-every sample. */
+  sampleLength: 200,
+  /** --sample-every's temperature (as --temp's default in `rnn sample`): safe enough to read, varied enough to show the model. */
+  sampleEveryTemperature: 0.8,
+  /** Evaluations without improvement before a run stops; 0: never. */
+  patience: 0,
   // Adam's β1, β2, ε as in torch.optim.Adam.
   beta1: 0.9,
   beta2: 0.999,
@@ -164,6 +171,12 @@ export const LIMITS = {
   layers: 16,
   seqLen: 100000,
   batchSize: 100000,
+  /** Worker threads of the wasm backend. */
+  threads: 256,
+  /** `rnn sample --beam`: beams, each a row of the batch. */
+  beamWidth: 256,
+  /** `rnn sample --num`: samples drawn together, each a row of the batch. */
+  samples: 4096,
 };
 
 export function defaultTrainConfig(): TrainConfig {
@@ -272,8 +285,8 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
   if (!BACKEND_NAMES.includes(config.backend)) {
     throw new UsageError(`--backend must be one of ${BACKEND_NAMES.join(', ')}, got '${config.backend}'`);
   }
-  if (!Number.isInteger(config.threads) || config.threads < 0 || config.threads > 256) {
-    throw new UsageError(`--threads must be a whole number from 0 (one per core) to 256, got ${config.threads}`);
+  if (!Number.isInteger(config.threads) || config.threads < 0 || config.threads > LIMITS.threads) {
+    throw new UsageError(`--threads must be a whole number from 0 (one per core) to ${LIMITS.threads}, got ${config.threads}`);
   }
   return Object.freeze({ ...config, model: Object.freeze({ ...config.model }) });
 }

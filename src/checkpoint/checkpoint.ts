@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ModelConfig, TrainConfig } from '../config';
 import { UsageError } from '../errors';
-import { Backend, CELL_GATES } from '../kernels/backend';
+import { Backend } from '../kernels/backend';
 import { Model, Workspace } from '../engine/model';
 import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
@@ -19,6 +19,7 @@ import { WeightAverage } from '../engine/average';
 import { Vocab } from '../data/vocab';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from '../data/atomic';
+import { checkTrainConfig, upgradeModelConfig } from './upgrade';
 
 export const FORMAT = 'rnn-checkpoint';
 export const FORMAT_VERSION = 1;
@@ -35,6 +36,7 @@ export interface CorpusFingerprint {
 
 export interface CheckpointMeta {
   model: ModelConfig;
+  /** As the run wrote it, its fields checked (checkTrainConfig); a run that trains on from it reads it upgraded (upgradeTrainConfig). */
   train: TrainConfig;
   vocab: Vocab;
   progress: TrainProgress;
@@ -244,24 +246,8 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   if (version !== FORMAT_VERSION) {
     throw new CheckpointError(`${file} has checkpoint format ${JSON.stringify(metadata.format_version ?? null)}; this rnn reads format ${FORMAT_VERSION}; the file is damaged`);
   }
-  const model = parseJson<Partial<ModelConfig>>(file, 'model_config', metadata.model_config);
-  for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'layers'] as const) {
-    const value = model[key];
-    if (!Number.isInteger(value) || (value as number) < 1) throw new CheckpointError(`${file}: model_config.${key} is invalid`);
-  }
-  // Checkpoints from before the cell family are LSTMs without zoneout.
-  const cell = model.cell ?? 'lstm';
-  if (!Object.prototype.hasOwnProperty.call(CELL_GATES, cell)) {
-    throw new CheckpointError(`${file}: model_config.cell '${cell}' is not a cell this rnn knows (${Object.keys(CELL_GATES).join(', ')})`);
-  }
-  const probability = (key: 'zoneout' | 'zoneoutCell', p: unknown): void => {
-    if (!(typeof p === 'number' && p >= 0 && p < 1)) throw new CheckpointError(`${file}: model_config.${key} is invalid`);
-  };
-  const zoneout = model.zoneout ?? 0;
-  probability('zoneout', zoneout);
-  // Checkpoints from before --zoneout-cell zoned c out with zoneout's p, as one without it still does.
-  const zoneoutCell = model.zoneoutCell;
-  if (zoneoutCell !== undefined) probability('zoneoutCell', zoneoutCell);
+  // Every earlier format's model fields are read as today's in one place (upgrade.ts).
+  const model = upgradeModelConfig(file, parseJson<Partial<ModelConfig>>(file, 'model_config', metadata.model_config));
   let vocab: Vocab;
   try {
     vocab = Vocab.deserialize(metadata.vocab ?? '');
@@ -278,11 +264,8 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
     throw new CheckpointError(`${file}: metadata 'optimizer' has no step count; the file is damaged`);
   }
   return {
-    model: {
-      vocabSize: model.vocabSize!, embeddingSize: model.embeddingSize!, hiddenSize: model.hiddenSize!, layers: model.layers!,
-      cell, zoneout, ...(zoneoutCell === undefined ? {} : { zoneoutCell }),
-    },
-    train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
+    model,
+    train: checkTrainConfig(file, parseJson<Partial<TrainConfig>>(file, 'train_config', metadata.train_config)),
     vocab,
     progress,
     corpus: parseJson<CorpusFingerprint>(file, 'corpus', metadata.corpus),

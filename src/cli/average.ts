@@ -1,11 +1,11 @@
 // `rnn average`: one checkpoint whose weights are the mean of several of one run (its snapshots).
 
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../errors';
 import { EXTENSION, checkpointPaths, readCheckpointMeta, restoreModel } from '../checkpoint/checkpoint';
-import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
+import { BackendName, DEFAULTS } from '../config';
 import { AveragedCheckpoint, averageCheckpoints } from '../checkpoint/average';
 import { writeFileAtomic } from '../data/atomic';
 import { readCorpusFile, splitCorpus } from '../data/corpus';
@@ -13,6 +13,7 @@ import { Model } from '../engine/model';
 import { Evaluator } from '../engine/trainer';
 import { createBackend } from '../kernels';
 import { createLog } from './log';
+import { backendOption, threadsOption } from './options';
 import { givenOnCommandLine, intOption } from './parse';
 
 interface AverageCliOptions {
@@ -33,8 +34,8 @@ export function averageCommand(): Command {
     .option('--last <n>', 'average only the n latest (by iteration) of the checkpoints given', intOption(2))
     .option('--corpus <file>', "the run's corpus: measure the mean on the validation split the run held out (as training does) and record it")
     .option('--checkpoint-dir <dir>', 'where a run name\'s snapshots are looked for', DEFAULTS.checkpointDir)
-    .addOption(new Option('--backend <name>', "kernels --corpus's validation pass runs on").choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
-    .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .addOption(backendOption("kernels --corpus's validation pass runs on"))
+    .addOption(threadsOption())
     .option('-q, --quiet', 'do not say what was written', false)
     .addHelpText('after', `
 Examples:

@@ -8,7 +8,7 @@
 // characters) are not scored either; `predicted` says how many were.
 
 import { Command, Option } from 'commander';
-import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
+import { BackendName, DEFAULTS, LIMITS } from '../config';
 import { UsageError } from '../errors';
 import { readStdin, readTextFile } from '../data/corpus';
 import { encodeKnown } from '../data/vocab';
@@ -17,6 +17,7 @@ import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
 import { Evaluator } from '../engine/trainer';
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
 import { createLog, stdoutColor } from './log';
+import { backendOption, threadsOption } from './options';
 import { intOption } from './parse';
 import { writeOut } from './stdout';
 
@@ -50,10 +51,10 @@ export function evalCommand(): Command {
     .argument('<file>', "a UTF-8 text file, or '-' to read standard input")
     .option('-c, --checkpoint <path|name>', "a checkpoint file, a run name in --checkpoint-dir, or 'bundled' (default: the newest there, else the bundled model)")
     .option('--checkpoint-dir <dir>', 'where to look for checkpoints', DEFAULTS.checkpointDir)
-    .option('--batch <n>', 'parallel streams over the text (default: the checkpoint\'s training --batch)', intOption(1, 100000))
-    .option('--seq-len <n>', 'characters per window (default: the checkpoint\'s training --seq-len)', intOption(1, 100000))
-    .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default(DEFAULTS.backend))
-    .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .option('--batch <n>', 'parallel streams over the text (default: the checkpoint\'s training --batch)', intOption(1, LIMITS.batchSize))
+    .option('--seq-len <n>', 'characters per window (default: the checkpoint\'s training --seq-len)', intOption(1, LIMITS.seqLen))
+    .addOption(backendOption())
+    .addOption(threadsOption())
     .addOption(new Option('--split <part>', "score all of the text, or the part `rnn train` held out ('val': its last --val-fraction, as the checkpoint recorded) or trained on ('train')")
       .choices(['all', 'train', 'val']).default('all'))
     .addOption(new Option('--quantize <mode>', 'weights of the matmuls: none (float32), or int8 with one scale per row (a quarter of the bytes)')

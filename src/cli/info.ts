@@ -9,7 +9,7 @@ import { cellSpec } from '../engine/cells';
 import { createBackend } from '../kernels';
 import { LoadedCheckpoint, bundledCheckpoint, listCheckpoints, loadCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
 import { stdoutColor } from './log';
-import { intOption } from './parse';
+import { threadsOption } from './options';
 import { lossPlot } from './plot';
 import { writeOut } from './stdout';
 
@@ -51,7 +51,7 @@ export function infoCommand(): Command {
     .option('-c, --checkpoint <path|name>', 'the same as the [checkpoint] argument (as rnn sample and rnn eval take it)')
     .option('--checkpoint-dir <dir>', 'where to look for checkpoints', DEFAULTS.checkpointDir)
     .option('--no-backends', 'skip trying the backends (faster)')
-    .option('--threads <n>', 'worker threads to try the wasm backend with (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .addOption(threadsOption('worker threads to try the wasm backend with (0: one per core)'))
     .option('--json', 'print one JSON object instead of text', false)
     .addHelpText('after', `
 Backends are tried, not assumed: wasm is created with its worker threads; each gpu.js mode

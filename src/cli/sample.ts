@@ -1,18 +1,19 @@
 // `rnn sample`: load a checkpoint and stream generated characters to stdout as they are made.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_NAMES, BackendName, DEFAULTS } from '../config';
+import { BackendName, DEFAULTS, LIMITS } from '../config';
 import { UsageError } from '../errors';
 import { readStdin, readTextFile } from '../data/corpus';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
 import { Rng } from '../engine/rng';
-import { Decoding, Sampler } from '../sample/sampler';
+import { Decoding } from '../sample/sampler';
 import { beamSearch } from '../sample/beam';
-import { StopMatcher } from '../sample/stop';
+import { generateRows } from '../sample/generate';
 import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
 import { Log, createLog } from './log';
-import { givenOnCommandLine, intOption, numberOption } from './parse';
+import { backendOption, givenFlags, threadsOption } from './options';
+import { intOption, numberOption } from './parse';
 import { stdoutText, writeOut } from './stdout';
 
 interface SampleCliOptions {
@@ -61,12 +62,12 @@ export function sampleCommand(): Command {
     .option('--top-k <k>', 'sample only from the k likeliest characters (0: all)', intOption(0), DEFAULTS.topK)
     .option('--top-p <p>', 'sample from the smallest set of characters whose probability reaches p (1: all)', numberOption(0, 1, true), DEFAULTS.topP)
     .option('--greedy', 'take the likeliest character at every step (--temp, --top-k, --top-p are then ignored)', false)
-    .option('--beam <k>', 'beam search with k beams for the likeliest text; prints it when done (not streamed) and its log-probability on stderr', intOption(1, 256))
-    .option('--num <n>', 'n independent samples in one batch, sample i seeded with seed+i-1; separated by a line \'--- sample i/n, seed s ---\'', intOption(1, 4096), 1)
+    .option('--beam <k>', 'beam search with k beams for the likeliest text; prints it when done (not streamed) and its log-probability on stderr', intOption(1, LIMITS.beamWidth))
+    .option('--num <n>', 'n independent samples in one batch, sample i seeded with seed+i-1; separated by a line \'--- sample i/n, seed s ---\'', intOption(1, LIMITS.samples), 1)
     .option('--stop <s>', 'end after the first occurrence of s (may repeat; --length stays the upper bound)', collectStop, [] as string[])
     .option('--json', 'print JSON (text, checkpoint, seed, settings, logProb; an array with --num) instead of raw text', false)
-    .addOption(new Option('--backend <name>', 'kernels to run on').choices(BACKEND_NAMES as string[]).default('auto'))
-    .option('--threads <n>', 'worker threads for the wasm backend (0: one per core)', intOption(0, 256), DEFAULTS.threads)
+    .addOption(backendOption())
+    .addOption(threadsOption())
     .addOption(new Option('--quantize <mode>', 'weights of the matmuls: none (float32), or int8 with one scale per row (a quarter of the bytes)')
       .choices(QUANTIZATIONS as string[]).default('none'))
     .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
@@ -85,13 +86,13 @@ Examples:
 Into a pipe or a file the output is exactly the prime and the sample; a line break ends it only
 on a terminal.`)
     .action(async (opts: SampleCliOptions, cmd: Command) => {
-      await runSample(opts, cmd);
+      await runSample(opts, givenFlags(cmd));
     });
 }
 
-async function runSample(opts: SampleCliOptions, cmd: Command): Promise<void> {
+async function runSample(opts: SampleCliOptions, flagsGiven: ReadonlySet<string>): Promise<void> {
   const log = createLog(opts.quiet);
-  const given = (key: string): boolean => givenOnCommandLine(cmd, key);
+  const given = (key: string): boolean => flagsGiven.has(key);
   if (opts.prime !== undefined && opts.primeFile !== undefined) throw new UsageError('give --prime or --prime-file, not both');
   if (opts.beam !== undefined && opts.greedy) throw new UsageError('give --greedy or --beam, not both (--beam 1 is greedy)');
   if (opts.beam !== undefined && given('num')) throw new UsageError('--beam gives one text, the likeliest; drop --num (or --beam to draw --num samples)');
@@ -165,36 +166,17 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
       return;
     }
 
-    const sampler = new Sampler(model, vocab, seeds.map((s) => new Rng(s)));
-    await sampler.prime(prime);
     const decoding: Decoding = { temperature: opts.temp, topK: opts.topK, topP: opts.topP, greedy: opts.greedy };
     const N = opts.num;
-    const texts = seeds.map(() => prime);
-    const generated = new Int32Array(N);
-    const stopped: Array<string | null> = seeds.map(() => null);
-    const matchers = seeds.map(() => new StopMatcher(opts.stop, prime));
-    const logProbs = new Float64Array(N);
     // Row 0 streams to stdout as it is made (unless --json); the other rows print when done.
     const streaming = !opts.json;
     let pushback = streaming && prime ? out.write(prime) : null;
-    let live = N;
-    for (let i = 0; i < opts.length && live > 0; i++) {
-      const ids = await sampler.step(decoding);
-      for (let r = 0; r < N; r++) {
-        if (stopped[r] !== null || generated[r] === opts.length) continue;
-        const ch = vocab.chars[ids[r]];
-        generated[r] += 1;
-        texts[r] += ch;
-        if (r === 0 && streaming) {
-          if (pushback) await pushback;
-          pushback = out.write(ch);
-        }
-        stopped[r] = matchers[r].push(ch);
-        if (stopped[r] !== null) live -= 1;
-        logProbs[r] = sampler.logProb[r]; // a stopped row's later draws do not count
-
-      }
-    }
+    const emit = async (ch: string): Promise<void> => {
+      if (pushback) await pushback;
+      pushback = out.write(ch);
+    };
+    const request = { seeds, prime, length: opts.length, stops: opts.stop, decoding };
+    const { texts, generated, stopped, logProbs } = await generateRows(model, vocab, request, streaming ? emit : null);
     if (pushback) await pushback;
     if (opts.json) {
       const records = texts.map((text, r) => ({

@@ -82,6 +82,8 @@ export interface RecipeRequest {
   layers?: number;
   hiddenSize?: number;
   dropout?: number;
+  /** The machine's measured rates; RECIPE_CANDIDATES when not given. */
+  candidates?: readonly RecipeCandidate[];
 }
 
 export interface Recipe {
@@ -99,9 +101,11 @@ export interface Recipe {
  * recurrent cost (gates × H × (H + E) per layer dominates); a cell not measured scales the
  * LSTM's by its gate count.
  */
-function estimatedRate(layers: number, hiddenSize: number, cell: CellName, threads: number): number {
-  let nearest = RECIPE_CANDIDATES[0];
-  for (const c of RECIPE_CANDIDATES) {
+function estimatedRate(
+  layers: number, hiddenSize: number, cell: CellName, threads: number, candidates: readonly RecipeCandidate[] = RECIPE_CANDIDATES,
+): number {
+  let nearest = candidates[0];
+  for (const c of candidates) {
     if (Math.abs(c.hiddenSize - hiddenSize) < Math.abs(nearest.hiddenSize - hiddenSize)) nearest = c;
   }
   const cost = (l: number, h: number): number => l * h * (h + 64);
@@ -117,13 +121,14 @@ export function chooseRecipe(request: RecipeRequest): Recipe {
   const trainedPerEval = request.evalEvery * request.batchSize * request.seqLen;
   const trainingShare = 1 / (1 + request.valChars / (3 * Math.max(1, trainedPerEval)));
   const passesOf = (layers: number, hiddenSize: number): { rate: number; passes: number } => {
-    const rate = estimatedRate(layers, hiddenSize, cell, request.threads) * trainingShare;
+    const rate = estimatedRate(layers, hiddenSize, cell, request.threads, request.candidates) * trainingShare;
     return { rate, passes: (rate * seconds) / Math.max(1, request.trainChars) };
   };
   const layers = request.layers ?? 2;
-  let hiddenSize = request.hiddenSize ?? RECIPE_CANDIDATES[0].hiddenSize;
+  const candidates = request.candidates ?? RECIPE_CANDIDATES;
+  let hiddenSize = request.hiddenSize ?? candidates[0].hiddenSize;
   if (request.hiddenSize === undefined) {
-    for (const c of RECIPE_CANDIDATES) {
+    for (const c of candidates) {
       if (passesOf(layers, c.hiddenSize).passes >= MIN_PASSES) hiddenSize = c.hiddenSize;
     }
   }

@@ -99,4 +99,25 @@ describe('loadCheckpoint', () => {
     fs.writeFileSync(fine, encodeSafetensors([...source.tensors.values()], { ...source.metadata, model_config: JSON.stringify({ ...model, zoneout: 0.2, zoneoutCell: 0.5 }) }));
     expect(loadCheckpoint(fine).meta.model).toMatchObject({ zoneout: 0.2, zoneoutCell: 0.5 });
   });
+
+  it('checks train_config as it reads it, naming the key, and keeps it as written', () => {
+    const source = readSafetensorsFile(path.join(dir, 'run.safetensors'));
+    const train = JSON.parse(source.metadata.train_config);
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ seqLen: 'x' }, 'train_config.seqLen is invalid'], [{ batchSize: 0 }, 'train_config.batchSize is invalid'],
+      [{ seed: undefined }, 'train_config.seed is invalid'], [{ dropout: -1 }, 'train_config.dropout is invalid'],
+      [{ lrSchedule: 'linear' }, "train_config.lrSchedule 'linear' is not one of"], [{ init: 7 }, "train_config.init '7' is not one of"],
+      [{ initFrom: { checkpoint: 3 } }, 'train_config.initFrom is not a checkpoint'],
+    ];
+    for (const [change, message] of cases) {
+      const file = path.join(dir, 'train-config.safetensors');
+      fs.writeFileSync(file, encodeSafetensors([...source.tensors.values()], { ...source.metadata, train_config: JSON.stringify({ ...train, ...change }) }));
+      expect(() => loadCheckpoint(file)).toThrow(`${file}: ${message}`);
+    }
+    // The first format had no schedule, dropout or init: read as written, not filled in.
+    const { lrSchedule: _s, warmupIters: _w, minLr: _m, dropout: _d, weightDecay: _wd, init: _i, averageTail: _a, ...first } = train;
+    const old = path.join(dir, 'first-format.safetensors');
+    fs.writeFileSync(old, encodeSafetensors([...source.tensors.values()], { ...source.metadata, train_config: JSON.stringify(first) }));
+    expect(loadCheckpoint(old).meta.train).toEqual(first);
+  });
 });

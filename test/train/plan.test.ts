@@ -1,0 +1,344 @@
+// The training plan as a table: flags given, a checkpoint resumed or started from, the corpus's size and this
+// machine's rates in; the TrainConfig `rnn train` would train, or the refusal, out. No command line is spawned.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { DEFAULTS, ModelConfig, TrainConfig, defaultTrainConfig } from '../../src/config';
+import { UsageError } from '../../src/errors';
+import { Vocab } from '../../src/data/vocab';
+import { RECIPE_CANDIDATES, RecipeCandidate } from '../../src/engine/recipe';
+import { CheckpointMeta, readCheckpointMeta } from '../../src/checkpoint/checkpoint';
+import { CheckpointError } from '../../src/checkpoint/safetensors';
+import { upgradeModelConfig } from '../../src/checkpoint/upgrade';
+import {
+  CorpusFacts, InitFromSource, PlanInput, PlanRefusal, RefusalKind, ResumeSource, TrainFlags, TrainPlan, planTraining,
+} from '../../src/train/plan';
+
+/** The flags as commander parses `rnn train corpus.txt` with nothing else: every default. */
+const DEFAULT_FLAGS: TrainFlags = {
+  cell: DEFAULTS.cell, layers: DEFAULTS.layers, hidden: DEFAULTS.hiddenSize, embedding: DEFAULTS.embeddingSize, seqLen: DEFAULTS.seqLen,
+  batch: DEFAULTS.batchSize, lr: DEFAULTS.learningRate, lrSchedule: DEFAULTS.lrSchedule, warmup: DEFAULTS.warmupIters,
+  dropout: DEFAULTS.dropout, averageTail: DEFAULTS.averageTail, weightDecay: DEFAULTS.weightDecay, zoneout: DEFAULTS.zoneout,
+  init: DEFAULTS.init, clipNorm: DEFAULTS.clipNorm, clipValue: DEFAULTS.clipValue, valFraction: DEFAULTS.valFraction,
+  maxIters: DEFAULTS.maxIters, evalEvery: DEFAULTS.evalEvery, saveEvery: DEFAULTS.saveEvery, checkpointDir: DEFAULTS.checkpointDir,
+  seed: DEFAULTS.seed, backend: DEFAULTS.backend, threads: DEFAULTS.threads, resume: false, overwrite: false, snapshots: false,
+};
+
+const SHA = 'c0ffee'.padEnd(64, '0');
+const OTHER_SHA = 'beef'.padEnd(64, '1');
+/** tiny-shakespeare's size, split 90/10: what the size rule was measured on. */
+const SHAKESPEARE: CorpusFacts = {
+  fingerprint: { source: 'corpora/tinyshakespeare.txt', sha256: SHA, characters: 1115394 }, trainChars: 1003855, valChars: 111539,
+};
+const RATES = { cores: 2, candidates: RECIPE_CANDIDATES };
+/** A machine ten times as fast as the one the table was measured on. */
+const FAST_RATES = {
+  cores: 2,
+  candidates: RECIPE_CANDIDATES.map((c): RecipeCandidate => ({ ...c, charsPerSecond: { lstm: 10 * c.charsPerSecond.lstm, gru: 10 * c.charsPerSecond.gru } })),
+};
+
+interface FormatFixture { commit: string; what: string; model_config: Partial<ModelConfig>; train_config: Partial<TrainConfig> }
+const FORMATS: FormatFixture[] = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'checkpoint_formats', 'formats.json'), 'utf8'),
+).formats;
+
+/** Checkpoint metadata as loadCheckpoint returns it: the model fields upgraded, train_config as written. */
+function meta(train: Partial<TrainConfig>, model: Partial<ModelConfig>, elapsedMs = 60000, sha256 = SHA): CheckpointMeta {
+  const upgraded = upgradeModelConfig('saved.safetensors', model);
+  return {
+    model: upgraded, train: train as TrainConfig, vocab: new Vocab(Array.from({ length: upgraded.vocabSize }, (_, i) => String.fromCharCode(65 + i))),
+    progress: { iteration: 500, epoch: 1, window: 3, bestValLoss: 1.9, lastValLoss: 2, lastTrainLoss: 1.8, elapsedMs, history: [] },
+    corpus: { source: 'corpora/tinyshakespeare.txt', sha256, characters: 1115394 }, adamStep: 500, createdAt: '2026-12-01T00:00:00Z',
+  };
+}
+
+/** Today's format: a 2x16 LSTM trained with --seed 7, B=8, T=16 and a few non-defaults. */
+const TODAY = FORMATS[FORMATS.length - 1];
+const saved = (train: Partial<TrainConfig> = {}, model: Partial<ModelConfig> = {}, elapsedMs?: number, sha?: string): CheckpointMeta =>
+  meta({ ...TODAY.train_config, ...train }, { ...TODAY.model_config, ...model }, elapsedMs, sha);
+const resumeOf = (m: CheckpointMeta, hasTrainingState = true): ResumeSource => ({ path: 'checkpoints/run.safetensors', meta: m, hasTrainingState });
+const initFromOf = (m: CheckpointMeta, file = 'checkpoints/base.best.safetensors'): InitFromSource => ({ path: file, sha256: 'f00d', meta: m });
+
+/** Fields the planned config must hold; its model's, any part of them. */
+type Expected = Partial<Omit<TrainConfig, 'model'>> & { model?: Partial<ModelConfig> };
+
+interface Case {
+  name: string;
+  flags?: Partial<TrainFlags>;
+  /** Flags typed on the command line; each key of `flags` counts as typed unless listed in `defaulted`. */
+  given?: string[];
+  resumed?: ResumeSource;
+  initFrom?: InitFromSource;
+  corpus?: CorpusFacts;
+  rates?: PlanInput['rates'];
+  corpusArg?: string;
+  /** Fields the planned config must hold. */
+  expect?: Expected;
+  check?: (plan: TrainPlan) => void;
+  refused?: RefusalKind;
+  /** Another error: its class and a part of its message. */
+  fails?: [new (...args: never[]) => Error, string];
+}
+
+function plan(c: Case): TrainPlan {
+  const flags = { ...DEFAULT_FLAGS, ...c.flags };
+  const given = new Set([...Object.keys(c.flags ?? {}), ...(c.given ?? [])]);
+  return planTraining({
+    corpusArg: c.corpusArg ?? 'corpora/tinyshakespeare.txt', flags, given, resumed: c.resumed, initFrom: c.initFrom,
+    corpus: c.corpus ?? SHAKESPEARE, rates: c.rates ?? RATES,
+  });
+}
+
+const FRESH: Case[] = [
+  {
+    name: 'fresh, no flags: every default, capped at --max-iters, named for the corpus',
+    expect: { ...defaultTrainConfig(), name: 'tinyshakespeare', snapshots: false },
+    check: (p) => expect(p.recipe).toBeNull(),
+  },
+  { name: 'fresh: --min-lr defaults to a tenth of --lr', flags: { lr: 0.01 }, expect: { learningRate: 0.01, minLr: 0.001 } },
+  { name: 'fresh: --min-lr given is kept', flags: { lr: 0.01, minLr: 0.0005 }, expect: { minLr: 0.0005 } },
+  {
+    name: 'fresh --time alone: no iteration cap, and the size rule picks a GRU with PyTorch\'s init',
+    flags: { time: 15 * 60000 },
+    expect: { timeBudgetMs: 900000, maxIters: 0, init: 'pytorch', model: { cell: 'gru' } },
+    check: (p) => {
+      expect(p.recipe?.recipe.cell).toBe('gru');
+      expect(p.recipe?.init).toBe('pytorch');
+      expect(p.config.model.hiddenSize).toBe(p.recipe?.recipe.hiddenSize);
+      expect(p.config.dropout).toBe(p.recipe?.recipe.dropout);
+    },
+  },
+  {
+    name: 'fresh --time on a faster machine: the rates given choose a larger model than the table\'s',
+    flags: { time: 5 * 60000 }, rates: FAST_RATES,
+    check: (p) => {
+      const onTable = plan({ name: '', flags: { time: 5 * 60000 } });
+      expect(p.config.model.hiddenSize).toBeGreaterThan(onTable.config.model.hiddenSize);
+    },
+  },
+  {
+    name: 'fresh --time: one core halves the rate the rule assumes (threads 0 is one per core)',
+    flags: { time: 5 * 60000, hidden: 256 }, rates: { cores: 1, candidates: RECIPE_CANDIDATES },
+    check: (p) => {
+      const onTwo = plan({ name: '', flags: { time: 5 * 60000, hidden: 256 } }).recipe!.recipe.charsPerSecond;
+      expect(p.recipe!.recipe.charsPerSecond).toBeCloseTo(onTwo / 2, 6);
+    },
+  },
+  { name: 'fresh --time with --max-iters given: both bound it, no size rule', flags: { time: 60000, maxIters: 300 }, expect: { maxIters: 300, model: { cell: 'lstm', hiddenSize: 128 } }, check: (p) => expect(p.recipe).toBeNull() },
+  { name: 'fresh --time on the reference backend: no size rule', flags: { time: 60000, backend: 'reference' }, check: (p) => expect(p.recipe).toBeNull() },
+  {
+    name: 'fresh --time with --cell, --hidden and --dropout given: nothing left to choose',
+    flags: { time: 60000, cell: 'lstm', hidden: 64, dropout: 0.1 }, expect: { model: { cell: 'lstm', hiddenSize: 64 }, dropout: 0.1, init: 'orthogonal' },
+    check: (p) => expect(p.recipe).toBeNull(),
+  },
+  {
+    name: 'fresh --time with --init given: the rule keeps it and does not name one',
+    flags: { time: 15 * 60000, init: 'glorot' }, expect: { init: 'glorot', model: { cell: 'gru' } }, check: (p) => expect(p.recipe?.init).toBeNull(),
+  },
+  {
+    name: 'fresh --time with --cell given: the rule sizes that cell, which keeps --init\'s default',
+    flags: { time: 15 * 60000, cell: 'lstm' }, expect: { init: 'orthogonal', model: { cell: 'lstm' } },
+  },
+  { name: 'fresh, name from a file name with spaces', corpusArg: 'data/my plays.txt', expect: { name: 'my_plays' } },
+  { name: 'fresh, name from stdin', corpusArg: '-', expect: { name: 'stdin' } },
+  { name: 'fresh, a corpus named only dots is named corpus', corpusArg: '...', expect: { name: 'corpus' } },
+  { name: 'fresh --name given wins', flags: { name: 'notes' }, expect: { name: 'notes' } },
+  {
+    name: 'fresh on a short text: fewer streams than --batch, said so',
+    corpus: { ...SHAKESPEARE, trainChars: 650, valChars: 72 }, expect: { batchSize: 10 },
+    check: (p) => expect(p.batchFitted).toEqual({ wanted: 32, fitted: 10 }),
+  },
+  { name: 'fresh --snapshots is recorded', flags: { snapshots: true }, expect: { snapshots: true } },
+];
+
+const RESUMED: Case[] = [
+  {
+    name: 'resume: architecture, data order and settings from the checkpoint',
+    flags: { resume: true }, resumed: resumeOf(saved()),
+    expect: {
+      model: { cell: 'lstm', layers: 2, hiddenSize: 16, embeddingSize: 8, zoneout: 0 }, seqLen: 16, batchSize: 8, valFraction: 0.1, seed: 7,
+      learningRate: 0.01, minLr: 0.001, maxIters: 60, timeBudgetMs: 0, evalEvery: 20, averageTail: 0.2, lrSchedule: 'cosine',
+    },
+  },
+  {
+    name: 'resume with a longer --time: the budget is what was spent plus it, with no iteration cap',
+    flags: { resume: true, time: 5 * 60000 }, resumed: resumeOf(saved({ maxIters: 0, timeBudgetMs: 600000 }, {}, 600000)),
+    expect: { timeBudgetMs: 900000, maxIters: 0 }, check: (p) => expect(p.recipe).toBeNull(),
+  },
+  {
+    name: 'resume without --time: the rest of the saved budget',
+    flags: { resume: true }, resumed: resumeOf(saved({ maxIters: 0, timeBudgetMs: 600000 }, {}, 300000)), expect: { timeBudgetMs: 600000, maxIters: 0 },
+  },
+  { name: 'resume with --max-iters given: the new cap', flags: { resume: true, maxIters: 900 }, resumed: resumeOf(saved()), expect: { maxIters: 900 } },
+  {
+    name: 'resume with --lr, --dropout, --eval-every and --clip-norm given: those change',
+    flags: { resume: true, lr: 0.005, dropout: 0.3, evalEvery: 50, clipNorm: 1 }, resumed: resumeOf(saved()),
+    expect: { learningRate: 0.005, dropout: 0.3, evalEvery: 50, clipNorm: 1, minLr: 0.001 },
+  },
+  { name: 'resume: a run that kept snapshots goes on keeping them', flags: { resume: true }, resumed: resumeOf(saved({ snapshots: true })), expect: { snapshots: true } },
+  {
+    name: 'resume: a run started by --init-from keeps saying so',
+    flags: { resume: true }, resumed: resumeOf(meta(FORMATS[4].train_config, FORMATS[4].model_config)),
+    expect: { initFrom: { checkpoint: 'checkpoints/base.safetensors', sha256: 'ab12', iteration: 900 } },
+  },
+  {
+    name: 'resume: given flags equal to the saved ones are no conflict',
+    flags: { resume: true, hidden: 16, seed: 7, batch: 8, seqLen: 16 }, resumed: resumeOf(saved()), expect: { seed: 7 },
+  },
+];
+
+const INIT_FROM: Case[] = [
+  {
+    name: '--init-from: its architecture, dropout and weight decay; this run\'s schedule and data order',
+    flags: { initFrom: 'base', lr: 5e-4 }, initFrom: initFromOf(saved({ dropout: 0.25, weightDecay: 0.01, seed: 99 }, { hiddenSize: 16, cell: 'gru' })),
+    expect: {
+      model: { cell: 'gru', hiddenSize: 16, layers: 2, embeddingSize: 8 }, dropout: 0.25, weightDecay: 0.01, seed: DEFAULTS.seed, learningRate: 5e-4,
+      seqLen: DEFAULTS.seqLen, batchSize: DEFAULTS.batchSize, initFrom: { checkpoint: 'checkpoints/base.best.safetensors', sha256: 'f00d', iteration: 500 },
+    },
+  },
+  {
+    name: '--init-from with --dropout and --weight-decay given: those win',
+    flags: { initFrom: 'base', dropout: 0.1, weightDecay: 0 }, initFrom: initFromOf(saved({ dropout: 0.25, weightDecay: 0.01 })),
+    expect: { dropout: 0.1, weightDecay: 0 },
+  },
+  {
+    name: '--init-from a text with new characters: the model\'s vocabulary is the corpus\'s, not the checkpoint\'s',
+    flags: { initFrom: 'base' }, initFrom: initFromOf(saved()), corpus: { ...SHAKESPEARE, fingerprint: { ...SHAKESPEARE.fingerprint, sha256: OTHER_SHA } },
+    check: (p) => expect(Object.keys(p.config.model)).not.toContain('vocabSize'),
+  },
+  {
+    name: '--init-from --time: the size rule stays out, the architecture is the checkpoint\'s',
+    flags: { initFrom: 'base', time: 15 * 60000 }, initFrom: initFromOf(saved()), expect: { maxIters: 0, model: { cell: 'lstm', hiddenSize: 16 } },
+    check: (p) => expect(p.recipe).toBeNull(),
+  },
+];
+
+/** The bundled model, as shipped: a checkpoint that itself began with --init-from and kept snapshots. */
+const BUNDLED_DIR = path.join(__dirname, '..', '..', 'checkpoints', 'bundled');
+const bundledFile = fs.existsSync(BUNDLED_DIR) ? fs.readdirSync(BUNDLED_DIR).find((f) => f.endsWith('.safetensors')) : undefined;
+const BUNDLED: Case[] = bundledFile === undefined ? [] : [(() => {
+  const file = path.join(BUNDLED_DIR, bundledFile);
+  const bundled = readCheckpointMeta(file);
+  return {
+    name: `--init-from bundled (${bundledFile}): its architecture, dropout and weight decay`,
+    flags: { initFrom: 'bundled', lr: 5e-4, time: 10 * 60000 }, initFrom: initFromOf(bundled, file),
+    expect: {
+      model: { cell: bundled.model.cell, hiddenSize: bundled.model.hiddenSize, layers: bundled.model.layers },
+      dropout: bundled.train.dropout, weightDecay: bundled.train.weightDecay, snapshots: false, initFrom: { checkpoint: file, sha256: 'f00d', iteration: bundled.progress.iteration },
+    },
+  };
+})()];
+
+/** Every earlier format, resumed: what its missing fields meant. */
+const UPGRADED: Record<string, Expected> = {
+  '513ab9e': { lrSchedule: 'constant', warmupIters: 0, minLr: DEFAULTS.learningRate * DEFAULTS.minLrFraction, dropout: 0, weightDecay: 0, init: 'orthogonal', averageTail: 0, snapshots: false, model: { cell: 'lstm', zoneout: 0 } },
+  '90fc06f': { lrSchedule: 'cosine', warmupIters: 5, minLr: 0.001, dropout: 0.2, weightDecay: 0, init: 'glorot', averageTail: 0, model: { cell: 'gru', zoneout: 0.1 } },
+  '4267419': { lrSchedule: 'step', weightDecay: 0.01, averageTail: 0 },
+  '5239b4a': { averageTail: 0, model: { zoneout: 0.05, zoneoutCell: 0.5 } },
+  '7ba5ade': { dropout: 0.25, averageTail: 0, initFrom: { checkpoint: 'checkpoints/base.safetensors', sha256: 'ab12', iteration: 900 } },
+  '318e581': { snapshots: true, averageTail: 0 },
+  'd70cafa': { averageTail: 0.2, snapshots: false },
+};
+const FORMAT_CASES: Case[] = FORMATS.flatMap((f): Case[] => [
+  {
+    name: `resume a checkpoint of format ${f.commit} (${f.what})`, flags: { resume: true },
+    resumed: resumeOf(meta(f.train_config, f.model_config)), expect: { ...UPGRADED[f.commit], seed: 7, seqLen: 16, batchSize: 8 },
+  },
+  {
+    name: `--init-from a checkpoint of format ${f.commit}`, flags: { initFrom: 'old' }, initFrom: initFromOf(meta(f.train_config, f.model_config)),
+    expect: { dropout: UPGRADED[f.commit].dropout ?? 0, weightDecay: UPGRADED[f.commit].weightDecay ?? 0, init: UPGRADED[f.commit].init ?? 'orthogonal' },
+  },
+]);
+
+const REFUSED: Case[] = [
+  { name: 'refused: --name with a slash', flags: { name: 'a/b' }, refused: 'bad-name' },
+  { name: 'refused: --resume with --init-from', flags: { resume: true, initFrom: 'base' }, refused: 'resume-and-init-from' },
+  { name: 'refused: --resume with --overwrite', flags: { resume: true, overwrite: true }, refused: 'resume-and-overwrite' },
+  { name: 'refused: --init with --init-from', flags: { initFrom: 'base', init: 'glorot' }, initFrom: initFromOf(saved()), refused: 'init-and-init-from' },
+  { name: 'refused: --resume from weights only', flags: { resume: true }, resumed: resumeOf(saved(), false), refused: 'weights-only' },
+  ...([
+    ['cell', 'gru'], ['zoneout', 0.1], ['zoneoutCell', 0.2], ['init', 'glorot'], ['layers', 3], ['hidden', 32], ['embedding', 16],
+    ['seqLen', 32], ['batch', 4], ['valFraction', 0.2], ['seed', 8],
+  ] as Array<[keyof TrainFlags, unknown]>).map(([key, value]): Case => ({
+    name: `refused: --resume with a differing ${key}`, flags: { resume: true, [key]: value }, resumed: resumeOf(saved()), refused: 'differs-on-resume',
+  })),
+  ...([['cell', 'gru'], ['layers', 3], ['hidden', 32], ['embedding', 16], ['zoneout', 0.1], ['zoneoutCell', 0.2]] as Array<[keyof TrainFlags, unknown]>)
+    .map(([key, value]): Case => ({
+      name: `refused: --init-from with a differing ${key}`, flags: { initFrom: 'base', [key]: value }, initFrom: initFromOf(saved()), refused: 'differs-from-init',
+    })),
+  {
+    name: 'refused: --resume on another text', flags: { resume: true }, resumed: resumeOf(saved({}, {}, 1000, OTHER_SHA)), refused: 'other-corpus',
+  },
+  { name: 'refused by validation: --max-iters 0 without --time', flags: { maxIters: 0 }, fails: [UsageError, '--max-iters 0 needs a --time limit'] },
+  { name: 'refused by validation: --init identity for an LSTM', flags: { init: 'identity' }, fails: [UsageError, '--init identity is for the vanilla RNNs'] },
+  {
+    name: 'refused by validation: a resumed run\'s saved --min-lr above a new --lr', flags: { resume: true, lr: 1e-4 }, resumed: resumeOf(saved()),
+    fails: [UsageError, '--min-lr must be from 0 to --lr'],
+  },
+  {
+    name: 'refused: a resumed run whose text no longer fits its --batch', flags: { resume: true }, resumed: resumeOf(saved()),
+    corpus: { ...SHAKESPEARE, trainChars: 100 }, fails: [Error, 'cannot resume: the corpus no longer fits --batch 8'],
+  },
+  {
+    name: 'refused: a damaged train_config (seqLen a string) is not trusted', flags: { resume: true },
+    resumed: resumeOf(saved({ seqLen: 'x' as unknown as number })), fails: [CheckpointError, 'train_config.seqLen is invalid'],
+  },
+  {
+    name: 'refused: a damaged train_config (an unknown schedule) is not trusted', flags: { initFrom: 'base' },
+    initFrom: initFromOf(saved({ lrSchedule: 'linear' as TrainConfig['lrSchedule'] })), fails: [CheckpointError, "train_config.lrSchedule 'linear'"],
+  },
+];
+
+const CASES: Case[] = [...FRESH, ...RESUMED, ...INIT_FROM, ...BUNDLED, ...FORMAT_CASES, ...REFUSED];
+
+describe('planTraining', () => {
+  it('has a table of at least 30 cases', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    if (c.refused) {
+      let caught: unknown;
+      try {
+        plan(c);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(PlanRefusal);
+      expect(caught).toBeInstanceOf(UsageError); // exit code 2
+      expect((caught as PlanRefusal).kind).toBe(c.refused);
+      return;
+    }
+    if (c.fails) {
+      expect(() => plan(c)).toThrow(c.fails[0]);
+      expect(() => plan(c)).toThrow(c.fails[1]);
+      return;
+    }
+    const planned = plan(c);
+    expect(Object.isFrozen(planned.config)).toBe(true);
+    const { model, ...rest } = c.expect ?? {};
+    expect(planned.config).toMatchObject(rest);
+    if (model) expect(planned.config.model).toMatchObject(model);
+    c.check?.(planned);
+  });
+
+  it('says each refusal in the words the command prints', () => {
+    expect(() => plan({ name: '', flags: { resume: true, hidden: 32 }, resumed: resumeOf(saved()) }))
+      .toThrow('--hidden 32 conflicts with the checkpoint being resumed (16); drop the flag or start a new --name');
+    expect(() => plan({ name: '', flags: { initFrom: 'base', layers: 3 }, initFrom: initFromOf(saved()) }))
+      .toThrow('--layers 3 conflicts with --init-from base (2); drop the flag, or train from scratch without --init-from');
+    expect(() => plan({ name: '', flags: { resume: true }, resumed: resumeOf(saved({}, {}, 1000, OTHER_SHA)) }))
+      .toThrow(/^--resume: checkpoints\/run.safetensors was trained on another text \(corpora\/tinyshakespeare.txt: sha256 beef11111111…, 1,115,394 characters\), not this one/);
+  });
+
+  it('refuses the first differing flag in the order the command lists them', () => {
+    expect(() => plan({ name: '', flags: { resume: true, init: 'glorot', hidden: 32, seed: 1 }, resumed: resumeOf(saved()) })).toThrow(/^--init glorot/);
+  });
+
+  it('does not change its inputs', () => {
+    const resumed = resumeOf(saved());
+    const before = JSON.stringify(resumed.meta);
+    plan({ name: '', flags: { resume: true, lr: 0.005, time: 60000 }, resumed });
+    expect(JSON.stringify(resumed.meta)).toBe(before);
+  });
+});
