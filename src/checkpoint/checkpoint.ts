@@ -11,7 +11,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ModelConfig, TrainConfig } from '../config';
 import { UsageError } from '../errors';
-import { Backend, CELL_GATES } from '../kernels/backend';
+import { Backend } from '../kernels/backend';
+import { CELL_NAMES, isCellName } from '../cells';
 import { Model, Workspace } from '../engine/model';
 import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
@@ -251,8 +252,8 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
   }
   // Checkpoints from before the cell family are LSTMs without zoneout.
   const cell = model.cell ?? 'lstm';
-  if (!Object.prototype.hasOwnProperty.call(CELL_GATES, cell)) {
-    throw new CheckpointError(`${file}: model_config.cell '${cell}' is not a cell this rnn knows (${Object.keys(CELL_GATES).join(', ')})`);
+  if (!isCellName(cell)) {
+    throw new CheckpointError(`${file}: model_config.cell '${cell}' is not a cell this rnn knows (${CELL_NAMES.join(', ')})`);
   }
   const probability = (key: 'zoneout' | 'zoneoutCell', p: unknown): void => {
     if (!(typeof p === 'number' && p >= 0 && p < 1)) throw new CheckpointError(`${file}: model_config.${key} is invalid`);

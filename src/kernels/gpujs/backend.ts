@@ -54,7 +54,7 @@
 import { GPU } from 'gpu.js';
 import {
   AdamParams, Backend, CellKernels, CellName, CellStep, CellStepGrad, FloatArray, IndexTensor, MatmulOptions, QuantTensor,
-  Tensor, adamScalars, cellDims, matmulDims, matmulQuantDims, quantizeRows, sameShape,
+  Tensor, adamScalars, cellDims, cellKernelsOf, matmulDims, matmulQuantDims, quantizeRows, sameShape,
 } from '../backend';
 import { CellPass, GPUJS_CELLS, StepTensor, cellHelpers, cellSubKernels } from './cells';
 import { quietly } from './quiet';
@@ -678,7 +678,7 @@ export class GpujsBackend implements Backend {
   // ---- recurrent cells (cells/) ---------------------------------------------------------
 
   cell(name: CellName): CellKernels {
-    const cell = GPUJS_CELLS[name];
+    const cell = cellKernelsOf(this.name, GPUJS_CELLS, name);
     return {
       forward: (step) => this.runCell(name, cell.forward, step),
       backward: (step) => this.runCell(name, cell.backward, step),

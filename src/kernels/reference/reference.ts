@@ -4,7 +4,7 @@
 // finite-difference gradient checks run it in float64. Speed is not a goal here.
 
 import {
-  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor, adamScalars, clipScale,
+  AdamParams, Backend, CellKernels, CellName, FloatArray, cellKernelsOf, IndexTensor, MatmulOptions, QuantTensor, Tensor, adamScalars, clipScale,
   matmulDims, matmulQuantDims, quantizeRows, sameShape,
 } from '../backend';
 import { REFERENCE_CELLS } from './cells';
@@ -191,7 +191,7 @@ export class ReferenceBackend implements Backend {
   cell(name: CellName): CellKernels {
     let kernels = this.cells.get(name);
     if (!kernels) {
-      kernels = REFERENCE_CELLS[name]((x) => this.t(x).data);
+      kernels = cellKernelsOf(this.name, REFERENCE_CELLS, name)((x) => this.t(x).data);
       this.cells.set(name, kernels);
     }
     return kernels;

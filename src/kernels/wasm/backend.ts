@@ -6,9 +6,10 @@
 // ThreadPool's workers, with this thread doing its own share.
 
 import {
-  AdamParams, Backend, CELL_GATES, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
-  adamScalars, cellDims, cellMissing, clipScale, matmulDims, matmulQuantDims, sameShape,
+  AdamParams, Backend, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
+  adamScalars, cellDims, cellKernelsOf, clipScale, matmulDims, matmulQuantDims, sameShape,
 } from '../backend';
+import { cellSpec } from '../../cells';
 import { CELL_KERNEL_NAMES, WASM_CELLS, WasmCellKernel } from './cells';
 import { WasmHeap } from './heap';
 import { ThreadPool } from './pool';
@@ -504,8 +505,7 @@ export class WasmBackend implements Backend {
 
   /** The cells with wasm kernels (cells/index.ts); any other throws, naming itself. */
   cell(name: CellName): CellKernels {
-    const spec = WASM_CELLS.find((c) => c.name === name);
-    if (!spec) throw cellMissing(this.name, name);
+    const spec = cellKernelsOf(this.name, WASM_CELLS, name);
     const forward = this.cellKernel(spec.forward.kernel), backward = this.cellKernel(spec.backward.kernel);
     return {
       forward: (s) => this.runCell(name, spec.forward, forward, s),
@@ -525,7 +525,7 @@ export class WasmBackend implements Backend {
     const { B, H } = cellDims(cell, step);
     const args = k.args(step).map((x) => this.t(x).ptr);
     for (const w of k.writes(step)) this.wroteTensor(this.t(w));
-    if (!this.pool || B < 2 || B * CELL_GATES[cell] * H < PARALLEL_MIN_GATE_UNITS) {
+    if (!this.pool || B < 2 || B * cellSpec(cell).gates * H < PARALLEL_MIN_GATE_UNITS) {
       fn(...args, B, H, 1, 0, this.scratch[0]);
       return;
     }
