@@ -117,6 +117,7 @@
 
   // ---- cells: one small function each; state holds Float32Arrays of H; x is the layer input --
   // PyTorch's layouts and gate orders (nn.LSTM i,f,g,o; nn.GRU r,z,n). pre: scratch [G·H].
+  // One entry per cell of src/cells.ts, with its gates, state and module (test/cells.test.ts).
   var CELLS = {
     // nn.LSTM: c = f⊙c + i⊙g, h = o⊙tanh(c).
     lstm: { gates: 4, state: ['h', 'c'], step: function (p, x, st, pre, H) {
@@ -305,5 +306,6 @@
     process.stdout.write(out + (process.stdout.isTTY ? '\n' : ''));
   }
 
-  return { load: load, Model: Model, Rng: Rng, drawFromLogits: drawFromLogits, main: main, model: MODEL };
+  // cells and prefixes are what test/cells.test.ts checks against src/cells.ts, cell by cell.
+  return { load: load, Model: Model, Rng: Rng, drawFromLogits: drawFromLogits, main: main, model: MODEL, cells: CELLS, prefixes: PREFIX };
 });

@@ -11,11 +11,11 @@ import { ModelConfig } from '../../src/config';
 /** A reference backend that adds up the bytes of every tensor and id buffer it allocates. */
 class CountingBackend extends ReferenceBackend {
   bytes = 0;
-  alloc(rows: number, cols: number): Tensor {
+  override alloc(rows: number, cols: number): Tensor {
     this.bytes += 4 * rows * cols;
     return super.alloc(rows, cols);
   }
-  allocIndices(length: number): IndexTensor {
+  override allocIndices(length: number): IndexTensor {
     this.bytes += 4 * length;
     return super.allocIndices(length);
   }
