@@ -108,7 +108,7 @@ export interface TrainConfig {
   snapshots?: boolean;
   /**
    * Tail weight averaging (`--average-tail`): the last fraction of the run keeps a running mean
-   * of the weights, which validation, checkpoints and sampling use (src/engine/average.ts); 0 is
+   * of the weights, which validation, checkpoints and sampling use (src/engine/tail-average.ts); 0 is
    * off, as in runs saved before it existed.
    */
   averageTail: number;

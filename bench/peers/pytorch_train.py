@@ -7,7 +7,7 @@ Training is stateful truncated BPTT as in src/engine/trainer.ts and bench/peers/
 B contiguous streams over the training split, windows of T steps, the state carried and
 detached, a zero state at each new epoch; mean cross-entropy; clip_grad_norm_ --clip; Adam --lr,
 at a constant rate unless --cosine (to --min-lr at the end of the time budget, as ours).
---average-tail F keeps ours's tail weight averaging (src/engine/average.ts): over the last
+--average-tail F keeps ours's tail weight averaging (src/engine/tail-average.ts): over the last
 fraction F of the budget a running mean of the weights, a point every 4 iterations, which the
 validation passes score (the raw weights go back for training); 0, the default, is off.
 

@@ -19,7 +19,7 @@ import { Vocab } from '../data/vocab';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
-import { AVERAGE_STRIDE, WeightAverage } from '../engine/average';
+import { AVERAGE_STRIDE, WeightAverage } from '../engine/tail-average';
 import { Rng } from '../engine/rng';
 import { RECIPE_INIT, chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
