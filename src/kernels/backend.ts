@@ -297,6 +297,21 @@ export function matmulDims(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOption
   return { M, K, N };
 }
 
+/**
+ * The shapes of softmaxCrossEntropy, checked once for every backend: logits [N, V], N targets,
+ * loss [1, 1], dLogits (when given) [N, V].
+ */
+export function softmaxCrossEntropyDims(
+  logits: Tensor, targets: IndexTensor, loss: Tensor, dLogits: Tensor | null,
+): { N: number; V: number } {
+  const N = logits.rows, V = logits.cols;
+  if (targets.length !== N || loss.size !== 1 || (dLogits && (dLogits.rows !== N || dLogits.cols !== V))) {
+    throw new Error(`softmaxCrossEntropy: logits [${N}, ${V}], ${targets.length} targets, loss of ${loss.size}` +
+      (dLogits ? `, dLogits [${dLogits.rows}, ${dLogits.cols}]` : '') + `; want ${N} targets, loss [1, 1], dLogits [${N}, ${V}]`);
+  }
+  return { N, V };
+}
+
 /** Checks that every tensor of an elementwise kernel has the same shape. */
 export function sameShape(kernel: string, ...tensors: Tensor[]): number {
   const [first] = tensors;

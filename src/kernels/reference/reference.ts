@@ -5,7 +5,7 @@
 
 import {
   AdamParams, Backend, CellKernels, CellName, FloatArray, cellKernelsOf, IndexTensor, MatmulOptions, QuantTensor, Tensor, adamScalars, clipScale,
-  matmulDims, matmulQuantDims, quantizeRows, sameShape,
+  matmulDims, matmulQuantDims, quantizeRows, sameShape, softmaxCrossEntropyDims,
 } from '../backend';
 import { REFERENCE_CELLS } from './cells';
 
@@ -231,7 +231,7 @@ export class ReferenceBackend implements Backend {
   ): void {
     const logits = this.t(logitsx), targets = this.idx(targetsx), loss = this.t(lossx);
     const dLogits = dLogitsx ? this.t(dLogitsx) : null;
-    const N = logits.rows, V = logits.cols;
+    const { N, V } = softmaxCrossEntropyDims(logitsx, targetsx, lossx, dLogitsx);
     let total = 0;
     for (let n = 0; n < N; n++) {
       const row = n * V;

@@ -7,7 +7,7 @@
 
 import {
   AdamParams, Backend, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
-  adamScalars, cellDims, cellKernelsOf, clipScale, matmulDims, matmulQuantDims, sameShape,
+  adamScalars, cellDims, cellKernelsOf, clipScale, matmulDims, matmulQuantDims, sameShape, softmaxCrossEntropyDims,
 } from '../backend';
 import { cellSpec } from '../../cells';
 import { CELL_KERNEL_NAMES, WASM_CELLS, WasmCellKernel } from './cells';
@@ -578,13 +578,7 @@ export class WasmBackend implements Backend {
   ): void {
     const logits = this.t(logitsx), targets = this.idx(targetsx), loss = this.t(lossx);
     const dLogits = dLogitsx ? this.t(dLogitsx) : null;
-    if (targets.length !== logits.rows) {
-      throw new Error(`softmaxCrossEntropy: ${targets.length} targets for ${logits.rows} rows`);
-    }
-    if (dLogits && dLogits.size !== logits.size) {
-      throw new Error(`softmaxCrossEntropy: dLogits of ${dLogits.size} for logits of ${logits.size}`);
-    }
-    if (loss.size < 1) throw new Error('softmaxCrossEntropy: loss must hold one value');
+    softmaxCrossEntropyDims(logitsx, targetsx, lossx, dLogitsx);
     this.wroteTensor(loss);
     if (dLogits) this.wroteTensor(dLogits);
     const bad = this.kernels.softmaxCrossEntropy(logits.ptr, targets.ptr, logits.rows, logits.cols, loss.ptr,
