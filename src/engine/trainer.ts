@@ -104,6 +104,27 @@ export async function trainStep(
   return { loss, gradNorm: Math.sqrt(normSq) };
 }
 
+/** What one call of Trainer.run tracks between steps. */
+interface RunState {
+  /** Date.now() at the run's start, less the time earlier sessions of it trained. */
+  startedAt: number;
+  /** Training loss summed since the last evaluation, and the steps it sums. */
+  lossSinceEval: number;
+  stepsSinceEval: number;
+  /** Evaluations since the best one (--patience). */
+  sinceBest: number;
+}
+
+/** Evaluations since the best one, counted from the history so a resumed run goes on counting. */
+function evaluationsSinceBest(progress: TrainProgress): number {
+  let sinceBest = 0;
+  for (const point of progress.history) {
+    if (point.valLoss === undefined) continue;
+    sinceBest = point.valLoss === progress.bestValLoss ? 0 : sinceBest + 1;
+  }
+  return sinceBest;
+}
+
 /** Lets timers and signal handlers run: a backend whose download resolves at once never yields. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -131,58 +152,23 @@ export class Trainer {
 
   /** Runs until max-iters, the time budget, or a stop request; always ends with a save. */
   async run(hooks: TrainerHooks): Promise<StopReason> {
-    const { config, model, optimizer, batcher, workspace: ws, progress, average } = this;
+    const { config, model, optimizer, batcher, workspace: ws, progress } = this;
     const B = config.batchSize, T = config.seqLen;
-    const startedAt = Date.now() - progress.elapsedMs;
+    const run: RunState = {
+      startedAt: Date.now() - progress.elapsedMs, lossSinceEval: 0, stepsSinceEval: 0, sinceBest: evaluationsSinceBest(progress),
+    };
     const sessionStart = Date.now();
     const stochastic = config.dropout > 0 || zonesOut(model.config);
     const sessionStartIteration = progress.iteration;
-    let lossSinceEval = 0;
-    let stepsSinceEval = 0;
     let window: Window | undefined;
     let reason: StopReason | null = null;
-    // Evaluations since the best one, counted from the history so a resumed run goes on counting.
-    let sinceBest = 0;
-    for (const point of progress.history) {
-      if (point.valLoss === undefined) continue;
-      sinceBest = point.valLoss === progress.bestValLoss ? 0 : sinceBest + 1;
-    }
-
-    const evaluateAndSave = async (forceSave: boolean): Promise<void> => {
-      const trainLoss = stepsSinceEval > 0 ? lossSinceEval / stepsSinceEval : progress.lastTrainLoss ?? NaN;
-      const point: HistoryPoint = { iteration: progress.iteration, trainLoss };
-      let improved = false;
-      if (this.evaluator) {
-        const evaluator = this.evaluator;
-        // What the checkpoint will hold: the tail's mean once it has a point.
-        const valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
-        point.valLoss = valLoss;
-        progress.lastValLoss = valLoss;
-        improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;
-        if (improved) progress.bestValLoss = valLoss;
-        sinceBest = improved ? 0 : sinceBest + 1;
-        await hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved, elapsedMs: Date.now() - startedAt });
-      }
-      if (stepsSinceEval > 0) {
-        progress.history.push(point);
-        progress.lastTrainLoss = trainLoss;
-      }
-      lossSinceEval = 0;
-      stepsSinceEval = 0;
-      progress.elapsedMs = Date.now() - startedAt;
-      if (forceSave || config.saveEvery === 0) await hooks.save(progress, improved);
-    };
-
     for (;;) {
-      if (config.maxIters > 0 && progress.iteration >= config.maxIters) reason = 'max-iters';
-      else if (config.timeBudgetMs > 0 && Date.now() - startedAt >= config.timeBudgetMs) reason = 'time';
-      else if (hooks.stopRequested()) reason = 'interrupted';
-      else if (hooks.patience && sinceBest >= hooks.patience) reason = 'patience';
+      reason = this.stopReason(hooks, run);
       if (reason) break;
 
       if (progress.window === 0) ws.resetState(); // a new epoch starts from a zero state
       window = batcher.window(progress.window, T, window);
-      const runFraction = runProgress(config, progress.iteration, Date.now() - startedAt);
+      const runFraction = runProgress(config, progress.iteration, Date.now() - run.startedAt);
       optimizer.learningRate = learningRateAt(config, progress.iteration, runFraction);
       // Masks depend only on the seed and the iteration, so a resumed run draws what it would have.
       const masks = stochastic ? Rng.forStep(config.seed, progress.iteration) : null;
@@ -190,20 +176,9 @@ export class Trainer {
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at iteration ${progress.iteration + 1} (loss ${loss}); try a smaller --lr or --clip-norm`);
       }
-      progress.iteration += 1;
-      if (average) {
-        // A resumed run given a longer budget may stand before its tail again: the mean starts anew there.
-        if (joinsAverage(config.averageTail, runFraction, progress.iteration)) await average.add();
-        else if (average.count > 0 && !inAverageTail(config.averageTail, runFraction)) average.reset();
-        progress.averaged = average.count;
-      }
-      progress.window += 1;
-      if (progress.window >= batcher.windowsPerEpoch) {
-        progress.window = 0;
-        progress.epoch += 1;
-      }
-      lossSinceEval += loss;
-      stepsSinceEval += 1;
+      await this.advance(runFraction);
+      run.lossSinceEval += loss;
+      run.stepsSinceEval += 1;
       const now = Date.now();
       await hooks.onStep?.({
         iteration: progress.iteration,
@@ -212,14 +187,14 @@ export class Trainer {
         gradNorm,
         learningRate: optimizer.learningRate,
         charsPerSecond: ((progress.iteration - sessionStartIteration) * B * T) / Math.max(1e-3, (now - sessionStart) / 1000),
-        elapsedMs: now - startedAt,
+        elapsedMs: now - run.startedAt,
       });
 
       const evalDue = progress.iteration % config.evalEvery === 0;
       const saveDue = config.saveEvery > 0 && progress.iteration % config.saveEvery === 0;
-      if (evalDue) await evaluateAndSave(saveDue);
+      if (evalDue) await this.evaluateAndSave(hooks, run, saveDue);
       else if (saveDue) {
-        progress.elapsedMs = Date.now() - startedAt;
+        progress.elapsedMs = Date.now() - run.startedAt;
         await hooks.save(progress, false);
       }
       await yieldToEventLoop();
@@ -227,12 +202,66 @@ export class Trainer {
 
     // The end of a run: measure, and save whatever happened since the last save. An interrupt
     // saves at once, without the validation pass: the user is waiting.
-    if (reason !== 'interrupted' && (stepsSinceEval > 0 || progress.history.length === 0)) await evaluateAndSave(true);
+    if (reason !== 'interrupted' && (run.stepsSinceEval > 0 || progress.history.length === 0)) await this.evaluateAndSave(hooks, run, true);
     else {
-      progress.elapsedMs = Date.now() - startedAt;
+      progress.elapsedMs = Date.now() - run.startedAt;
       await hooks.save(progress, false);
     }
     return reason;
+  }
+
+  /** Why the run stops before its next step, or null to go on. */
+  private stopReason(hooks: TrainerHooks, run: RunState): StopReason | null {
+    const { config, progress } = this;
+    if (config.maxIters > 0 && progress.iteration >= config.maxIters) return 'max-iters';
+    if (config.timeBudgetMs > 0 && Date.now() - run.startedAt >= config.timeBudgetMs) return 'time';
+    if (hooks.stopRequested()) return 'interrupted';
+    if (hooks.patience && run.sinceBest >= hooks.patience) return 'patience';
+    return null;
+  }
+
+  /** After a step: count it, fold the weights into the tail's mean when due, move to the next window. */
+  private async advance(runFraction: number): Promise<void> {
+    const { config, progress, average, batcher } = this;
+    progress.iteration += 1;
+    if (average) {
+      // A resumed run given a longer budget may stand before its tail again: the mean starts anew there.
+      if (joinsAverage(config.averageTail, runFraction, progress.iteration)) await average.add();
+      else if (average.count > 0 && !inAverageTail(config.averageTail, runFraction)) average.reset();
+      progress.averaged = average.count;
+    }
+    progress.window += 1;
+    if (progress.window >= batcher.windowsPerEpoch) {
+      progress.window = 0;
+      progress.epoch += 1;
+    }
+  }
+
+  /** Measures the validation split (with the tail's mean once it has a point), records the point, saves. */
+  private async evaluateAndSave(hooks: TrainerHooks, run: RunState, forceSave: boolean): Promise<void> {
+    const { config, progress, average } = this;
+    const trainLoss = run.stepsSinceEval > 0 ? run.lossSinceEval / run.stepsSinceEval : progress.lastTrainLoss ?? NaN;
+    const point: HistoryPoint = { iteration: progress.iteration, trainLoss };
+    let improved = false;
+    if (this.evaluator) {
+      const evaluator = this.evaluator;
+      // What the checkpoint will hold: the tail's mean once it has a point.
+      const valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
+      point.valLoss = valLoss;
+      progress.lastValLoss = valLoss;
+      improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;
+      if (improved) progress.bestValLoss = valLoss;
+      run.sinceBest = improved ? 0 : run.sinceBest + 1;
+      await hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved, elapsedMs: Date.now() - run.startedAt });
+    }
+    if (run.stepsSinceEval > 0) {
+      progress.history.push(point);
+      progress.lastTrainLoss = trainLoss;
+    }
+    run.lossSinceEval = 0;
+    run.stepsSinceEval = 0;
+    progress.elapsedMs = Date.now() - run.startedAt;
+    if (forceSave || config.saveEvery === 0) await hooks.save(progress, improved);
   }
 
   dispose(): void {

@@ -239,50 +239,54 @@ export class Workspace {
     this.zoneScratch = z
       ? { dhTotal: alloc(z), dhCand: alloc(z), dhKeep: alloc(z), dcCand: alloc(z), dcKeep: alloc(z) }
       : null;
-    const per = layout.layer;
-    for (let l = 0; l < layout.layers; l++) {
-      const gates = alloc(per.gates);
-      const hidden = alloc(per.hidden);
-      const dHidden = alloc(per.dHidden);
-      this.gates.push(gates);
-      this.hidden.push(hidden);
-      this.dHidden.push(dHidden);
-      this.gatesAt.push(stepViews(be, gates, T, B));
-      this.hiddenAt.push(stepViews(be, hidden, T + 1, B));
-      this.dHiddenAt.push(stepViews(be, dHidden, T, B));
-      this.layerOutput.push(be.rowsOf(hidden, B, T * B));
-      this.layerPrev.push(be.rowsOf(hidden, 0, T * B));
-      if (per.rec) {
-        const rec = alloc(per.rec);
-        this.rec.push(rec);
-        this.recAt.push(stepViews(be, rec, T, B));
-      }
-      if (per.cell) {
-        const cell = alloc(per.cell);
-        this.cell.push(cell);
-        this.cellAt.push(stepViews(be, cell, T + 1, B));
-      }
-      if (per.dropMask && per.dropped) {
-        this.dropMask.push(alloc(per.dropMask));
-        this.dropped.push(alloc(per.dropped));
-      }
-      if (per.hCand && per.zoneMaskH) {
-        const hCand = alloc(per.hCand), maskH = alloc(per.zoneMaskH);
-        this.hCand.push(hCand);
-        this.zoneMaskH.push(maskH);
-        this.hCandAt.push(stepViews(be, hCand, T, B));
-        this.zoneMaskHAt.push(stepViews(be, maskH, T, B));
-        // At evaluation every unit keeps p of its old value: the expectation of the training mask.
-        if (!mode.training) be.fill(maskH, config.zoneout);
-      }
-      if (per.cCand && per.zoneMaskC) {
-        const cCand = alloc(per.cCand), maskC = alloc(per.zoneMaskC);
-        this.cCand.push(cCand);
-        this.zoneMaskC.push(maskC);
-        this.cCandAt.push(stepViews(be, cCand, T, B));
-        this.zoneMaskCAt.push(stepViews(be, maskC, T, B));
-        if (!mode.training) be.fill(maskC, this.zoneoutCell);
-      }
+    for (let l = 0; l < layout.layers; l++) this.allocLayer(layout.layer);
+  }
+
+  /** One layer's buffers and their step views; an evaluation's zoneout masks hold p. */
+  private allocLayer(per: WorkspaceLayout['layer']): void {
+    const be = this.backend, B = this.batchSize, T = this.steps;
+    const alloc = (s: BufferShape): Tensor => be.alloc(s.rows, s.cols);
+    const gates = alloc(per.gates);
+    const hidden = alloc(per.hidden);
+    const dHidden = alloc(per.dHidden);
+    this.gates.push(gates);
+    this.hidden.push(hidden);
+    this.dHidden.push(dHidden);
+    this.gatesAt.push(stepViews(be, gates, T, B));
+    this.hiddenAt.push(stepViews(be, hidden, T + 1, B));
+    this.dHiddenAt.push(stepViews(be, dHidden, T, B));
+    this.layerOutput.push(be.rowsOf(hidden, B, T * B));
+    this.layerPrev.push(be.rowsOf(hidden, 0, T * B));
+    if (per.rec) {
+      const rec = alloc(per.rec);
+      this.rec.push(rec);
+      this.recAt.push(stepViews(be, rec, T, B));
+    }
+    if (per.cell) {
+      const cell = alloc(per.cell);
+      this.cell.push(cell);
+      this.cellAt.push(stepViews(be, cell, T + 1, B));
+    }
+    if (per.dropMask && per.dropped) {
+      this.dropMask.push(alloc(per.dropMask));
+      this.dropped.push(alloc(per.dropped));
+    }
+    if (per.hCand && per.zoneMaskH) {
+      const hCand = alloc(per.hCand), maskH = alloc(per.zoneMaskH);
+      this.hCand.push(hCand);
+      this.zoneMaskH.push(maskH);
+      this.hCandAt.push(stepViews(be, hCand, T, B));
+      this.zoneMaskHAt.push(stepViews(be, maskH, T, B));
+      // At evaluation every unit keeps p of its old value: the expectation of the training mask.
+      if (!this.mode.training) be.fill(maskH, this.zoneout);
+    }
+    if (per.cCand && per.zoneMaskC) {
+      const cCand = alloc(per.cCand), maskC = alloc(per.zoneMaskC);
+      this.cCand.push(cCand);
+      this.zoneMaskC.push(maskC);
+      this.cCandAt.push(stepViews(be, cCand, T, B));
+      this.zoneMaskCAt.push(stepViews(be, maskC, T, B));
+      if (!this.mode.training) be.fill(maskC, this.zoneoutCell);
     }
   }
 

@@ -9,6 +9,8 @@
 // (σ, tanh, c, h) runs in float64 from the stored values, as the reference kernels do; the
 // draw (softmax, top-k, top-p) runs in float64 exactly as src/sample/sampler.ts.
 /* eslint-disable */
+// The factory below is the whole module (a UMD wrapper: one scope for Node and the browser), so
+// it runs long; each function inside it is short.
 (function (root, factory) {
   var api = factory();
   if (typeof module === 'object' && module.exports) module.exports = api;
