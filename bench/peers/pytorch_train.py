@@ -12,7 +12,7 @@ fraction F of the budget a running mean of the weights, a point every 4 iteratio
 validation passes score (the raw weights go back for training); 0, the default, is off.
 
 Split and evaluation are ours: the last floor(N·0.1) characters are validation (src/data/corpus.ts
-splitCorpus) and never trained on; a validation pass is src/engine/trainer.ts's Evaluator: the
+splitCorpus) and never trained on; a validation pass is src/engine/evaluator.ts's Evaluator: the
 split cut into --eval-batch streams of floor(n / B) characters, each from a zero state, scored
 window by window (--eval-seq-len) with the state carried, the last partial window included:
 mean nats per predicted character. Give it the B and T of the `rnn train` run it races.
