@@ -106,7 +106,7 @@ export async function trainStep(
 
 /** What one call of Trainer.run tracks between steps. */
 interface RunState {
-  /** Date.now() at the run's start, less the time earlier sessions of it trained. */
+  /** Date.now() at the run's start, less the time it trained before it was resumed. */
   startedAt: number;
   /** Training loss summed since the last evaluation, and the steps it sums. */
   lossSinceEval: number;
