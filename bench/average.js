@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // What tail weight averaging (--average-tail) costs: one point of the running mean (a download of
-// every weight and a float32 update on the host, src/engine/average.ts) against one training step
+// every weight and a float32 update on the host, src/engine/tail-average.ts) against one training step
 // of the same model (B=32, T=64, as `rnn train` runs it), interleaved in one process so the
 // machine's load falls on both alike. A point comes every AVERAGE_STRIDE steps.
 //
@@ -16,7 +16,7 @@ const { Model } = require(path.join(dist, 'engine', 'model'));
 const { Adam } = require(path.join(dist, 'engine', 'optimizer'));
 const { trainStep } = require(path.join(dist, 'engine', 'trainer'));
 const { Rng } = require(path.join(dist, 'engine', 'rng'));
-const { AVERAGE_STRIDE, WeightAverage } = require(path.join(dist, 'engine', 'average'));
+const { AVERAGE_STRIDE, WeightAverage } = require(path.join(dist, 'engine', 'tail-average'));
 const { Batcher } = require(path.join(dist, 'data', 'batcher'));
 const { Vocab } = require(path.join(dist, 'data', 'vocab'));
 

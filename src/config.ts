@@ -1,11 +1,11 @@
 // The typed configuration of a run: DEFAULTS live here once, and validateConfig() checks them once.
 
 import { UsageError } from './errors';
-import { CELL_GATES, CellName } from './kernels/backend';
-import { cellSpec } from './engine/cells';
+import { CELL_NAMES, CellName, cellSpec, isCellName } from './cells';
+import { BACKEND_NAMES, BackendName } from './kernels/backend';
 
-export type BackendName = 'auto' | 'reference' | 'wasm' | 'gpujs';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'reference', 'wasm', 'gpujs'];
+export { BACKEND_NAMES } from './kernels/backend';
+export type { BackendName } from './kernels/backend';
 
 /** The architecture; stored in every checkpoint and taken from it on resume. */
 export interface ModelConfig {
@@ -17,7 +17,7 @@ export interface ModelConfig {
   hiddenSize: number;
   /** L */
   layers: number;
-  /** The recurrent cell (src/engine/cells/). */
+  /** The recurrent cell (src/cells.ts). */
   cell: CellName;
   /**
    * Zoneout probability of the recurrent state (0: off). Part of the model, not only of
@@ -108,7 +108,7 @@ export interface TrainConfig {
   snapshots?: boolean;
   /**
    * Tail weight averaging (`--average-tail`): the last fraction of the run keeps a running mean
-   * of the weights, which validation, checkpoints and sampling use (src/engine/average.ts); 0 is
+   * of the weights, which validation, checkpoints and sampling use (src/engine/tail-average.ts); 0 is
    * off, as in runs saved before it existed.
    */
   averageTail: number;
@@ -227,8 +227,8 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
   if (!(config.learningRate > 0 && config.learningRate < 10)) {
     throw new UsageError(`--lr must be a number above 0 (and below 10), got ${config.learningRate}`);
   }
-  if (!Object.prototype.hasOwnProperty.call(CELL_GATES, config.model.cell)) {
-    throw new UsageError(`--cell must be one of ${Object.keys(CELL_GATES).join(', ')}, got '${config.model.cell}'`);
+  if (!isCellName(config.model.cell)) {
+    throw new UsageError(`--cell must be one of ${CELL_NAMES.join(', ')}, got '${config.model.cell}'`);
   }
   if (!LR_SCHEDULES.includes(config.lrSchedule)) {
     throw new UsageError(`--lr-schedule must be one of ${LR_SCHEDULES.join(', ')}, got '${config.lrSchedule}'`);
@@ -262,7 +262,7 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
   if (!RECURRENT_INITS.includes(config.init)) {
     throw new UsageError(`--init must be one of ${RECURRENT_INITS.join(', ')}, got '${config.init}'`);
   }
-  if (config.init === 'identity' && !config.model.cell.startsWith('rnn-')) {
+  if (config.init === 'identity' && !cellSpec(config.model.cell).allowsIdentityInit) {
     throw new UsageError(`--init identity is for the vanilla RNNs (--cell rnn-relu or rnn-tanh), not ${config.model.cell}`);
   }
   if (!(config.clipNorm >= 0)) throw new UsageError(`--clip-norm must be 0 (off) or positive, got ${config.clipNorm}`);

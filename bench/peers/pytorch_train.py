@@ -7,12 +7,12 @@ Training is stateful truncated BPTT as in src/engine/trainer.ts and bench/peers/
 B contiguous streams over the training split, windows of T steps, the state carried and
 detached, a zero state at each new epoch; mean cross-entropy; clip_grad_norm_ --clip; Adam --lr,
 at a constant rate unless --cosine (to --min-lr at the end of the time budget, as ours).
---average-tail F keeps ours's tail weight averaging (src/engine/average.ts): over the last
+--average-tail F keeps ours's tail weight averaging (src/engine/tail-average.ts): over the last
 fraction F of the budget a running mean of the weights, a point every 4 iterations, which the
 validation passes score (the raw weights go back for training); 0, the default, is off.
 
 Split and evaluation are ours: the last floor(N·0.1) characters are validation (src/data/corpus.ts
-splitCorpus) and never trained on; a validation pass is src/engine/trainer.ts's Evaluator: the
+splitCorpus) and never trained on; a validation pass is src/engine/evaluator.ts's Evaluator: the
 split cut into --eval-batch streams of floor(n / B) characters, each from a zero state, scored
 window by window (--eval-seq-len) with the state carried, the last partial window included:
 mean nats per predicted character. Give it the B and T of the `rnn train` run it races.

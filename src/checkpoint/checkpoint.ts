@@ -15,7 +15,7 @@ import { Backend } from '../kernels/backend';
 import { Model, Workspace } from '../engine/model';
 import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
-import { WeightAverage } from '../engine/average';
+import { WeightAverage } from '../engine/tail-average';
 import { Vocab } from '../data/vocab';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from '../data/atomic';

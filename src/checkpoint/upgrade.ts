@@ -14,7 +14,7 @@
 import {
   DEFAULTS, InitSource, LR_SCHEDULES, LrSchedule, ModelConfig, RECURRENT_INITS, RecurrentInit, TrainConfig,
 } from '../config';
-import { CELL_GATES, CellName } from '../kernels/backend';
+import { CELL_NAMES, CellName, isCellName } from '../cells';
 import { CheckpointError } from './safetensors';
 
 /** model_config as any format wrote it: validated and completed. */
@@ -25,8 +25,8 @@ export function upgradeModelConfig(file: string, model: Partial<ModelConfig>): M
   }
   // Checkpoints from before the cell family are LSTMs without zoneout.
   const cell = model.cell ?? 'lstm';
-  if (!Object.prototype.hasOwnProperty.call(CELL_GATES, cell)) {
-    throw new CheckpointError(`${file}: model_config.cell '${cell}' is not a cell this rnn knows (${Object.keys(CELL_GATES).join(', ')})`);
+  if (!isCellName(cell)) {
+    throw new CheckpointError(`${file}: model_config.cell '${cell}' is not a cell this rnn knows (${CELL_NAMES.join(', ')})`);
   }
   const probability = (key: 'zoneout' | 'zoneoutCell', p: unknown): void => {
     if (!(typeof p === 'number' && p >= 0 && p < 1)) throw new CheckpointError(`${file}: model_config.${key} is invalid`);

@@ -14,7 +14,7 @@ import { readStdin, readTextFile } from '../data/corpus';
 import { encodeKnown } from '../data/vocab';
 import { createBackend } from '../kernels';
 import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
-import { Evaluator } from '../engine/trainer';
+import { Evaluator } from '../engine/evaluator';
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
 import { createLog, stdoutColor } from './log';
 import { backendOption, threadsOption } from './options';

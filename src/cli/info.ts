@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import * as os from 'os';
 import { DEFAULTS, zoneoutSummary } from '../config';
-import { AVERAGE_STRIDE } from '../engine/average';
+import { AVERAGE_STRIDE } from '../engine/tail-average';
 import { UsageError } from '../errors';
 import { cellSpec } from '../engine/cells';
 import { createBackend } from '../kernels';

@@ -1,21 +1,21 @@
 // Refuses a model that cannot fit before anything is allocated: an estimate of what training
 // holds, against what the backend and the machine can give, named in flags the user can change.
 //
-// Bytes counted (float32 throughout, as every backend stores tensors):
-//   parameters P = V·E + Σ_l G·H·(in_l + H + 2) (+ 3H peepholes) + H·V + V, G the cell's gate
-//   blocks (4 LSTMs, 3 GRU, 1 RNN), held 4 times (weights, gradients, Adam's two moments), plus 6P
-//   for a save (downloaded copies and the file image);
-//   a workspace (B streams × T steps) = T·B·(2E + 2V + R·G·H) + L·(T·B·(R·G·H + H) + S·(T+1)·B·H)
-//   + 2·B·H, R = 2 for the GRU (its recurrent projection apart) else 1, S = 2 for the LSTMs (h and
-//   c) else 1, held twice (training, and validation at the same B and T). Dropout and zoneout
-//   buffers are left out.
-// These are the engine's allocations (src/engine/model.ts) summed; kernels' scratch is small
-// beside them. The estimate is a floor, so a refusal is never a false alarm.
+// Bytes counted (float32 throughout, as every backend stores tensors), from the engine's own
+// layouts rather than a formula of their own:
+//   parameters P (src/cells.ts's modelParameters, what the Model allocates), held 4 times
+//   (weights, gradients, Adam's two moments), plus 6P for a save (downloaded copies and the file
+//   image);
+//   two workspaces of B streams × T steps (src/engine/workspace.ts's workspaceLayout, what the
+//   Workspace allocates): training's, with its dropout and zoneout buffers, and validation's.
+// Kernels' scratch is small beside them. The estimate is a floor, so a refusal is never a false
+// alarm; test/cli/memory.test.ts checks it against what the engine allocates, for every cell.
 
 import * as os from 'os';
+import { cellSpec, parameterCount as specParameterCount } from '../cells';
 import { ModelConfig } from '../config';
 import { UsageError } from '../errors';
-import { cellSpec } from '../engine/cells';
+import { workspaceBytes, workspaceLayout } from '../engine/workspace';
 
 const F32_BYTES = 4;
 /** wasm32 addresses at most 4 GiB: the wasm backend's memory cannot grow past it. */
@@ -31,22 +31,20 @@ export interface TrainingEstimate {
 }
 
 export function parameterCount(m: ModelConfig): number {
-  const { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L } = m;
-  const spec = cellSpec(m.cell);
-  let count = V * E + H * V + V;
-  for (let l = 0; l < L; l++) count += spec.gates * H * ((l === 0 ? E : H) + H + 2) + (spec.peepholes ? 3 * H : 0);
-  return count;
+  return specParameterCount(cellSpec(m.cell), m);
 }
 
-export function estimateTraining(m: ModelConfig, batchSize: number, seqLen: number): TrainingEstimate {
-  const { vocabSize: V, embeddingSize: E, hiddenSize: H, layers: L } = m;
-  const B = batchSize, T = seqLen;
+/** What training m on B streams × T steps holds; dropout p > 0 adds the training workspace's masks. */
+export function estimateTraining(m: ModelConfig, batchSize: number, seqLen: number, dropout = 0): TrainingEstimate {
   const P = parameterCount(m);
   const spec = cellSpec(m.cell);
-  const gates = (spec.separateRecurrent ? 2 : 1) * spec.gates * H;
-  const states = spec.carriesCell ? 2 : 1;
-  const workspace = T * B * (2 * E + 2 * V + gates) + L * (T * B * (gates + H) + states * (T + 1) * B * H) + 2 * B * H;
-  return { parameterBytes: 4 * P * F32_BYTES, activationBytes: 2 * workspace * F32_BYTES, saveBytes: 6 * P * F32_BYTES };
+  const training = workspaceLayout(m, spec, batchSize, seqLen, { training: true, dropout });
+  const validation = workspaceLayout(m, spec, batchSize, seqLen);
+  return {
+    parameterBytes: 4 * P * F32_BYTES,
+    activationBytes: workspaceBytes(training) + workspaceBytes(validation),
+    saveBytes: 6 * P * F32_BYTES,
+  };
 }
 
 /** Memory this process may still take: the machine's available memory, within a cgroup limit. */
@@ -62,13 +60,13 @@ function gib(bytes: number): string {
 }
 
 /**
- * Throws a UsageError when training m at B, T cannot fit: on the wasm backend its 4 GiB, on
- * any backend the machine's available memory.
+ * Throws a UsageError when training m at B, T (with dropout p) cannot fit: on the wasm backend
+ * its 4 GiB, on any backend the machine's available memory.
  */
 export function checkTrainingFits(
-  m: ModelConfig, batchSize: number, seqLen: number, backendName: string, available = availableBytes(),
+  m: ModelConfig, batchSize: number, seqLen: number, backendName: string, available = availableBytes(), dropout = 0,
 ): void {
-  const e = estimateTraining(m, batchSize, seqLen);
+  const e = estimateTraining(m, batchSize, seqLen, dropout);
   const onBackend = e.parameterBytes + e.activationBytes;
   const total = onBackend + e.saveBytes;
   const what = `a ${m.layers}x${m.hiddenSize} ${cellSpec(m.cell).title} (embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}) at --batch ${batchSize} --seq-len ${seqLen} ` +

@@ -8,7 +8,7 @@ import { InterruptedError } from '../errors';
 import { reencodeCorpus, splitCorpus } from '../data/corpus';
 import { KNOWN_CORPORA } from '../data/registry';
 import { GPU_MODES, GpuMode } from '../kernels';
-import { AVERAGE_STRIDE } from '../engine/average';
+import { AVERAGE_STRIDE } from '../engine/tail-average';
 import { RECIPE_CANDIDATES } from '../engine/recipe';
 import { checkpointPaths } from '../checkpoint/checkpoint';
 import { GivenFlags, TrainFlags, TrainPlan, checkpointPlan, corpusPlan, flagsPlan } from '../train/plan';
@@ -149,7 +149,7 @@ async function train(corpusArg: string, opts: TrainOptions, plan: TrainPlan, pre
     onReplacedRemoved: (count: number) => log.info(`rnn: --overwrite: removed the replaced run's best checkpoint and snapshots (${count} files)`),
   };
   const { reason, run, backend } = await carryOut(config, corpus, start, where, opts.gpuMode, {
-    fits: (backendName) => checkTrainingFits(wanted, config.batchSize, config.seqLen, backendName),
+    fits: (backendName) => checkTrainingFits(wanted, config.batchSize, config.seqLen, backendName, undefined, config.dropout),
     onSignal: (count) => {
       if (count > 1) {
         process.stderr.write('\nrnn: interrupted again; exiting without waiting for the save\n');

@@ -1,7 +1,7 @@
 // The char-RNN: embedding(V,E) → L stacked recurrent layers (H) → linear(H,V) → softmax, by hand.
 //
 // Letters: B batch (streams), T steps per window, E embedding, H hidden, V vocabulary, L layers,
-// G gate blocks of the cell (4 LSTMs, 3 GRU, 1 vanilla RNN; src/engine/cells/).
+// G gate blocks of the cell (4 LSTMs, 3 GRU, 1 vanilla RNN; src/cells.ts).
 // Rows are time-major: row t·B + b is step t of stream b. Parameter names and layouts are
 // PyTorch's state_dict for nn.Embedding / nn.LSTM|nn.GRU|nn.RNN / nn.Linear, so checkpoints
 // load in PyTorch:
@@ -15,11 +15,15 @@
 // layers and before the decoder, training only) and zoneout (on h, and c for the LSTMs) are
 // elementwise kernels around that; their masks come from the host (Workspace.drawMasks).
 
-import { ModelConfig, RecurrentInit, cellZoneout, zonesOut } from '../config';
-import { Backend, CellKernels, IndexTensor, QuantTensor, Tensor } from '../kernels/backend';
-import { CellSpec, cellSpec } from './cells';
+import { CellSpec, ParameterShape, cellSpec, modelParameters } from '../cells';
+import { ModelConfig, RecurrentInit } from '../config';
+import { Backend, CellKernels, QuantTensor, Tensor } from '../kernels/backend';
 import { glorotUniform, identity, normal, orthogonal } from './init';
 import { Rng } from './rng';
+import { EVALUATION, Workspace, WorkspaceMode } from './workspace';
+
+export { Workspace, usesInputTable, workspaceLayout } from './workspace';
+export type { WorkspaceMode } from './workspace';
 
 export interface Param {
   name: string;
@@ -37,29 +41,6 @@ interface LayerParams {
   peep: Param | null; // [1, 3H], peephole LSTM only
 }
 
-/** How a workspace runs: evaluation (no dropout, zoneout's expectation) or training with masks. */
-export interface WorkspaceMode {
-  training: boolean;
-  /** Dropout probability between layers and before the decoder (training only). */
-  dropout: number;
-  /** Layer 0's input projection through a [V, G·H] table (see usesInputTable); default: that rule. */
-  inputTable?: boolean;
-}
-
-/**
- * Whether layer 0 projects its input through a table: the embedding feeds only layer 0, with no
- * dropout between, so embedding(x)·W_ihᵀ is row x of the table Emb·W_ihᵀ [V, G·H]. Building it
- * costs V rows of the product instead of T·B, and its backward (a scatter-add of the gates'
- * gradient by token, then two [V, ·] products) replaces two [T·B, ·] ones: a gain when the
- * vocabulary is small beside the window (65 characters against B·T = 2048 in the default run,
- * where it saves 1.2 of 30.6 GFLOP a step at 2x512).
- */
-export function usesInputTable(vocabSize: number, rows: number): boolean {
-  return vocabSize * 4 <= rows;
-}
-
-const EVALUATION: WorkspaceMode = { training: false, dropout: 0 };
-
 /** How forward multiplies by its weights: float32, or int8 with per-row scales (Backend.quantize). */
 export type Quantization = 'none' | 'int8';
 export const QUANTIZATIONS: readonly Quantization[] = ['none', 'int8'];
@@ -69,221 +50,6 @@ interface QuantWeights {
   ih: QuantTensor[]; // per layer, [G·H, In]
   hh: QuantTensor[]; // per layer, [G·H, H]
   decoder: QuantTensor; // [V, H]
-}
-
-/** Per-step row views of a [(T or T+1)·B, cols] tensor. */
-function stepViews(be: Backend, t: Tensor, steps: number, B: number): Tensor[] {
-  return Array.from({ length: steps }, (_, s) => be.rowsOf(t, s * B, B));
-}
-
-/** Buffers for one (B, T) shape: activations of a window and the gradients flowing back. */
-export class Workspace {
-  readonly tokens: IndexTensor;   // [T·B]
-  readonly targets: IndexTensor;  // [T·B]
-  readonly embedded: Tensor;      // [T·B, E] (unused with the input table)
-  /** Layer 0's input table Emb·W_ihᵀ and its gradient, [V, G·H] each, or null (usesInputTable). */
-  readonly inputTable: Tensor | null;
-  readonly dInputTable: Tensor | null;
-  /** Per layer: gate pre-activations in, what the cell's backward needs out: [T·B, G·H]. */
-  readonly gates: Tensor[] = [];
-  /** Per layer, GRU only: W_hh·h_{t-1} + b_hh per step, [T·B, 3H]. */
-  readonly rec: Tensor[] = [];
-  /** Per layer: h for steps -1..T-1, [(T+1)·B, H]; rows 0..B-1 hold the carried state. */
-  readonly hidden: Tensor[] = [];
-  /** Per layer, LSTMs only: c for steps -1..T-1, [(T+1)·B, H]. */
-  readonly cell: Tensor[] = [];
-  readonly logits: Tensor;        // [T·B, V]
-  readonly dLogits: Tensor;       // [T·B, V]
-  readonly loss: Tensor;          // [1, 1]
-  /** Gradient w.r.t. each layer's output h_0..h_{T-1}: [T·B, H]. */
-  readonly dHidden: Tensor[] = [];
-  readonly dEmbedded: Tensor;     // [T·B, E]
-  readonly dGates: Tensor;        // [T·B, G·H], reused layer by layer
-  readonly dRec: Tensor | null;   // [T·B, 3H], GRU
-  readonly dPeep: Tensor | null;  // [T·B, 3H], peephole LSTM
-  readonly dhRec: Tensor;         // [B, H]: dL/dh_{t-1} through the recurrence
-  readonly dc: Tensor | null;     // [B, H]: dL/dc through the recurrence (LSTMs)
-
-  // Dropout (training with p > 0): per layer, the mask (0 or 1/(1-p)) on its output, and the
-  // masked output that the next layer (or the decoder) reads. [T·B, H] each.
-  readonly dropMask: Tensor[] = [];
-  readonly dropped: Tensor[] = [];
-  readonly dDropped: Tensor | null; // [T·B, H]
-
-  // Zoneout (p > 0): the cell writes its candidate h̃ (c̃) here, then h_t = h̃ + m ⊙ (h_{t-1} − h̃).
-  // m is 0/1 per unit in training, p at evaluation. [T·B, H] each, per layer.
-  readonly hCand: Tensor[] = [];
-  readonly cCand: Tensor[] = [];
-  readonly zoneMaskH: Tensor[] = [];
-  readonly zoneMaskC: Tensor[] = [];
-  /** [B, H] scratch of the zoneout backward: dL/dh_t in total, to h̃, straight to h_{t-1}; same for c. */
-  readonly zoneScratch: { dhTotal: Tensor; dhCand: Tensor; dhKeep: Tensor; dcCand: Tensor; dcKeep: Tensor } | null;
-
-  // Row views, made once: per layer, per step.
-  readonly gatesAt: Tensor[][] = [];
-  readonly recAt: Tensor[][] = [];
-  readonly dGatesAt: Tensor[];
-  readonly dRecAt: Tensor[] = [];
-  readonly dPeepAt: Tensor[] = [];
-  readonly hiddenAt: Tensor[][] = []; // index t+1 is step t; index 0 the carried state
-  readonly cellAt: Tensor[][] = [];
-  readonly dHiddenAt: Tensor[][] = [];
-  readonly hCandAt: Tensor[][] = [];
-  readonly cCandAt: Tensor[][] = [];
-  readonly zoneMaskHAt: Tensor[][] = [];
-  readonly zoneMaskCAt: Tensor[][] = [];
-  readonly layerOutput: Tensor[] = []; // rows of hidden for steps 0..T-1: [T·B, H]
-  readonly layerPrev: Tensor[] = [];   // rows of hidden for steps -1..T-2: [T·B, H]
-
-  /** drawMasks' host buffer, [T·B·H], made on first use. */
-  private maskHost: Float32Array | null = null;
-  /** Zoneout probabilities of h and (the LSTMs) c (0: none): what a training mask keeps with. */
-  private readonly zoneout: number;
-  private readonly zoneoutCell: number;
-
-  constructor(
-    readonly backend: Backend, config: ModelConfig, readonly spec: CellSpec,
-    readonly batchSize: number, readonly steps: number, readonly mode: WorkspaceMode = EVALUATION,
-  ) {
-    const B = batchSize, T = steps, H = config.hiddenSize, V = config.vocabSize, G = spec.gates;
-    const be = backend;
-    const dropout = mode.training && mode.dropout > 0;
-    this.zoneout = config.zoneout;
-    this.zoneoutCell = spec.carriesCell ? cellZoneout(config) : 0;
-    // Either probability above 0 puts the blend on both states (a p of 0 takes h̃ or c̃ as it is).
-    const zoneout = zonesOut(config);
-    this.tokens = be.allocIndices(T * B);
-    this.targets = be.allocIndices(T * B);
-    this.embedded = be.alloc(T * B, config.embeddingSize);
-    const table = mode.inputTable ?? usesInputTable(V, T * B);
-    this.inputTable = table ? be.alloc(V, G * H) : null;
-    this.dInputTable = table ? be.alloc(V, G * H) : null;
-    this.logits = be.alloc(T * B, V);
-    this.dLogits = be.alloc(T * B, V);
-    this.loss = be.alloc(1, 1);
-    this.dEmbedded = be.alloc(T * B, config.embeddingSize);
-    this.dGates = be.alloc(T * B, G * H);
-    this.dGatesAt = stepViews(be, this.dGates, T, B);
-    this.dRec = spec.separateRecurrent ? be.alloc(T * B, G * H) : null;
-    if (this.dRec) this.dRecAt = stepViews(be, this.dRec, T, B);
-    this.dPeep = spec.peepholes ? be.alloc(T * B, 3 * H) : null;
-    if (this.dPeep) this.dPeepAt = stepViews(be, this.dPeep, T, B);
-    this.dhRec = be.alloc(B, H);
-    this.dc = spec.carriesCell ? be.alloc(B, H) : null;
-    this.dDropped = dropout ? be.alloc(T * B, H) : null;
-    this.zoneScratch = zoneout
-      ? { dhTotal: be.alloc(B, H), dhCand: be.alloc(B, H), dhKeep: be.alloc(B, H), dcCand: be.alloc(B, H), dcKeep: be.alloc(B, H) }
-      : null;
-    for (let l = 0; l < config.layers; l++) {
-      const gates = be.alloc(T * B, G * H);
-      const hidden = be.alloc((T + 1) * B, H);
-      const dHidden = be.alloc(T * B, H);
-      this.gates.push(gates);
-      this.hidden.push(hidden);
-      this.dHidden.push(dHidden);
-      this.gatesAt.push(stepViews(be, gates, T, B));
-      this.hiddenAt.push(stepViews(be, hidden, T + 1, B));
-      this.dHiddenAt.push(stepViews(be, dHidden, T, B));
-      this.layerOutput.push(be.rowsOf(hidden, B, T * B));
-      this.layerPrev.push(be.rowsOf(hidden, 0, T * B));
-      if (spec.separateRecurrent) {
-        const rec = be.alloc(T * B, G * H);
-        this.rec.push(rec);
-        this.recAt.push(stepViews(be, rec, T, B));
-      }
-      if (spec.carriesCell) {
-        const cell = be.alloc((T + 1) * B, H);
-        this.cell.push(cell);
-        this.cellAt.push(stepViews(be, cell, T + 1, B));
-      }
-      if (dropout) {
-        this.dropMask.push(be.alloc(T * B, H));
-        this.dropped.push(be.alloc(T * B, H));
-      }
-      if (zoneout) {
-        const hCand = be.alloc(T * B, H), maskH = be.alloc(T * B, H);
-        this.hCand.push(hCand);
-        this.zoneMaskH.push(maskH);
-        this.hCandAt.push(stepViews(be, hCand, T, B));
-        this.zoneMaskHAt.push(stepViews(be, maskH, T, B));
-        // At evaluation every unit keeps p of its old value: the expectation of the training mask.
-        if (!mode.training) be.fill(maskH, config.zoneout);
-        if (spec.carriesCell) {
-          const cCand = be.alloc(T * B, H), maskC = be.alloc(T * B, H);
-          this.cCand.push(cCand);
-          this.zoneMaskC.push(maskC);
-          this.cCandAt.push(stepViews(be, cCand, T, B));
-          this.zoneMaskCAt.push(stepViews(be, maskC, T, B));
-          if (!mode.training) be.fill(maskC, this.zoneoutCell);
-        }
-      }
-    }
-  }
-
-  /**
-   * Draws this window's dropout and zoneout masks from rng (training only), on the host, and
-   * uploads them. Order: per layer, dropout then zoneout h then zoneout c; element by element.
-   */
-  drawMasks(rng: Rng): void {
-    if (!this.mode.training) return;
-    const { dropout } = this.mode, zoneout = this.zoneout, zoneoutCell = this.zoneoutCell;
-    const be = this.backend;
-    const n = this.steps * this.batchSize * this.hidden[0].cols;
-    const host = (this.maskHost ??= new Float32Array(n));
-    const bernoulli = (keepValue: number, dropValue: number, p: number): Float32Array => {
-      rng.fillBernoulli(host, p, dropValue, keepValue);
-      return host;
-    };
-    for (let l = 0; l < this.hidden.length; l++) {
-      // Inverted dropout: kept units are scaled by 1/(1-p), so evaluation needs no rescaling.
-      if (this.dropMask.length) be.upload(this.dropMask[l], bernoulli(1 / (1 - dropout), 0, dropout));
-      // Zoneout: 1 keeps the unit's previous value (probability p), 0 takes the cell's new one.
-      if (this.zoneMaskH.length) be.upload(this.zoneMaskH[l], bernoulli(0, 1, zoneout));
-      if (this.zoneMaskC.length) be.upload(this.zoneMaskC[l], bernoulli(0, 1, zoneoutCell));
-    }
-  }
-
-  /** Zeroes the carried hidden (and cell) state: the start of an epoch or of a sample. */
-  resetState(): void {
-    for (let l = 0; l < this.hidden.length; l++) {
-      this.backend.fill(this.hiddenAt[l][0], 0);
-      if (this.cellAt.length) this.backend.fill(this.cellAt[l][0], 0);
-    }
-  }
-
-  /** Carries the state after step T-1 into the slot for step -1 of the next window. */
-  carryState(): void {
-    const T = this.steps;
-    for (let l = 0; l < this.hidden.length; l++) {
-      this.backend.copy(this.hiddenAt[l][T], this.hiddenAt[l][0]);
-      if (this.cellAt.length) this.backend.copy(this.cellAt[l][T], this.cellAt[l][0]);
-    }
-  }
-
-  /** Copies the carried state (h, and c, of every layer) from another workspace of the same B. */
-  copyStateFrom(other: Workspace): void {
-    for (let l = 0; l < this.hidden.length; l++) {
-      this.backend.copy(other.hiddenAt[l][0], this.hiddenAt[l][0]);
-      if (this.cellAt.length) this.backend.copy(other.cellAt[l][0], this.cellAt[l][0]);
-    }
-  }
-
-  /** The carried state tensors, [B, H] each: h of every layer, and c of every layer for the LSTMs. */
-  stateTensors(): { h: Tensor[]; c: Tensor[] } {
-    return { h: this.hiddenAt.map((views) => views[0]), c: this.cellAt.map((views) => views[0]) };
-  }
-
-  dispose(): void {
-    const be = this.backend;
-    const singles = [this.embedded, this.inputTable, this.dInputTable, this.logits, this.dLogits, this.loss, this.dEmbedded, this.dGates, this.dhRec,
-      this.dc, this.dRec, this.dPeep, this.dDropped, ...Object.values(this.zoneScratch ?? {})];
-    for (const t of singles) if (t) be.dispose(t);
-    const lists = [this.gates, this.rec, this.hidden, this.cell, this.dHidden, this.dropMask, this.dropped,
-      this.hCand, this.cCand, this.zoneMaskH, this.zoneMaskC];
-    for (const list of lists) list.forEach((t) => be.dispose(t));
-    be.dispose(this.tokens);
-    be.dispose(this.targets);
-  }
 }
 
 export class Model {
@@ -299,26 +65,24 @@ export class Model {
   private quant: QuantWeights | null = null;
 
   constructor(readonly backend: Backend, readonly config: Readonly<ModelConfig>) {
-    const { vocabSize: V, embeddingSize: E, hiddenSize: H } = config;
     this.spec = cellSpec(config.cell);
     this.kernels = backend.cell(config.cell);
-    const G = this.spec.gates, m = this.spec.module;
-    this.embedding = this.param('embedding.weight', [V, E], V, E);
-    for (let l = 0; l < config.layers; l++) {
-      const inputSize = l === 0 ? E : H;
+    // The spec's layout, in state_dict order: embedding, each layer's (ih, hh, biases, peepholes), decoder.
+    const { embedding, layers, decoderWeight, decoderBias } = modelParameters(this.spec, config);
+    this.embedding = this.param(embedding);
+    for (const [weightIh, weightHh, biasIh, biasHh, peep] of layers) {
       this.layers.push({
-        weightIh: this.param(`${m}.weight_ih_l${l}`, [G * H, inputSize], G * H, inputSize),
-        weightHh: this.param(`${m}.weight_hh_l${l}`, [G * H, H], G * H, H),
-        biasIh: this.param(`${m}.bias_ih_l${l}`, [G * H], 1, G * H),
-        biasHh: this.param(`${m}.bias_hh_l${l}`, [G * H], 1, G * H),
-        peep: this.spec.peepholes ? this.param(`${m}.weight_peep_l${l}`, [3 * H], 1, 3 * H) : null,
+        weightIh: this.param(weightIh), weightHh: this.param(weightHh),
+        biasIh: this.param(biasIh), biasHh: this.param(biasHh), peep: peep ? this.param(peep) : null,
       });
     }
-    this.decoderWeight = this.param('decoder.weight', [V, H], V, H);
-    this.decoderBias = this.param('decoder.bias', [V], 1, V);
+    this.decoderWeight = this.param(decoderWeight);
+    this.decoderBias = this.param(decoderBias);
   }
 
-  private param(name: string, shape: number[], rows: number, cols: number): Param {
+  /** A parameter and its gradient, allocated as [rows, cols]: a 1-D shape [n] is [1, n]. */
+  private param({ name, shape }: ParameterShape): Param {
+    const rows = shape.length === 2 ? shape[0] : 1, cols = shape[shape.length - 1];
     const p = { name, shape, value: this.backend.alloc(rows, cols), grad: this.backend.alloc(rows, cols) };
     this.params.push(p);
     return p;

@@ -10,7 +10,7 @@
 // the rates from `node bench/recipe.js`).
 
 import { RecurrentInit } from '../config';
-import { CELL_GATES, CellName } from '../kernels/backend';
+import { CellName, cellSpec } from '../cells';
 
 export interface RecipeCandidate {
   layers: number;
@@ -109,7 +109,7 @@ function estimatedRate(
     if (Math.abs(c.hiddenSize - hiddenSize) < Math.abs(nearest.hiddenSize - hiddenSize)) nearest = c;
   }
   const cost = (l: number, h: number): number => l * h * (h + 64);
-  const measured = cell === 'lstm' || cell === 'gru' ? nearest.charsPerSecond[cell] : (nearest.charsPerSecond.lstm * CELL_GATES.lstm) / CELL_GATES[cell];
+  const measured = cell === 'lstm' || cell === 'gru' ? nearest.charsPerSecond[cell] : (nearest.charsPerSecond.lstm * cellSpec('lstm').gates) / cellSpec(cell).gates;
   const rate = measured * (cost(nearest.layers, nearest.hiddenSize) / cost(layers, hiddenSize));
   return rate * (Math.min(2, Math.max(1, threads)) / 2);
 }

@@ -8,11 +8,16 @@
 
 import { TrainConfig, zonesOut } from '../config';
 import { Batcher, TokenIds, Window } from '../data/batcher';
-import { WeightAverage, inAverageTail, joinsAverage } from './average';
+import { WeightAverage, inAverageTail, joinsAverage } from './tail-average';
+import { Evaluator } from './evaluator';
 import { Model, Workspace } from './model';
 import { Adam, ClipConfig } from './optimizer';
 import { Rng } from './rng';
 import { learningRateAt, runProgress } from './schedule';
+
+// The Evaluator serves rnn eval and rnn average too; its callers have imported it from here.
+export { Evaluator } from './evaluator';
+export type { EvalSum } from './evaluator';
 
 export interface HistoryPoint {
   iteration: number;
@@ -78,119 +83,6 @@ export interface TrainerHooks {
   patience?: number;
 }
 
-/** A pass's summed cross-entropy and the number of characters it predicted. */
-export interface EvalSum {
-  lossNats: number;
-  predictions: number;
-}
-
-/**
- * Sums cross-entropy over the whole of a token sequence with B streams, windows of T.
- *
- * `counted`, when given, has one entry per token: counted[i] = 0 leaves the prediction of
- * tokens[i + 1] from tokens[i] out of the sum (`rnn eval` uses it where unknown characters
- * were dropped, so no pair that was not adjacent in the text is scored). The state still
- * runs through every token.
- */
-export class Evaluator {
-  private full: Workspace | null = null;
-  private tail: Workspace | null = null;
-  private readonly batcher: Batcher | null;
-
-  constructor(
-    readonly model: Model, tokens: TokenIds, batchSize: number, readonly seqLen: number,
-    private readonly counted: Uint8Array | null = null,
-  ) {
-    // Fewer streams (and shorter windows) when the split is small: every character counts.
-    const steps = Math.min(seqLen, tokens.length - 1);
-    const streams = steps >= 1 ? Math.max(1, Batcher.fitBatchSize(tokens.length, batchSize, steps)) : 0;
-    this.batcher = streams > 0 ? new Batcher(tokens, streams, steps) : null;
-  }
-
-  /** Characters predicted in one pass (before `counted` leaves any out). */
-  get predictions(): number {
-    if (!this.batcher) return 0;
-    return this.batcher.batchSize * (this.batcher.streamLength - 1);
-  }
-
-  /** Streams the sequence is cut into (B); each starts from a zero state. */
-  get streams(): number {
-    return this.batcher?.batchSize ?? 0;
-  }
-
-  /** Mean loss in nats/char over the whole sequence, from a zero state. */
-  async meanLoss(): Promise<number> {
-    const { lossNats, predictions } = await this.evaluate();
-    return predictions > 0 ? lossNats / predictions : NaN;
-  }
-
-  /** One pass over the sequence from a zero state: summed loss (nats) and characters predicted. */
-  async evaluate(): Promise<EvalSum> {
-    const b = this.batcher;
-    if (!b) return { lossNats: 0, predictions: 0 };
-    this.full ??= this.model.workspace(b.batchSize, b.seqLen);
-    this.full.resetState();
-    const sum: EvalSum = { lossNats: 0, predictions: 0 };
-    let window: Window | undefined;
-    for (let w = 0; w < b.windowsPerEpoch; w++) {
-      window = b.window(w, b.seqLen, window);
-      await this.score(this.full, window, w * b.seqLen, sum);
-      this.full.carryState();
-    }
-    const rest = b.remainderSteps;
-    if (rest > 0) {
-      this.tail ??= this.model.workspace(b.batchSize, rest);
-      this.tail.copyStateFrom(this.full);
-      await this.score(this.tail, b.window(b.windowsPerEpoch, rest), b.windowsPerEpoch * b.seqLen, sum);
-    }
-    return sum;
-  }
-
-  /** Runs one window (stream positions from `start`) and adds its loss to sum. */
-  private async score(ws: Workspace, window: Window, start: number, sum: EvalSum): Promise<void> {
-    const be = this.model.backend;
-    const b = this.batcher!;
-    const B = b.batchSize;
-    be.uploadIndices(ws.tokens, window.inputs);
-    be.uploadIndices(ws.targets, window.targets);
-    this.model.forward(ws, true, false);
-    // rows: t·B + s ↔ token position s·S + start + t (the batcher's layout)
-    const rows = window.steps * B;
-    let skipped = 0;
-    if (this.counted) {
-      for (let t = 0; t < window.steps; t++) {
-        for (let s = 0; s < B; s++) if (!this.counted[s * b.streamLength + start + t]) skipped++;
-      }
-    }
-    if (skipped === 0) {
-      sum.lossNats += (await be.download(ws.loss))[0];
-      sum.predictions += rows;
-      return;
-    }
-    // Some pairs are left out: the backend only sums, so score the counted rows here, in
-    // float64, as -log softmax(logits)[target].
-    const logits = await be.download(ws.logits);
-    const V = this.model.config.vocabSize;
-    for (let t = 0; t < window.steps; t++) {
-      for (let s = 0; s < B; s++) {
-        if (!this.counted![s * b.streamLength + start + t]) continue;
-        const row = t * B + s;
-        let max = -Infinity;
-        for (let v = 0; v < V; v++) max = Math.max(max, logits[row * V + v]);
-        let z = 0;
-        for (let v = 0; v < V; v++) z += Math.exp(logits[row * V + v] - max);
-        sum.lossNats += Math.log(z) + max - logits[row * V + window.targets[row]];
-        sum.predictions += 1;
-      }
-    }
-  }
-
-  dispose(): void {
-    this.full?.dispose();
-    this.tail?.dispose();
-  }
-}
-
 /**
  * One step of stateful truncated BPTT on a window: forward, backward, clip + Adam, then carry
  * (h, c) into the next window, detached (no gradient crosses windows). Only the mean loss
@@ -210,6 +102,27 @@ export async function trainStep(
   const loss = (await be.download(ws.loss))[0] / (ws.batchSize * ws.steps);
   const normSq = (await be.download(optimizer.normSq))[0];
   return { loss, gradNorm: Math.sqrt(normSq) };
+}
+
+/** What one call of Trainer.run tracks between steps. */
+interface RunState {
+  /** Date.now() at the run's start, less the time it trained before it was resumed. */
+  startedAt: number;
+  /** Training loss summed since the last evaluation, and the steps it sums. */
+  lossSinceEval: number;
+  stepsSinceEval: number;
+  /** Evaluations since the best one (--patience). */
+  sinceBest: number;
+}
+
+/** Evaluations since the best one, counted from the history so a resumed run goes on counting. */
+function evaluationsSinceBest(progress: TrainProgress): number {
+  let sinceBest = 0;
+  for (const point of progress.history) {
+    if (point.valLoss === undefined) continue;
+    sinceBest = point.valLoss === progress.bestValLoss ? 0 : sinceBest + 1;
+  }
+  return sinceBest;
 }
 
 /** Lets timers and signal handlers run: a backend whose download resolves at once never yields. */
@@ -239,58 +152,23 @@ export class Trainer {
 
   /** Runs until max-iters, the time budget, or a stop request; always ends with a save. */
   async run(hooks: TrainerHooks): Promise<StopReason> {
-    const { config, model, optimizer, batcher, workspace: ws, progress, average } = this;
+    const { config, model, optimizer, batcher, workspace: ws, progress } = this;
     const B = config.batchSize, T = config.seqLen;
-    const startedAt = Date.now() - progress.elapsedMs;
+    const run: RunState = {
+      startedAt: Date.now() - progress.elapsedMs, lossSinceEval: 0, stepsSinceEval: 0, sinceBest: evaluationsSinceBest(progress),
+    };
     const sessionStart = Date.now();
     const stochastic = config.dropout > 0 || zonesOut(model.config);
     const sessionStartIteration = progress.iteration;
-    let lossSinceEval = 0;
-    let stepsSinceEval = 0;
     let window: Window | undefined;
     let reason: StopReason | null = null;
-    // Evaluations since the best one, counted from the history so a resumed run goes on counting.
-    let sinceBest = 0;
-    for (const point of progress.history) {
-      if (point.valLoss === undefined) continue;
-      sinceBest = point.valLoss === progress.bestValLoss ? 0 : sinceBest + 1;
-    }
-
-    const evaluateAndSave = async (forceSave: boolean): Promise<void> => {
-      const trainLoss = stepsSinceEval > 0 ? lossSinceEval / stepsSinceEval : progress.lastTrainLoss ?? NaN;
-      const point: HistoryPoint = { iteration: progress.iteration, trainLoss };
-      let improved = false;
-      if (this.evaluator) {
-        const evaluator = this.evaluator;
-        // What the checkpoint will hold: the tail's mean once it has a point.
-        const valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
-        point.valLoss = valLoss;
-        progress.lastValLoss = valLoss;
-        improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;
-        if (improved) progress.bestValLoss = valLoss;
-        sinceBest = improved ? 0 : sinceBest + 1;
-        await hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved, elapsedMs: Date.now() - startedAt });
-      }
-      if (stepsSinceEval > 0) {
-        progress.history.push(point);
-        progress.lastTrainLoss = trainLoss;
-      }
-      lossSinceEval = 0;
-      stepsSinceEval = 0;
-      progress.elapsedMs = Date.now() - startedAt;
-      if (forceSave || config.saveEvery === 0) await hooks.save(progress, improved);
-    };
-
     for (;;) {
-      if (config.maxIters > 0 && progress.iteration >= config.maxIters) reason = 'max-iters';
-      else if (config.timeBudgetMs > 0 && Date.now() - startedAt >= config.timeBudgetMs) reason = 'time';
-      else if (hooks.stopRequested()) reason = 'interrupted';
-      else if (hooks.patience && sinceBest >= hooks.patience) reason = 'patience';
+      reason = this.stopReason(hooks, run);
       if (reason) break;
 
       if (progress.window === 0) ws.resetState(); // a new epoch starts from a zero state
       window = batcher.window(progress.window, T, window);
-      const runFraction = runProgress(config, progress.iteration, Date.now() - startedAt);
+      const runFraction = runProgress(config, progress.iteration, Date.now() - run.startedAt);
       optimizer.learningRate = learningRateAt(config, progress.iteration, runFraction);
       // Masks depend only on the seed and the iteration, so a resumed run draws what it would have.
       const masks = stochastic ? Rng.forStep(config.seed, progress.iteration) : null;
@@ -298,20 +176,9 @@ export class Trainer {
       if (!Number.isFinite(loss)) {
         throw new Error(`training diverged at iteration ${progress.iteration + 1} (loss ${loss}); try a smaller --lr or --clip-norm`);
       }
-      progress.iteration += 1;
-      if (average) {
-        // A resumed run given a longer budget may stand before its tail again: the mean starts anew there.
-        if (joinsAverage(config.averageTail, runFraction, progress.iteration)) await average.add();
-        else if (average.count > 0 && !inAverageTail(config.averageTail, runFraction)) average.reset();
-        progress.averaged = average.count;
-      }
-      progress.window += 1;
-      if (progress.window >= batcher.windowsPerEpoch) {
-        progress.window = 0;
-        progress.epoch += 1;
-      }
-      lossSinceEval += loss;
-      stepsSinceEval += 1;
+      await this.advance(runFraction);
+      run.lossSinceEval += loss;
+      run.stepsSinceEval += 1;
       const now = Date.now();
       await hooks.onStep?.({
         iteration: progress.iteration,
@@ -320,14 +187,14 @@ export class Trainer {
         gradNorm,
         learningRate: optimizer.learningRate,
         charsPerSecond: ((progress.iteration - sessionStartIteration) * B * T) / Math.max(1e-3, (now - sessionStart) / 1000),
-        elapsedMs: now - startedAt,
+        elapsedMs: now - run.startedAt,
       });
 
       const evalDue = progress.iteration % config.evalEvery === 0;
       const saveDue = config.saveEvery > 0 && progress.iteration % config.saveEvery === 0;
-      if (evalDue) await evaluateAndSave(saveDue);
+      if (evalDue) await this.evaluateAndSave(hooks, run, saveDue);
       else if (saveDue) {
-        progress.elapsedMs = Date.now() - startedAt;
+        progress.elapsedMs = Date.now() - run.startedAt;
         await hooks.save(progress, false);
       }
       await yieldToEventLoop();
@@ -335,12 +202,66 @@ export class Trainer {
 
     // The end of a run: measure, and save whatever happened since the last save. An interrupt
     // saves at once, without the validation pass: the user is waiting.
-    if (reason !== 'interrupted' && (stepsSinceEval > 0 || progress.history.length === 0)) await evaluateAndSave(true);
+    if (reason !== 'interrupted' && (run.stepsSinceEval > 0 || progress.history.length === 0)) await this.evaluateAndSave(hooks, run, true);
     else {
-      progress.elapsedMs = Date.now() - startedAt;
+      progress.elapsedMs = Date.now() - run.startedAt;
       await hooks.save(progress, false);
     }
     return reason;
+  }
+
+  /** Why the run stops before its next step, or null to go on. */
+  private stopReason(hooks: TrainerHooks, run: RunState): StopReason | null {
+    const { config, progress } = this;
+    if (config.maxIters > 0 && progress.iteration >= config.maxIters) return 'max-iters';
+    if (config.timeBudgetMs > 0 && Date.now() - run.startedAt >= config.timeBudgetMs) return 'time';
+    if (hooks.stopRequested()) return 'interrupted';
+    if (hooks.patience && run.sinceBest >= hooks.patience) return 'patience';
+    return null;
+  }
+
+  /** After a step: count it, fold the weights into the tail's mean when due, move to the next window. */
+  private async advance(runFraction: number): Promise<void> {
+    const { config, progress, average, batcher } = this;
+    progress.iteration += 1;
+    if (average) {
+      // A resumed run given a longer budget may stand before its tail again: the mean starts anew there.
+      if (joinsAverage(config.averageTail, runFraction, progress.iteration)) await average.add();
+      else if (average.count > 0 && !inAverageTail(config.averageTail, runFraction)) average.reset();
+      progress.averaged = average.count;
+    }
+    progress.window += 1;
+    if (progress.window >= batcher.windowsPerEpoch) {
+      progress.window = 0;
+      progress.epoch += 1;
+    }
+  }
+
+  /** Measures the validation split (with the tail's mean once it has a point), records the point, saves. */
+  private async evaluateAndSave(hooks: TrainerHooks, run: RunState, forceSave: boolean): Promise<void> {
+    const { config, progress, average } = this;
+    const trainLoss = run.stepsSinceEval > 0 ? run.lossSinceEval / run.stepsSinceEval : progress.lastTrainLoss ?? NaN;
+    const point: HistoryPoint = { iteration: progress.iteration, trainLoss };
+    let improved = false;
+    if (this.evaluator) {
+      const evaluator = this.evaluator;
+      // What the checkpoint will hold: the tail's mean once it has a point.
+      const valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
+      point.valLoss = valLoss;
+      progress.lastValLoss = valLoss;
+      improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;
+      if (improved) progress.bestValLoss = valLoss;
+      run.sinceBest = improved ? 0 : run.sinceBest + 1;
+      await hooks.onEval?.({ iteration: progress.iteration, valLoss, trainLoss, improved, elapsedMs: Date.now() - run.startedAt });
+    }
+    if (run.stepsSinceEval > 0) {
+      progress.history.push(point);
+      progress.lastTrainLoss = trainLoss;
+    }
+    run.lossSinceEval = 0;
+    run.stepsSinceEval = 0;
+    progress.elapsedMs = Date.now() - run.startedAt;
+    if (forceSave || config.saveEvery === 0) await hooks.save(progress, improved);
   }
 
   dispose(): void {

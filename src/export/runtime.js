@@ -9,6 +9,8 @@
 // (σ, tanh, c, h) runs in float64 from the stored values, as the reference kernels do; the
 // draw (softmax, top-k, top-p) runs in float64 exactly as src/sample/sampler.ts.
 /* eslint-disable */
+// The factory below is the whole module (a UMD wrapper: one scope for Node and the browser), so
+// it runs long; each function inside it is short.
 (function (root, factory) {
   var api = factory();
   if (typeof module === 'object' && module.exports) module.exports = api;
@@ -117,6 +119,7 @@
 
   // ---- cells: one small function each; state holds Float32Arrays of H; x is the layer input --
   // PyTorch's layouts and gate orders (nn.LSTM i,f,g,o; nn.GRU r,z,n). pre: scratch [G·H].
+  // One entry per cell of src/cells.ts, with its gates, state and module (test/cells.test.ts).
   var CELLS = {
     // nn.LSTM: c = f⊙c + i⊙g, h = o⊙tanh(c).
     lstm: { gates: 4, state: ['h', 'c'], step: function (p, x, st, pre, H) {
@@ -305,5 +308,6 @@
     process.stdout.write(out + (process.stdout.isTTY ? '\n' : ''));
   }
 
-  return { load: load, Model: Model, Rng: Rng, drawFromLogits: drawFromLogits, main: main, model: MODEL };
+  // cells and prefixes are what test/cells.test.ts checks against src/cells.ts, cell by cell.
+  return { load: load, Model: Model, Rng: Rng, drawFromLogits: drawFromLogits, main: main, model: MODEL, cells: CELLS, prefixes: PREFIX };
 });

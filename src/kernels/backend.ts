@@ -6,6 +6,14 @@
 //
 // Letters used in shapes across the engine: B batch, T steps, E embedding, H hidden, V vocab.
 
+import { CELL_SPECS, CellName, cellSpec } from '../cells';
+
+export type { CellName } from '../cells';
+
+/** The backends `--backend` names; 'auto' takes the fastest that works here (src/kernels/index.ts). */
+export type BackendName = 'auto' | 'reference' | 'wasm' | 'gpujs';
+export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'reference', 'wasm', 'gpujs'];
+
 /** A matrix owned by a backend. Only the backend that made it may read or write its memory. */
 export interface Tensor {
   readonly rows: number;
@@ -58,9 +66,6 @@ export interface AdamParams {
   weightDecay: number;
 }
 
-/** The recurrent cells the engine trains (src/engine/cells/): one name per fused kernel pair. */
-export type CellName = 'lstm' | 'peephole' | 'gru' | 'rnn-tanh' | 'rnn-relu';
-
 /**
  * One time step of a cell, forward. Shapes: B rows, H hidden, G gate blocks (4 LSTMs, 3 GRU, 1 RNN).
  * - gates [B, G·H]: pre-activations in (input projection + biases, plus the recurrent projection
@@ -99,6 +104,20 @@ export interface CellStepGrad extends CellStep {
 export interface CellKernels {
   forward(step: CellStep): void;
   backward(step: CellStepGrad): void;
+}
+
+/**
+ * A backend's kernels, one entry per cell of src/cells.ts: what each backend's cells/index.ts
+ * exports. The type makes a cell without kernels a compile error; cellKernelsOf makes it a clear
+ * one at run time too (test/cells.test.ts checks every backend's registry against the spec).
+ */
+export type CellRegistry<K> = Readonly<Record<CellName, K>>;
+
+/** A registry's entry for a cell, or cellMissing's error naming the backend. */
+export function cellKernelsOf<K>(backend: string, registry: CellRegistry<K>, cell: CellName): K {
+  const entry = Object.prototype.hasOwnProperty.call(registry, cell) ? registry[cell] : undefined;
+  if (!entry) throw cellMissing(backend, cell);
+  return entry;
 }
 
 export interface Backend {
@@ -279,20 +298,18 @@ export function matmulDims(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOption
 }
 
 /**
- * The shapes of an LSTM cell call, checked once for every backend: c is [B, H]; each gate
- * tensor (gates, dGates) is [B, 4H]; each state tensor (cPrev, h, dh, …) is [B, H].
+ * The shapes of softmaxCrossEntropy, checked once for every backend: logits [N, V], N targets,
+ * loss [1, 1], dLogits (when given) [N, V].
  */
-export function lstmCellDims(kernel: string, c: Tensor, gateTensors: Tensor[], states: Tensor[]): { B: number; H: number } {
-  const B = c.rows, H = c.cols;
-  for (const g of gateTensors) {
-    if (g.rows !== B || g.cols !== 4 * H) {
-      throw new Error(`${kernel}: gates [${g.rows}, ${g.cols}] for state [${B}, ${H}]; want [${B}, ${4 * H}]`);
-    }
+export function softmaxCrossEntropyDims(
+  logits: Tensor, targets: IndexTensor, loss: Tensor, dLogits: Tensor | null,
+): { N: number; V: number } {
+  const N = logits.rows, V = logits.cols;
+  if (targets.length !== N || loss.size !== 1 || (dLogits && (dLogits.rows !== N || dLogits.cols !== V))) {
+    throw new Error(`softmaxCrossEntropy: logits [${N}, ${V}], ${targets.length} targets, loss of ${loss.size}` +
+      (dLogits ? `, dLogits [${dLogits.rows}, ${dLogits.cols}]` : '') + `; want ${N} targets, loss [1, 1], dLogits [${N}, ${V}]`);
   }
-  for (const s of states) {
-    if (s.rows !== B || s.cols !== H) throw new Error(`${kernel}: state [${s.rows}, ${s.cols}]; want [${B}, ${H}]`);
-  }
-  return { B, H };
+  return { N, V };
 }
 
 /** Checks that every tensor of an elementwise kernel has the same shape. */
@@ -306,16 +323,20 @@ export function sameShape(kernel: string, ...tensors: Tensor[]): number {
   return first.size;
 }
 
-/** Gate blocks of H in a cell's projections. */
-export const CELL_GATES: Record<CellName, number> = { lstm: 4, peephole: 4, gru: 3, 'rnn-tanh': 1, 'rnn-relu': 1 };
+/** Gate blocks of H in a cell's projections: src/cells.ts's `gates`, by name. */
+export const CELL_GATES: Readonly<Record<CellName, number>> = Object.fromEntries(
+  Object.values(CELL_SPECS).map((spec) => [spec.name, spec.gates]),
+) as Record<CellName, number>;
 
 /**
- * The shapes of a cell step, checked once for every backend: gates (and rec, dGates, dRec) [B, G·H],
- * states [B, H], peep [1, 3H], dPeep [B, 3H]; the tensors a cell needs are present.
+ * The shapes of a cell step, checked once for every backend from the cell's spec: gates (and
+ * dGates) [B, G·H], rec and dRec [B, G·H] where the recurrent projection is kept apart, states
+ * [B, H], peep [1, 3H], dPeep [B, 3H]; the tensors a cell needs are present.
  */
 export function cellDims(cell: CellName, step: CellStep | CellStepGrad): { B: number; H: number } {
   const { B, H } = { B: step.h.rows, H: step.h.cols };
-  const G = CELL_GATES[cell];
+  const spec = cellSpec(cell);
+  const G = spec.gates;
   const need = (t: Tensor | undefined, what: string): Tensor => {
     if (!t) throw new Error(`${cell} cell: ${what} is missing`);
     return t;
@@ -327,20 +348,20 @@ export function cellDims(cell: CellName, step: CellStep | CellStepGrad): { B: nu
   const grad = 'dGates' in step;
   check(step.gates, B, G * H, 'gates');
   check(step.hPrev, B, H, 'hPrev');
-  if (cell === 'lstm' || cell === 'peephole') {
+  if (spec.carriesCell) {
     check(step.cPrev, B, H, 'cPrev');
     check(step.c, B, H, 'c');
   }
-  if (cell === 'peephole') check(step.peep, 1, 3 * H, 'peep');
-  if (cell === 'gru') check(step.rec, B, 3 * H, 'rec');
+  if (spec.peepholes) check(step.peep, 1, 3 * H, 'peep');
+  if (spec.separateRecurrent) check(step.rec, B, G * H, 'rec');
   if (grad) {
     const g = step as CellStepGrad;
     check(g.dh, B, H, 'dh');
     check(g.dhRec, B, H, 'dhRec');
     check(g.dGates, B, G * H, 'dGates');
-    if (cell === 'lstm' || cell === 'peephole') check(g.dc, B, H, 'dc');
-    if (cell === 'gru') check(g.dRec, B, 3 * H, 'dRec');
-    if (cell === 'peephole') check(g.dPeep, B, 3 * H, 'dPeep');
+    if (spec.carriesCell) check(g.dc, B, H, 'dc');
+    if (spec.separateRecurrent) check(g.dRec, B, G * H, 'dRec');
+    if (spec.peepholes) check(g.dPeep, B, 3 * H, 'dPeep');
   }
   return { B, H };
 }

@@ -1,8 +1,7 @@
 // Picks and builds a backend by name; 'auto' takes the fastest that works on this machine.
 
 import * as fs from 'fs';
-import { BackendName } from '../config';
-import { Backend } from './backend';
+import { Backend, BackendName } from './backend';
 import { ReferenceBackend } from './reference/reference';
 import { createWasmBackend } from './wasm';
 

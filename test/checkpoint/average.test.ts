@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CheckpointMeta, loadCheckpoint, saveCheckpoint } from '../../src/checkpoint/checkpoint';
-import { averageCheckpoints } from '../../src/checkpoint/average';
+import { averageCheckpoints } from '../../src/checkpoint/average-files';
 import { encodeSafetensors, openSafetensorsFile } from '../../src/checkpoint/safetensors';
 import { ModelConfig, defaultTrainConfig } from '../../src/config';
 import { Vocab } from '../../src/data/vocab';

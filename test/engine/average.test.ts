@@ -11,7 +11,7 @@ import { createGpujsBackend } from '../../src/kernels/gpujs';
 import { Backend } from '../../src/kernels/backend';
 import { Model } from '../../src/engine/model';
 import { Rng } from '../../src/engine/rng';
-import { AVERAGE_STRIDE, WeightAverage, inAverageTail, joinsAverage } from '../../src/engine/average';
+import { AVERAGE_STRIDE, WeightAverage, inAverageTail, joinsAverage } from '../../src/engine/tail-average';
 import { Adam } from '../../src/engine/optimizer';
 import { Evaluator, Trainer, TrainProgress } from '../../src/engine/trainer';
 import { defaultTrainConfig, validateConfig } from '../../src/config';

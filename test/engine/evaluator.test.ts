@@ -2,7 +2,7 @@
 
 import { ReferenceBackend } from '../../src/kernels/reference/reference';
 import { Model } from '../../src/engine/model';
-import { Evaluator } from '../../src/engine/trainer';
+import { Evaluator } from '../../src/engine/evaluator';
 import { Rng } from '../../src/engine/rng';
 
 const V = 7;

@@ -54,7 +54,7 @@
 import { GPU } from 'gpu.js';
 import {
   AdamParams, Backend, CellKernels, CellName, CellStep, CellStepGrad, FloatArray, IndexTensor, MatmulOptions, QuantTensor,
-  Tensor, adamScalars, cellDims, matmulDims, matmulQuantDims, quantizeRows, sameShape,
+  Tensor, adamScalars, cellDims, cellKernelsOf, matmulDims, matmulQuantDims, quantizeRows, sameShape, softmaxCrossEntropyDims,
 } from '../backend';
 import { CellPass, GPUJS_CELLS, StepTensor, cellHelpers, cellSubKernels } from './cells';
 import { quietly } from './quiet';
@@ -631,10 +631,7 @@ export class GpujsBackend implements Backend {
   ): void {
     const logits = this.t(logitsx), targets = this.idx(targetsx), loss = this.t(lossx);
     const dLogits = dLogitsx ? this.t(dLogitsx) : null;
-    const N = logits.rows, V = logits.cols;
-    if (targets.length !== N || loss.size !== 1 || (dLogits && dLogits.size !== N * V)) {
-      throw new Error(`softmaxCrossEntropy: logits [${N},${V}], ${targets.length} targets, loss of ${loss.size}`);
-    }
+    const { N, V } = softmaxCrossEntropyDims(logitsx, targetsx, lossx, dLogitsx);
     if (N === 0) {
       this.fill(loss, 0);
       return;
@@ -678,7 +675,7 @@ export class GpujsBackend implements Backend {
   // ---- recurrent cells (cells/) ---------------------------------------------------------
 
   cell(name: CellName): CellKernels {
-    const cell = GPUJS_CELLS[name];
+    const cell = cellKernelsOf(this.name, GPUJS_CELLS, name);
     return {
       forward: (step) => this.runCell(name, cell.forward, step),
       backward: (step) => this.runCell(name, cell.backward, step),

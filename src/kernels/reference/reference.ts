@@ -4,8 +4,8 @@
 // finite-difference gradient checks run it in float64. Speed is not a goal here.
 
 import {
-  AdamParams, Backend, CellKernels, CellName, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor, adamScalars, clipScale,
-  matmulDims, matmulQuantDims, quantizeRows, sameShape,
+  AdamParams, Backend, CellKernels, CellName, FloatArray, cellKernelsOf, IndexTensor, MatmulOptions, QuantTensor, Tensor, adamScalars, clipScale,
+  matmulDims, matmulQuantDims, quantizeRows, sameShape, softmaxCrossEntropyDims,
 } from '../backend';
 import { REFERENCE_CELLS } from './cells';
 
@@ -191,7 +191,7 @@ export class ReferenceBackend implements Backend {
   cell(name: CellName): CellKernels {
     let kernels = this.cells.get(name);
     if (!kernels) {
-      kernels = REFERENCE_CELLS[name]((x) => this.t(x).data);
+      kernels = cellKernelsOf(this.name, REFERENCE_CELLS, name)((x) => this.t(x).data);
       this.cells.set(name, kernels);
     }
     return kernels;
@@ -231,7 +231,7 @@ export class ReferenceBackend implements Backend {
   ): void {
     const logits = this.t(logitsx), targets = this.idx(targetsx), loss = this.t(lossx);
     const dLogits = dLogitsx ? this.t(dLogitsx) : null;
-    const N = logits.rows, V = logits.cols;
+    const { N, V } = softmaxCrossEntropyDims(logitsx, targetsx, lossx, dLogitsx);
     let total = 0;
     for (let n = 0; n < N; n++) {
       const row = n * V;

@@ -1,16 +1,19 @@
 // The wasm backend: the Backend interface over SIMD128 kernels in one shared WebAssembly.Memory.
 //
 // Tensors are byte offsets into the memory (WasmHeap); a row view is the same memory at a
-// later offset. Kernels run in place, with no copies between JS arrays and wasm memory:
+// later offset. Their allocation, lifetimes and the packed-operand cache live in storage.ts; this
+// file holds the ops. Kernels run in place, with no copies between JS arrays and wasm memory:
 // upload and download are the only copies. GEMMs (and big recurrent cells) are split across the
 // ThreadPool's workers, with this thread doing its own share.
 
 import {
-  AdamParams, Backend, CELL_GATES, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
-  adamScalars, cellDims, cellMissing, clipScale, matmulDims, matmulQuantDims, sameShape,
+  AdamParams, Backend, CellKernels, CellName, CellStep, FloatArray, IndexTensor, MatmulOptions, QuantTensor, Tensor,
+  adamScalars, cellDims, cellKernelsOf, clipScale, matmulDims, matmulQuantDims, sameShape, softmaxCrossEntropyDims,
 } from '../backend';
+import { cellSpec } from '../../cells';
 import { CELL_KERNEL_NAMES, WASM_CELLS, WasmCellKernel } from './cells';
 import { WasmHeap } from './heap';
+import { WasmIndices, WasmQuant, WasmStorage, WasmTensor } from './storage';
 import { ThreadPool } from './pool';
 
 /** The exports of assembly/index.ts. Pointers are byte offsets; flags are 0 or 1. */
@@ -115,62 +118,11 @@ function f32Bits(x: number): number {
   F32[0] = x;
   return F32_BITS[0];
 }
-/** Packed B operands kept; past this the cache is emptied (a model uses about 4 per layer). */
-const MAX_PACKED = 32;
-
-class WasmTensor implements Tensor {
-  readonly size: number;
-  disposed = false;
-  constructor(
-    readonly owner: WasmBackend,
-    readonly id: number,
-    readonly rows: number,
-    readonly cols: number,
-    /** Byte offset of element [0, 0]. */
-    readonly ptr: number,
-    /** A rowsOf view: shares its parent's block, never freed on its own. */
-    readonly isView: boolean,
-  ) {
-    this.size = rows * cols;
-  }
-}
-
-/**
- * op(B) of one matmul operand, packed whole (assembly/gemm.ts packBPanels), kept until any
- * write to the bytes it was packed from: weights are packed once per Adam step, not per call.
- */
-interface PackedB {
-  /** The operand's bytes [src, end) and layout: a hit needs all of them equal. */
-  src: number;
-  end: number;
-  rows: number;
-  cols: number;
-  trans: number;
-  ptr: number;
-  bytes: number;
-  valid: boolean;
-}
-
-/** int8 weights in the layout of assembly/quant.ts: values [rows, Kp] (zero-padded), scales [rows]. */
-class WasmQuant implements QuantTensor {
-  disposed = false;
-  constructor(
-    readonly owner: WasmBackend, readonly id: number, readonly rows: number, readonly cols: number,
-    readonly ptr: number, readonly bytes: number, readonly scalesPtr: number,
-  ) {}
-}
-
-class WasmIndices implements IndexTensor {
-  disposed = false;
-  constructor(readonly owner: WasmBackend, readonly id: number, readonly length: number, readonly ptr: number) {}
-}
-
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
   readonly description: string;
-  private nextId = 1;
-  private destroyed = false;
-  private packed: PackedB[] = [];
+  /** Tensors, their lifetimes and the packed-operand cache (storage.ts). */
+  private readonly storage: WasmStorage;
   /** The module's micro-tile rows: fewer rows than this take the unpacked few-row path. */
   private readonly mr: number;
   constructor(
@@ -182,6 +134,7 @@ export class WasmBackend implements Backend {
     /** Which module: 'relaxed' where the GEMM fuses multiply and add. */
     readonly simd: WasmSimd = 'plain',
   ) {
+    this.storage = new WasmStorage(heap);
     this.mr = kernels.microTileRows();
     const threads = this.threads;
     const kind = simd === 'relaxed' ? 'wasm simd128 + relaxed fma' : 'wasm simd128';
@@ -194,56 +147,25 @@ export class WasmBackend implements Backend {
   }
 
   private t(x: Tensor): WasmTensor {
-    this.live();
-    if (!(x instanceof WasmTensor) || x.owner !== this) throw new Error('wasm backend: tensor from another backend');
-    if (x.disposed) throw new Error(`wasm backend: tensor ${x.id} [${x.rows}, ${x.cols}] used after dispose`);
-    return x;
+    return this.storage.tensor(x);
   }
 
   private idx(x: IndexTensor): WasmIndices {
-    if (!(x instanceof WasmIndices) || x.owner !== this) throw new Error('wasm backend: indices from another backend');
-    if (x.disposed) throw new Error(`wasm backend: indices ${x.id} used after dispose`);
-    return x;
+    return this.storage.indices(x);
   }
 
-  private live(): void {
-    if (this.destroyed) throw new Error('wasm backend: used after destroy()');
-  }
-
-  /** Every kernel and copy that writes bytes [ptr, ptr + bytes) calls this: stale packs go. */
-  private wrote(ptr: number, bytes: number): void {
-    const packed = this.packed;
-    for (let i = 0; i < packed.length; i++) {
-      const p = packed[i];
-      if (p.valid && p.src < ptr + bytes && ptr < p.end) p.valid = false;
-    }
+  private quant(x: QuantTensor): WasmQuant {
+    return this.storage.quant(x);
   }
 
   private wroteTensor(t: WasmTensor): void {
-    if (this.packed.length) this.wrote(t.ptr, t.size * 4);
+    this.storage.wroteTensor(t);
   }
 
   /** op(b) packed for gemmPackedB, from the cache when b is unchanged since it was packed. */
   private packB(b: WasmTensor, trans: number, K: number, N: number): number {
-    const packed = this.packed;
-    let entry: PackedB | undefined;
-    for (let i = 0; i < packed.length; i++) {
-      const p = packed[i];
-      if (p.src === b.ptr && p.rows === b.rows && p.cols === b.cols && p.trans === trans) {
-        if (p.valid) return p.ptr;
-        entry = p;
-        break;
-      }
-    }
-    if (!entry) {
-      if (packed.length >= MAX_PACKED) {
-        for (const p of packed) this.heap.release(p.ptr, p.bytes);
-        packed.length = 0;
-      }
-      const bytes = this.kernels.packedBFloats(K, N) * 4;
-      entry = { src: b.ptr, end: b.ptr + b.size * 4, rows: b.rows, cols: b.cols, trans, ptr: this.heap.alloc(bytes), bytes, valid: false };
-      packed.push(entry);
-    }
+    const entry = this.storage.packedEntry(b, trans, () => this.kernels.packedBFloats(K, N) * 4);
+    if (entry.valid) return entry.ptr;
     const floats = entry.bytes / 4;
     const panels = Math.ceil(N / NR);
     if (!this.pool || floats < PARALLEL_MIN_PACK_FLOATS || panels < 2) {
@@ -260,76 +182,35 @@ export class WasmBackend implements Backend {
   // ---- memory ---------------------------------------------------------------------------
 
   alloc(rows: number, cols: number): Tensor {
-    this.live();
-    if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) {
-      throw new Error(`alloc: bad shape [${rows}, ${cols}]`);
-    }
-    const t = new WasmTensor(this, this.nextId++, rows, cols, this.heap.alloc(rows * cols * 4), false);
-    this.wroteTensor(t);
-    return t;
+    return this.storage.alloc(rows, cols);
   }
 
   rowsOf(x: Tensor, start: number, count: number): Tensor {
-    const t = this.t(x);
-    if (start < 0 || count < 0 || start + count > t.rows) {
-      throw new Error(`rowsOf: rows [${start}, ${start + count}) outside [0, ${t.rows})`);
-    }
-    return new WasmTensor(this, this.nextId++, count, t.cols, t.ptr + start * t.cols * 4, true);
+    return this.storage.rowsOf(x, start, count);
   }
 
   upload(x: Tensor, data: ArrayLike<number>): void {
-    const t = this.t(x);
-    if (data.length !== t.size) throw new Error(`upload: ${data.length} values for a tensor of ${t.size}`);
-    // TypedArray.set converts (float64 → float32 rounds to nearest) and takes any array-like.
-    this.heap.f32.set(data, t.ptr >>> 2);
-    this.wroteTensor(t);
+    this.storage.upload(x, data);
   }
 
   async download(x: Tensor): Promise<FloatArray> {
-    const t = this.t(x);
-    return this.heap.f32.slice(t.ptr >>> 2, (t.ptr >>> 2) + t.size);
+    return this.storage.download(x);
   }
 
   allocIndices(length: number): IndexTensor {
-    this.live();
-    if (!(Number.isInteger(length) && length >= 0)) throw new Error(`allocIndices: bad length ${length}`);
-    return new WasmIndices(this, this.nextId++, length, this.heap.alloc(length * 4));
+    return this.storage.allocIndices(length);
   }
 
   uploadIndices(x: IndexTensor, data: Int32Array): void {
-    const t = this.idx(x);
-    if (data.length !== t.length) throw new Error(`uploadIndices: ${data.length} ids for ${t.length}`);
-    this.heap.i32.set(data, t.ptr >>> 2);
-    if (this.packed.length) this.wrote(t.ptr, t.length * 4);
+    this.storage.uploadIndices(x, data);
   }
 
   dispose(x: Tensor | IndexTensor | QuantTensor): void {
-    if (this.destroyed) return;
-    if (x instanceof WasmQuant) {
-      const q = this.quant(x);
-      q.disposed = true;
-      this.heap.release(q.ptr, q.bytes);
-      this.heap.release(q.scalesPtr, q.rows * 4);
-      return;
-    }
-    if (x instanceof WasmIndices) {
-      const t = this.idx(x);
-      t.disposed = true;
-      if (this.packed.length) this.wrote(t.ptr, t.length * 4);
-      this.heap.release(t.ptr, t.length * 4);
-      return;
-    }
-    const t = this.t(x as Tensor);
-    if (t.isView) return;
-    t.disposed = true;
-    this.wroteTensor(t);
-    this.heap.release(t.ptr, t.size * 4);
+    this.storage.dispose(x);
   }
 
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.pool?.destroy();
+    if (this.storage.destroy()) this.pool?.destroy();
   }
 
   // ---- dense ----------------------------------------------------------------------------
@@ -391,31 +272,17 @@ export class WasmBackend implements Backend {
 
   // ---- int8 weights ---------------------------------------------------------------------
 
-  private quant(x: QuantTensor): WasmQuant {
-    this.live();
-    if (!(x instanceof WasmQuant) || x.owner !== this) throw new Error('wasm backend: int8 weights from another backend');
-    if (x.disposed) throw new Error(`wasm backend: int8 weights ${x.id} used after dispose`);
-    return x;
-  }
-
   async quantize(weightx: Tensor): Promise<QuantTensor> {
     const w = this.t(weightx);
     const { rows: N, cols: K } = w;
     const bytes = N * this.kernels.quantRowBytes(K);
-    const ptr = this.heap.alloc(bytes);
-    const scalesPtr = this.heap.alloc(N * 4);
-    // Fresh blocks may reuse the bytes a cached pack of B was made from.
-    if (this.packed.length) {
-      this.wrote(ptr, bytes);
-      this.wrote(scalesPtr, N * 4);
-    }
-    const bad = this.kernels.quantizeQ8(w.ptr, N, K, ptr, scalesPtr);
+    const blocks = this.storage.allocQuantBlocks(N, bytes);
+    const bad = this.kernels.quantizeQ8(w.ptr, N, K, blocks.ptr, blocks.scalesPtr);
     if (bad >= 0) {
-      this.heap.release(ptr, bytes);
-      this.heap.release(scalesPtr, N * 4);
+      this.storage.releaseQuantBlocks(N, bytes, blocks);
       throw new Error(`quantize: row ${bad} holds a value that is not finite`);
     }
-    return new WasmQuant(this, this.nextId++, N, K, ptr, bytes, scalesPtr);
+    return this.storage.quantTensor(N, K, bytes, blocks);
   }
 
   matmulQuant(ax: Tensor, qx: QuantTensor, outx: Tensor, opts: { accumulate?: boolean } = {}): void {
@@ -504,8 +371,7 @@ export class WasmBackend implements Backend {
 
   /** The cells with wasm kernels (cells/index.ts); any other throws, naming itself. */
   cell(name: CellName): CellKernels {
-    const spec = WASM_CELLS.find((c) => c.name === name);
-    if (!spec) throw cellMissing(this.name, name);
+    const spec = cellKernelsOf(this.name, WASM_CELLS, name);
     const forward = this.cellKernel(spec.forward.kernel), backward = this.cellKernel(spec.backward.kernel);
     return {
       forward: (s) => this.runCell(name, spec.forward, forward, s),
@@ -525,7 +391,7 @@ export class WasmBackend implements Backend {
     const { B, H } = cellDims(cell, step);
     const args = k.args(step).map((x) => this.t(x).ptr);
     for (const w of k.writes(step)) this.wroteTensor(this.t(w));
-    if (!this.pool || B < 2 || B * CELL_GATES[cell] * H < PARALLEL_MIN_GATE_UNITS) {
+    if (!this.pool || B < 2 || B * cellSpec(cell).gates * H < PARALLEL_MIN_GATE_UNITS) {
       fn(...args, B, H, 1, 0, this.scratch[0]);
       return;
     }
@@ -578,13 +444,7 @@ export class WasmBackend implements Backend {
   ): void {
     const logits = this.t(logitsx), targets = this.idx(targetsx), loss = this.t(lossx);
     const dLogits = dLogitsx ? this.t(dLogitsx) : null;
-    if (targets.length !== logits.rows) {
-      throw new Error(`softmaxCrossEntropy: ${targets.length} targets for ${logits.rows} rows`);
-    }
-    if (dLogits && dLogits.size !== logits.size) {
-      throw new Error(`softmaxCrossEntropy: dLogits of ${dLogits.size} for logits of ${logits.size}`);
-    }
-    if (loss.size < 1) throw new Error('softmaxCrossEntropy: loss must hold one value');
+    softmaxCrossEntropyDims(logitsx, targetsx, lossx, dLogitsx);
     this.wroteTensor(loss);
     if (dLogits) this.wroteTensor(dLogits);
     const bad = this.kernels.softmaxCrossEntropy(logits.ptr, targets.ptr, logits.rows, logits.cols, loss.ptr,

@@ -1,6 +1,6 @@
 // The gpu.js backend's cells: one file per cell, listed here.
 
-import { CellName } from '../../backend';
+import { CellRegistry } from '../../backend';
 import { GpujsCell, subKernelSources } from './cell';
 import { LSTM_CELL } from './lstm';
 import { PEEPHOLE_CELL } from './peephole';
@@ -9,7 +9,7 @@ import { rnnCell } from './rnn';
 
 export type { GpujsCell, CellPass, StepTensor } from './cell';
 
-export const GPUJS_CELLS: Record<CellName, GpujsCell> = {
+export const GPUJS_CELLS: CellRegistry<GpujsCell> = {
   lstm: LSTM_CELL,
   peephole: PEEPHOLE_CELL,
   gru: GRU_CELL,

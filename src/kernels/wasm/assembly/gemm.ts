@@ -305,7 +305,8 @@ function microKernel4(
 
 // C rows [m0, m1) × columns [n0, n1) for a product with fewer rows than a micro-tile (a GEMV
 // when sampling one stream): no packing, B read once in its stored layout, each row of op(A)
-// copied to contiguous scratch first when A is transposed.
+// copied to contiguous scratch first when A is transposed. Its ~80 lines are one GEMV in B's two
+// layouts, each written out lane by lane as the micro-kernels above are: kept whole, beside them.
 function gemmFewRows(
   K: i32, a: usize, lda: i32, transA: i32, b: usize, ldb: i32, transB: i32,
   c: usize, ldc: i32, accumulate: i32, m0: i32, m1: i32, n0: i32, n1: i32, scratch: usize,
