@@ -16,6 +16,7 @@ import { Model, Workspace } from '../engine/model';
 import { TrainProgress } from '../engine/trainer';
 import { Adam } from '../engine/optimizer';
 import { WeightAverage } from '../engine/average';
+import { VAL_SPLITS, ValSplit } from '../data/split';
 import { Vocab } from '../data/vocab';
 import { CheckpointError, NamedTensor, encodeSafetensors, openSafetensorsFile } from './safetensors';
 import { writeFileAtomic } from '../data/atomic';
@@ -282,7 +283,7 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
       vocabSize: model.vocabSize!, embeddingSize: model.embeddingSize!, hiddenSize: model.hiddenSize!, layers: model.layers!,
       cell, zoneout, ...(zoneoutCell === undefined ? {} : { zoneoutCell }),
     },
-    train: parseJson<TrainConfig>(file, 'train_config', metadata.train_config),
+    train: trainConfigOf(file, metadata.train_config),
     vocab,
     progress,
     corpus: parseJson<CorpusFingerprint>(file, 'corpus', metadata.corpus),
@@ -290,6 +291,19 @@ function checkpointMeta(file: string, metadata: Record<string, string>): Checkpo
     createdAt: metadata.created_at ?? '',
     ...(metadata.averaged_from === undefined ? {} : { averagedFrom: averagedSources(file, metadata.averaged_from) }),
   };
+}
+
+/**
+ * The run's training configuration. Runs saved before --val-split existed held out the tail,
+ * and read so; a split this rnn does not know is a damaged (or newer) file.
+ */
+function trainConfigOf(file: string, text: string | undefined): TrainConfig {
+  const train = parseJson<TrainConfig>(file, 'train_config', text);
+  const valSplit: unknown = train.valSplit ?? 'tail';
+  if (!VAL_SPLITS.includes(valSplit as ValSplit)) {
+    throw new CheckpointError(`${file}: train_config's valSplit '${String(valSplit)}' is not one of ${VAL_SPLITS.join(', ')}; the file is damaged or newer than this rnn`);
+  }
+  return { ...train, valSplit: valSplit as ValSplit };
 }
 
 function averagedSources(file: string, text: string): AveragedSource[] {
