@@ -3,7 +3,6 @@
 import { Command, Option } from 'commander';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import {
   DEFAULTS, InitSource, ModelConfig, TrainConfig, BACKEND_NAMES, BackendName, LR_SCHEDULES, LrSchedule, RECURRENT_INITS, RecurrentInit,
@@ -15,13 +14,14 @@ import { UsageError, InterruptedError } from '../errors';
 import { EncodedCorpus, readCorpusFile, readCorpusStdin, reencodeCorpus, splitCorpus } from '../data/corpus';
 import { FetchProgress, corpusState, fetchCorpus, knownCorpus, KNOWN_CORPORA } from '../data/registry';
 import { Batcher } from '../data/batcher';
+import { MAX_BLOCK_CHARS, VAL_SPLITS, ValSplit, unseenShare, unseenWarning } from '../data/split';
 import { Vocab } from '../data/vocab';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model } from '../engine/model';
 import { Adam } from '../engine/optimizer';
 import { AVERAGE_STRIDE, WeightAverage } from '../engine/average';
 import { Rng } from '../engine/rng';
-import { RECIPE_INIT, chooseRecipe } from '../engine/recipe';
+import { RECIPE_CELL, RECIPE_HIDDEN_SIZES, RECIPE_INIT, Recipe, chooseRecipe } from '../engine/recipe';
 import { EvalInfo, StepInfo, Trainer, TrainProgress } from '../engine/trainer';
 import { Sampler } from '../sample/sampler';
 import {
@@ -33,6 +33,8 @@ import { checkTrainingFits } from './memory';
 import { Log, createLog } from './log';
 import { givenOnCommandLine, intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
+import { RunRates, describeRates, runRates } from './rates';
+import { describePlan, dryRunPlan } from './dry-run';
 
 interface TrainOptions {
   cell: CellName;
@@ -54,6 +56,7 @@ interface TrainOptions {
   clipNorm: number;
   clipValue: number;
   valFraction: number;
+  valSplit: ValSplit;
   maxIters: number;
   time?: number;
   evalEvery: number;
@@ -75,12 +78,13 @@ interface TrainOptions {
   patience: number;
   log?: string;
   snapshots: boolean;
+  plan: boolean;
 }
 
 /** Flags that shape the model or the data order: on --resume they come from the checkpoint. */
 const FIXED_ON_RESUME: Array<[keyof TrainOptions, string]> = [
   ['cell', '--cell'], ['zoneout', '--zoneout'], ['zoneoutCell', '--zoneout-cell'], ['init', '--init'], ['layers', '--layers'], ['hidden', '--hidden'], ['embedding', '--embedding'], ['seqLen', '--seq-len'],
-  ['batch', '--batch'], ['valFraction', '--val-fraction'], ['seed', '--seed'],
+  ['batch', '--batch'], ['valFraction', '--val-fraction'], ['valSplit', '--val-split'], ['seed', '--seed'],
 ];
 
 /** Flags that shape the model: with --init-from they come from that checkpoint. */
@@ -114,7 +118,9 @@ export function trainCommand(): Command {
       .choices(RECURRENT_INITS as string[]).default(DEFAULTS.init))
     .option('--clip-norm <x>', 'clip gradients to this global norm (0: off)', numberOption(0), DEFAULTS.clipNorm)
     .option('--clip-value <x>', 'clip each gradient element to ±x (0: off)', numberOption(0), DEFAULTS.clipValue)
-    .option('--val-fraction <f>', 'last fraction of the text held out for validation', numberOption(0, 0.9), DEFAULTS.valFraction)
+    .option('--val-fraction <f>', 'fraction of the text held out for validation (where: --val-split)', numberOption(0, 0.9), DEFAULTS.valFraction)
+    .addOption(new Option('--val-split <split>', 'which characters are held out: tail (the last --val-fraction) or blocks ' +
+      `(every k-th block of up to ${MAX_BLOCK_CHARS} characters, sampling the whole text)`).choices(VAL_SPLITS as string[]).default(DEFAULTS.valSplit))
     .option('--max-iters <n>', 'stop after n iterations (0: no limit, needs --time)', intOption(0), DEFAULTS.maxIters)
     .option('--time <duration>', 'stop after this long, e.g. 90s, 10m, 1h (with no --max-iters given, time alone bounds the run)', parseDuration)
     .option('--eval-every <n>', 'measure validation loss every n iterations', intOption(1), DEFAULTS.evalEvery)
@@ -139,6 +145,8 @@ export function trainCommand(): Command {
     .option('--patience <n>', 'stop once validation loss has not improved for n evaluations in a row (0: never)', intOption(0), 0)
     .option('--snapshots', 'also keep the weights of every save in --checkpoint-dir/NAME.snapshots/iter-N.safetensors, for `rnn average` (kept on by --resume)', false)
     .option('--log <file>', 'append one JSON line per evaluation (iteration, epoch, elapsedMs, trainLoss, valLoss, lr, charsPerSecond)')
+    .option('--plan', 'print the plan (model, regularisation, schedule, expected passes, measured rates, split) and exit without ' +
+      'training or writing a checkpoint; on stdout as JSON with --json', false)
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
@@ -150,7 +158,8 @@ Examples:
   $ rnn train corpora/tinyshakespeare.txt --resume --time 5m
   $ rnn train my-plays.txt --init-from bundled --lr 5e-4 --time 10m   # fine-tune the bundled Shakespeare model
   $ cat notes.txt | rnn train - --name notes --seq-len 32
-  $ rnn train tinyshakespeare --time 1h --patience 5 --log run.jsonl --sample-every 500`)
+  $ rnn train tinyshakespeare --time 1h --patience 5 --log run.jsonl --sample-every 500
+  $ rnn train my-notes.txt --time 15m --val-split blocks --plan   # what 15 minutes would train, without training`)
     .action(async (corpusArg: string, opts: TrainOptions, cmd: Command) => {
       await runTrain(corpusArg, opts, cmd);
     });
@@ -175,6 +184,7 @@ function configFromOptions(opts: TrainOptions, cmd: Command, corpusArg: string):
   config.clipNorm = opts.clipNorm;
   config.clipValue = opts.clipValue;
   config.valFraction = opts.valFraction;
+  config.valSplit = opts.valSplit;
   config.timeBudgetMs = opts.time ?? 0;
   // --time alone bounds the run by time: the default iteration cap applies only without it.
   const itersGiven = givenOnCommandLine(cmd, 'maxIters');
@@ -239,6 +249,8 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
   const log = createLog(opts.quiet);
   const config = configFromOptions(opts, cmd, corpusArg);
   validateConfig(config); // a bad combination of flags is refused before the lock is taken
+  // A dry run writes nothing: no lock, no checkpoint folder, no log.
+  if (opts.plan) return trainLocked(corpusArg, opts, cmd, config, log);
   if (opts.log !== undefined) checkLogWritable(opts.log);
   // Before any work: the folder must take files, and no other run may be writing this name.
   const lock = lockCheckpoint(config.checkpointDir, config.name, (message) => log.warn(message));
@@ -271,7 +283,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     // Architecture and data order come from the checkpoint; a flag that disagrees is a usage error.
     refuseDiffering(cmd, opts, FIXED_ON_RESUME, {
       ...architectureOf(resumed.meta.model), init: saved.init ?? DEFAULTS.init,
-      seqLen: saved.seqLen, batch: saved.batchSize, valFraction: saved.valFraction, seed: saved.seed,
+      seqLen: saved.seqLen, batch: saved.batchSize, valFraction: saved.valFraction, valSplit: saved.valSplit ?? 'tail', seed: saved.seed,
     }, (flag, value, savedValue) => `${flag} ${value} conflicts with the checkpoint being resumed (${savedValue}); drop the flag or start a new --name`);
     const given = (key: string): boolean => givenOnCommandLine(cmd, key);
     // A --time given on resume is more training from now: the run's budget becomes what it has
@@ -296,6 +308,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
       seqLen: saved.seqLen,
       batchSize: saved.batchSize,
       valFraction: saved.valFraction,
+      valSplit: saved.valSplit ?? 'tail',
       seed: saved.seed,
       learningRate: given('lr') ? config.learningRate : saved.learningRate,
       clipNorm: given('clipNorm') ? config.clipNorm : saved.clipNorm,
@@ -321,7 +334,7 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     config = startFrom(config, started, cmd, opts);
   }
   // Before the corpus is read (or fetched): a fresh run must not land on a saved one unasked.
-  let replaced = opts.resume ? [] : savedRun(paths, config.name, opts.overwrite);
+  let replaced = opts.resume || opts.plan ? [] : savedRun(paths, config.name, opts.overwrite);
 
   const read = await readCorpus(corpusArg, opts.corporaDir, log);
   // Over the model's own vocabulary: --init-from's (grown by what the text adds), and a resumed
@@ -330,9 +343,14 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   const encoded = modelVocab ? reencodeCorpus(read, modelVocab) : read;
   const source = encoded.source;
   if (started) describeStart(started, encoded, config, log);
-  const corpus = splitCorpus(encoded, config.valFraction, config.seqLen + 1);
+  const valSplit = config.valSplit ?? 'tail';
+  const corpus = splitCorpus(encoded, config.valFraction, config.seqLen + 1, valSplit);
+  const unseen = unseenShare(corpus.train, corpus.val, encoded.vocab.size);
+  const unseenLine = unseenWarning(unseen, encoded.vocab.chars, valSplit);
+  if (unseenLine) log.warn(unseenLine);
   const corpusPrint = fingerprint(encoded);
-  if (!resumed && !started) config = withRecipe(config, cmd, corpus.train.length, corpus.val.length, log);
+  let planned: Planned = { recipe: null, rates: null };
+  if (!resumed && !started) ({ config, planned } = await withRecipe(config, cmd, corpus.train.length, corpus.val.length, encoded.vocab.size, opts, log));
   if (resumed && resumed.meta.corpus.sha256 !== corpusPrint.sha256) {
     throw new UsageError(`--resume: ${paths.latest} was trained on another text (${describeFingerprint(resumed.meta.corpus)}), ` +
       `not this one (${describeFingerprint(corpusPrint)}); resume with the same corpus, or start a new --name`);
@@ -351,6 +369,13 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
   const wanted = { vocabSize: vocab.size, ...frozen.model };
   const likelyBackend = frozen.backend === 'auto' ? 'wasm' : frozen.backend;
   checkTrainingFits(wanted, frozen.batchSize, frozen.seqLen, likelyBackend);
+  if (opts.plan) {
+    const plan = dryRunPlan(frozen, { source, characters: encoded.characters, vocabSize: vocab.size, train: corpus.train.length, val: corpus.val.length },
+      unseen, planned, `${describeSchedule(frozen)}${describeAverage(frozen)}`, resumed !== null);
+    if (opts.json) process.stdout.write(`${JSON.stringify(plan)}\n`);
+    else process.stderr.write(`${describePlan(plan)}\n`);
+    return;
+  }
   const backend = await createBackend(frozen.backend, { threads: frozen.threads, gpuMode: opts.gpuMode, preferGpu: true });
   if (backend.name !== likelyBackend) {
     try {
@@ -546,24 +571,39 @@ function describeStart(started: LoadedCheckpoint, encoded: EncodedCorpus, config
   }
 }
 
+/** What the size rule chose and the rates it chose by; nulls where it did not run. */
+interface Planned {
+  recipe: Recipe | null;
+  rates: RunRates | null;
+}
+
 /**
  * `rnn train FILE --time D`: the size rule (src/engine/recipe.ts) fills in what the user left out
- * of --cell, --hidden and --dropout (and --init, for the cell it trains), and says so. Only for a run bounded by time alone, on the CPU
- * backend its rates were measured on; flags the user gives always win.
+ * of --cell, --hidden and --dropout (and --init, for the cell it trains), and says so. Only for a
+ * run bounded by time alone, on a CPU backend; the rates are this machine's, measured (or read
+ * from the cache) for the candidates; flags the user gives always win.
  */
-function withRecipe(config: TrainConfig, cmd: Command, trainChars: number, valChars: number, log: Log): TrainConfig {
+async function withRecipe(
+  config: TrainConfig, cmd: Command, trainChars: number, valChars: number, vocabSize: number, opts: TrainOptions, log: Log,
+): Promise<{ config: TrainConfig; planned: Planned }> {
   const given = (key: string): boolean => givenOnCommandLine(cmd, key);
-  if (config.timeBudgetMs <= 0 || config.maxIters > 0) return config;
-  if (config.backend !== 'auto' && config.backend !== 'wasm') return config;
-  if (given('cell') && given('hidden') && given('dropout')) return config;
+  const none = { config, planned: { recipe: null, rates: null } };
+  if (config.timeBudgetMs <= 0 || config.maxIters > 0) return none;
+  if (config.backend !== 'auto' && config.backend !== 'wasm') return none;
+  if (given('cell') && given('hidden') && given('dropout') && !opts.plan) return none;
+  const cell = given('cell') || config.init === 'identity' ? config.model.cell : RECIPE_CELL;
+  const sizes = given('hidden') ? [config.model.hiddenSize] : RECIPE_HIDDEN_SIZES;
+  const shape = { cell, layers: config.model.layers, embeddingSize: config.model.embeddingSize, vocabSize, batchSize: config.batchSize, seqLen: config.seqLen };
+  const rates = await runRates(shape, sizes, config.backend, config.threads, opts.gpuMode);
+  log.info(describeRates(rates));
   const recipe = chooseRecipe({
-    trainChars, valChars, budgetMs: config.timeBudgetMs, cell: given('cell') || config.init === 'identity' ? config.model.cell : undefined,
+    trainChars, valChars, budgetMs: config.timeBudgetMs, cell, embeddingSize: config.model.embeddingSize,
     evalEvery: config.evalEvery, batchSize: config.batchSize, seqLen: config.seqLen,
-    threads: config.threads > 0 ? config.threads : os.availableParallelism(),
     layers: config.model.layers,
     hiddenSize: given('hidden') ? config.model.hiddenSize : undefined,
     dropout: given('dropout') ? config.dropout : undefined,
-  });
+  }, rates.rates);
+  if (given('cell') && given('hidden') && given('dropout')) return { config, planned: { recipe, rates } }; // --plan: the passes only
   const init = given('init') ? config.init : RECIPE_INIT[recipe.cell] ?? config.init;
   const chosen = { ...config, init, model: { ...config.model, cell: recipe.cell, hiddenSize: recipe.hiddenSize }, dropout: recipe.dropout };
   const schedule = chosen.lrSchedule === 'cosine' ? 'cosine to the end of the budget' : `${chosen.lrSchedule} rate`;
@@ -572,7 +612,7 @@ function withRecipe(config: TrainConfig, cmd: Command, trainChars: number, valCh
     `${recipe.dropout > 0 ? `dropout ${recipe.dropout}` : 'no dropout'}, ${init === 'pytorch' && !given('init') ? "PyTorch's init, " : ''}${schedule} ` +
     `(about ${recipe.passes.toFixed(1)} passes at ~${Math.round(recipe.charsPerSecond).toLocaleString('en-US')} chars/s; ` +
     '--cell, --hidden, --dropout and --init override)');
-  return chosen;
+  return { config: chosen, planned: { recipe, rates } };
 }
 
 /** The schedule in words, for stderr: e.g. `0.002, cosine to 0.0002 by the end of 15m`. */
