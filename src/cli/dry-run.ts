@@ -26,7 +26,9 @@ export interface TrainPlan {
   /** The size rule's choice, when it ran. */
   rule: { hiddenSize: number; cell: string; dropout: number; passes: number } | null;
   rates: {
-    source: 'measured' | 'cache'; file: string; measuredAt: string; seconds: number; backend: string; threads: number;
+    source: 'measured' | 'cache'; file: string; measuredAt: string; seconds: number; backend: string; backendDescription: string; threads: number;
+    /** The load average that marked the machine busy while measuring (the rates may read low), or null. */
+    busyLoad: number | null;
     sizes: Array<{ layers: number; hiddenSize: number; charsPerSecond: number; estimated: boolean }>;
   } | null;
   config: Readonly<TrainConfig>;
@@ -64,7 +66,8 @@ export function dryRunPlan(
     expected,
     rule: recipe ? { hiddenSize: recipe.hiddenSize, cell: recipe.cell, dropout: recipe.dropout, passes: recipe.passes } : null,
     rates: rates ? {
-      source: rates.source, file: rates.file, measuredAt: rates.measuredAt, seconds: rates.seconds, backend: rates.key.backend, threads: rates.key.threads,
+      source: rates.source, file: rates.file, measuredAt: rates.measuredAt, seconds: rates.seconds, backend: rates.key.backend,
+      backendDescription: rates.backendDescription, threads: rates.key.threads, busyLoad: rates.busyLoad,
       sizes: rates.rates.map((r) => ({ ...r, estimated: rates.estimated.includes(r.hiddenSize) })),
     } : null,
     config,
@@ -96,7 +99,8 @@ export function describePlan(plan: TrainPlan): string {
   if (rates) {
     const sizes = rates.sizes.map((s) => `${s.layers}x${s.hiddenSize} ${n(s.charsPerSecond)}${s.estimated ? ' (estimated)' : ''}`).join(', ');
     const how = rates.source === 'measured' ? `measured now in ${rates.seconds.toFixed(1)} s` : `read from ${rates.file} (measured ${rates.measuredAt.slice(0, 16).replace('T', ' ')} UTC)`;
-    lines.push(`  rates           ${how} on ${rates.backend}, ${rates.threads} thread${rates.threads === 1 ? '' : 's'}: ${sizes} chars/s`);
+    const busy = rates.busyLoad === null ? '' : ` (the machine was busy, load average ${rates.busyLoad.toFixed(1)}: these may read low)`;
+    lines.push(`  rates           ${how} on ${rates.backendDescription}: ${sizes} chars/s${busy}`);
   } else {
     lines.push('  rates           not measured (the size rule runs for --time runs without --max-iters, on the wasm backend)');
   }

@@ -22,19 +22,22 @@ export interface RunRates {
   /** Sizes estimated from a measured one rather than timed (a slow backend past the deadline). */
   estimated: number[];
   backendDescription: string;
-  /**
-   * The share of the threads' time the measurement got (CPU time / (wall time × threads)); below
-   * BUSY_SHARE the machine was busy, and the rates are used for this run but not cached.
-   */
+  /** The share of its threads' time the measurement got (CPU time / (wall time × threads)); null off the wasm backend. */
   cpuShare: number | null;
+  /**
+   * The 1-minute load average before measuring, when it said the machine was busy (at least
+   * half a process per core): the rates then read low, are used for this run, and are not cached.
+   */
+  busyLoad: number | null;
 }
 
 /**
- * A measurement that got less than half of its threads' time ran beside other work. (Not yet
- * measured on an idle machine; on 2 shared cores at load average 17, 2026-12-05, a wasm
- * measurement with 2 threads got 12%.)
+ * Load per core from which a measurement counts as taken beside other work. An idle machine
+ * sits near 0; on 2 shared cores at load average 12–17 (2026-12-05) a wasm measurement with 2
+ * threads got 12% of its threads' time and read 2x256 at 2,061–2,457 chars/s, against 11,242 on
+ * an idle machine of the same kind (the rule's former table).
  */
-export const BUSY_SHARE = 0.5;
+export const BUSY_LOAD_PER_CORE = 0.5;
 
 /** The rates of `hiddenSizes` at `shape` for a run on `backend` with `threads` (0: one per core). */
 export async function runRates(
@@ -48,9 +51,11 @@ export async function runRates(
   if (cached) {
     return {
       rates: cached.rates, source: 'cache', file, cacheError: null, key, measuredAt: cached.measuredAt, seconds: cached.seconds, estimated: [],
-      backendDescription: cached.backendDescription ?? key.backend, cpuShare: null,
+      backendDescription: cached.backendDescription ?? key.backend, cpuShare: null, busyLoad: null,
     };
   }
+  const load = os.loadavg()[0];
+  const busyLoad = load >= BUSY_LOAD_PER_CORE * os.availableParallelism() ? load : null;
   const be = await createBackend(backend, { threads, gpuMode, preferGpu: true });
   let measured;
   try {
@@ -62,12 +67,12 @@ export async function runRates(
   // Only the wasm backend's threads are CPU threads to count; a GPU's time is not the process's.
   const cpuShare = be.name === 'wasm' ? measured.cpuSeconds / (measured.seconds * key.threads) : null;
   // An estimate, or a measurement beside other work, is used for this run only, not kept.
-  const keep = measured.estimated.length === 0 && !(cpuShare !== null && cpuShare < BUSY_SHARE);
+  const keep = measured.estimated.length === 0 && busyLoad === null;
   const entry = { key, rates: measured.rates, measuredAt, seconds: measured.seconds, backendDescription: be.description };
   const cacheError = keep ? storeRates(file, entry) : null;
   return {
     rates: measured.rates, source: 'measured', file, cacheError, key, measuredAt, seconds: measured.seconds, estimated: measured.estimated,
-    backendDescription: be.description, cpuShare,
+    backendDescription: be.description, cpuShare, busyLoad,
   };
 }
 
@@ -81,8 +86,9 @@ export function describeRates(r: RunRates): string {
     : `read from ${r.file} (${where}; measured ${r.measuredAt.slice(0, 16).replace('T', ' ')} UTC; delete the file to measure again)`;
   let kept = '';
   if (r.source === 'measured') {
-    if (r.cpuShare !== null && r.cpuShare < BUSY_SHARE) {
-      kept = `; the machine was busy (the measurement got ${Math.round(r.cpuShare * 100)}% of ${r.key.threads} threads' time), so these read low and are not cached`;
+    if (r.busyLoad !== null) {
+      const share = r.cpuShare === null ? '' : `; the measurement got ${Math.round(r.cpuShare * 100)}% of its ${r.key.threads} threads' time`;
+      kept = `; the machine was busy (load average ${r.busyLoad.toFixed(1)} on ${r.key.cores} cores${share}), so these may read low and are not cached`;
     } else if (r.estimated.length > 0) kept = '; not cached (some were estimated)';
     else if (r.cacheError) kept = `; not cached (${r.file}: ${(r.cacheError as NodeJS.ErrnoException).code ?? r.cacheError.message})`;
     else kept = `; cached in ${r.file}`;
