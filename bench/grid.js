@@ -211,12 +211,11 @@ function runOurs(corpus, budget) {
 function runPytorch(corpus, budget, ours, averaged) {
   const c = ours.config;
   if (!['lstm', 'gru'].includes(c.model.cell)) return { skipped: `the peer trains lstm and gru, not ${c.model.cell}` };
-  if ((c.valSplit ?? 'tail') !== 'tail') return { skipped: `the peer holds out the tail; the run held out ${c.valSplit}` };
   const args = [path.join(__dirname, 'peers', 'pytorch_train.py'), '--corpus', path.join(CORPORA, `${corpus}.txt`), '--minutes', String(minutesOf(budget)),
     '--cell', c.model.cell, '--layers', String(c.model.layers), '--hidden', String(c.model.hiddenSize), '--embedding', String(c.model.embeddingSize),
     '--dropout', String(c.dropout), '--batch', String(c.batchSize), '--seq-len', String(c.seqLen), '--lr', String(c.learningRate),
     ...(c.lrSchedule === 'cosine' ? ['--cosine', '--min-lr', String(c.minLr)] : []), '--clip', String(c.clipNorm),
-    '--val-fraction', String(c.valFraction), '--eval-batch', String(c.batchSize), '--eval-seq-len', String(c.seqLen),
+    '--val-fraction', String(c.valFraction), '--val-split', c.valSplit ?? 'tail', '--eval-batch', String(c.batchSize), '--eval-seq-len', String(c.seqLen),
     '--eval-every-s', String(Math.max(1, Math.min(60, minutesOf(budget) * 6))), '--average-tail', String(averaged ? c.averageTail : 0)];
   process.stderr.write(`grid: ${SYSTEM_PYTHON} ${args.join(' ')}\n`);
   const run = spawnSync(SYSTEM_PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });

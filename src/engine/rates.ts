@@ -7,6 +7,8 @@
 // the run's B, T, E, cell and vocabulary size, after a warm-up. The warm-up matters on wasm: V8
 // first runs a module's functions from its baseline compiler (Liftoff) and swaps in the
 // optimising tier (TurboFan) once they are hot, so the first steps run slower than the rest.
+// Dropout is off while timing (the rule chooses it after the size): a run with dropout draws
+// and applies masks too, so its rate may be a little lower than the one measured.
 // Shapes: B batch, T steps, E embedding, H hidden, L layers, V vocabulary.
 
 import { Backend, CellName } from '../kernels/backend';
