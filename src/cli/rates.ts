@@ -42,7 +42,7 @@ export const BUSY_LOAD_PER_CORE = 0.5;
 /** The rates of `hiddenSizes` at `shape` for a run on `backend` with `threads` (0: one per core). */
 export async function runRates(
   shape: RateShape, hiddenSizes: readonly number[], backend: BackendName, threads: number, gpuMode: GpuMode,
-  options: MeasureOptions = MEASURE_DEFAULTS,
+  options: MeasureOptions = MEASURE_DEFAULTS, loadAverage: number = os.loadavg()[0],
 ): Promise<RunRates> {
   // 0 threads: one per core, as the wasm backend resolves it; the key names the count.
   const key = ratesKey(shape, hiddenSizes, { name: backend, threads: threads > 0 ? threads : os.availableParallelism() }, version);
@@ -54,8 +54,7 @@ export async function runRates(
       backendDescription: cached.backendDescription ?? key.backend, cpuShare: null, busyLoad: null,
     };
   }
-  const load = os.loadavg()[0];
-  const busyLoad = load >= BUSY_LOAD_PER_CORE * os.availableParallelism() ? load : null;
+  const busyLoad = loadAverage >= BUSY_LOAD_PER_CORE * os.availableParallelism() ? loadAverage : null;
   const be = await createBackend(backend, { threads, gpuMode, preferGpu: true });
   let measured;
   try {

@@ -53,6 +53,20 @@ describe('rnn train --val-split blocks', () => {
     expect(readCheckpointMeta(path.join(ck, 'b.safetensors')).train.valSplit).toBe('blocks');
   });
 
+  it('average --corpus measures the mean on the same blocks that eval --split val scores', () => {
+    const run = rnn(['train', corpus, ...TINY, '--max-iters', '10', '--val-fraction', '0.2', '--val-split', 'blocks', '--snapshots',
+      '--checkpoint-dir', ck, '--name', 'avg']);
+    expect(run.code).toBe(0);
+    const out = path.join(dir, 'mean.safetensors');
+    const averaged = rnn(['average', 'avg', '--checkpoint-dir', ck, '--out', out, '--corpus', corpus, '--backend', 'reference']);
+    expect(averaged.code).toBe(0);
+    const recorded = /validation (\d+\.\d{4}) nats\/char/.exec(averaged.stderr)![1];
+    const scored = rnn(['eval', corpus, '-c', out, '--split', 'val', '--backend', 'reference', '--json']);
+    expect(scored.code).toBe(0);
+    expect(JSON.parse(scored.stdout).lossNats.toFixed(4)).toBe(recorded);
+    expect(readCheckpointMeta(out).train.valSplit).toBe('blocks');
+  });
+
   it('refuses an unknown split in one line, exit 2', () => {
     const run = rnn(['train', corpus, ...TINY, '--val-split', 'middle', '--checkpoint-dir', ck, '--name', 'x']);
     expect(run.code).toBe(2);
