@@ -93,7 +93,7 @@ export function describePlan(plan: TrainPlan): string {
     `  regularisation  dropout ${reg.dropout}, zoneout ${reg.zoneout}, weight decay ${reg.weightDecay}, ` +
       `${reg.averageTail > 0 ? `weights averaged over the last ${Math.round(reg.averageTail * 100)}%` : 'no weight averaging'}`,
     `  schedule        lr ${schedule.description}; B=${schedule.batchSize} T=${schedule.seqLen}, validation every ${schedule.evalEvery} iterations`,
-    `  expected        ${expected.passes === null ? '' : `about ${expected.passes.toFixed(1)} passes over the training text` +
+    `  expected        ${expected.passes === null ? '' : `about ${expected.passes.toFixed(expected.passes < 1 ? 2 : 1)} passes over the training text` +
       `${expected.charsPerSecond === null ? '' : ` at ~${n(expected.charsPerSecond)} chars/s`}; `}${expected.basis}`,
   ];
   if (rates) {
