@@ -30,7 +30,6 @@ const ROOT = path.join(__dirname, '..');
 const RESULTS = path.join(__dirname, 'results');
 const CORPUS = path.join(ROOT, 'corpora', 'tinyshakespeare.txt');
 const SYSTEM_PYTHON = '/usr/bin/python3';
-const { chooseRecipe } = require(path.join(ROOT, 'dist', 'engine', 'recipe'));
 const { DEFAULTS } = require(path.join(ROOT, 'dist', 'config'));
 
 const MINUTES = Number(arg('minutes', '15'));
@@ -46,10 +45,11 @@ function ours() {
   const chars = [...text].length;
   const valChars = Math.floor(chars * DEFAULTS.valFraction);
   const B = DEFAULTS.batchSize, T = DEFAULTS.seqLen;
-  const recipe = chooseRecipe({
-    trainChars: chars - valChars, valChars, budgetMs: MINUTES * 60000, threads: os.availableParallelism(),
-    layers: DEFAULTS.layers, evalEvery: DEFAULTS.evalEvery, batchSize: B, seqLen: T,
-  });
+  // What `rnn train --time` will train: its own plan, by the rates it measures on this machine.
+  const planned = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'rnn'), 'train', CORPUS, '--time', `${MINUTES}m`, '--plan', '--json'], { encoding: 'utf8' });
+  if (planned.status !== 0) throw new Error(`rnn train --plan exited ${planned.status}: ${planned.stderr.trim().split('\n').pop()}`);
+  const { model } = JSON.parse(planned.stdout);
+  const recipe = { cell: model.cell, layers: model.layers, hiddenSize: model.hiddenSize };
   const rate = measuredRate(recipe, B, T);
   const evalSeconds = valChars / (3 * rate);
   const evalEvery = Math.max(1, Math.round(((60 - evalSeconds) * rate) / (B * T)));

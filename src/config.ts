@@ -3,6 +3,7 @@
 import { UsageError } from './errors';
 import { CELL_NAMES, CellName, cellSpec, isCellName } from './cells';
 import { BACKEND_NAMES, BackendName } from './kernels/backend';
+import { VAL_SPLITS, ValSplit } from './data/split';
 
 export { BACKEND_NAMES } from './kernels/backend';
 export type { BackendName } from './kernels/backend';
@@ -85,8 +86,13 @@ export interface TrainConfig {
   clipNorm: number;
   /** Elementwise gradient clipping threshold; 0 turns it off. */
   clipValue: number;
-  /** The last fraction of the corpus held out for validation. */
+  /** The fraction of the corpus held out for validation. */
   valFraction: number;
+  /**
+   * Which characters are held out (src/data/split.ts): the last valFraction ('tail'), or blocks
+   * spread over the text ('blocks'). Absent in runs saved before it existed: 'tail'.
+   */
+  valSplit?: ValSplit;
   /** Stop after this many iterations (0: no limit; then --time must bound the run). */
   maxIters: number;
   /** Stop after this much wall-clock time (0: no limit). */
@@ -135,6 +141,7 @@ export const DEFAULTS = {
   clipNorm: 5,
   clipValue: 0,
   valFraction: 0.1,
+  valSplit: 'tail' as ValSplit,
   maxIters: 2000,
   timeBudgetMs: 0,
   evalEvery: 200,
@@ -269,6 +276,9 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
   if (!(config.clipValue >= 0)) throw new UsageError(`--clip-value must be 0 (off) or positive, got ${config.clipValue}`);
   if (!(config.valFraction >= 0 && config.valFraction < 1)) {
     throw new UsageError(`--val-fraction must be at least 0 and below 1, got ${config.valFraction}`);
+  }
+  if (config.valSplit !== undefined && !VAL_SPLITS.includes(config.valSplit)) {
+    throw new UsageError(`--val-split must be one of ${VAL_SPLITS.join(', ')}, got '${config.valSplit}'`);
   }
   if (!(Number.isInteger(config.maxIters) && config.maxIters >= 0)) {
     throw new UsageError(`--max-iters must be a whole number (0 for no limit), got ${config.maxIters}`);

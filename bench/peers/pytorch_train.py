@@ -12,7 +12,8 @@ fraction F of the budget a running mean of the weights, a point every 4 iteratio
 validation passes score (the raw weights go back for training); 0, the default, is off.
 
 Split and evaluation are ours: the last floor(N·0.1) characters are validation (src/data/corpus.ts
-splitCorpus) and never trained on; a validation pass is src/engine/evaluator.ts's Evaluator: the
+splitCorpus), or with --val-split blocks every 10th block of the text (src/data/split.ts), and
+never trained on; a validation pass is src/engine/evaluator.ts's Evaluator: the
 split cut into --eval-batch streams of floor(n / B) characters, each from a zero state, scored
 window by window (--eval-seq-len) with the state carried, the last partial window included:
 mean nats per predicted character. Give it the B and T of the `rnn train` run it races.
@@ -54,6 +55,7 @@ def parse_args():
     p.add_argument("--clip", type=float, default=5.0)
     p.add_argument("--average-tail", type=float, default=0.0, help="average the weights over the last fraction of the budget (0: off)")
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--val-split", choices=["tail", "blocks"], default="tail", help="which characters are validation, as rnn train --val-split")
     p.add_argument("--eval-batch", type=int, default=32)
     p.add_argument("--eval-seq-len", type=int, default=64)
     p.add_argument("--eval-every-s", type=float, default=60)
@@ -69,7 +71,7 @@ os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.blas_threads)  # must precede load
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from tbptt import encode, streams_of, train_window, zero_state as lstm_zero_state  # noqa: E402
+from tbptt import encode, split_parts, streams_of, train_window, zero_state as lstm_zero_state  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
 
@@ -120,8 +122,7 @@ def main():
     with open(ARGS.corpus, encoding="utf-8") as f:
         text = f.read()
     chars, ids = encode(text)
-    val_count = math.floor(len(ids) * ARGS.val_fraction)
-    train_ids, val_ids = ids[: len(ids) - val_count], ids[len(ids) - val_count :]
+    train_ids, val_ids = split_parts(ids, ARGS.val_fraction, ARGS.val_split)
 
     model = CharRNN(len(chars))
     optimizer = torch.optim.Adam(model.parameters(), lr=ARGS.lr)

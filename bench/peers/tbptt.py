@@ -1,13 +1,55 @@
-"""What the PyTorch peers share with each other and with src/engine: code-point ids, the B-stream
-layout of src/data/batcher.ts, the LSTM's zero state, and one stateful truncated-BPTT step (of
+"""What the PyTorch peers share with each other and with src/engine: code-point ids, the validation
+split of src/data/split.ts, the B-stream layout of src/data/batcher.ts, the LSTM's zero state, and one stateful truncated-BPTT step (of
 any nn.LSTM / nn.GRU model).
 
 Import it after setting OPENBLAS_NUM_THREADS: importing torch loads OpenBLAS.
 """
 
+import itertools
+import math
+
 import numpy as np
 import torch
 from torch import nn
+
+
+def validation_ranges(n, fraction, split="tail"):
+    """[start, end) ranges of the n code points held out for validation, as src/data/split.ts's
+    validationRanges: the last floor(n·f) ('tail'), or block i of min(4096, n // 100) code points
+    when floor((i+1)·f) > floor(i·f) ('blocks'), adjacent blocks joined."""
+    if split == "tail":
+        count = math.floor(n * fraction)
+        return [(n - count, n)] if count > 0 else []
+    if split != "blocks":
+        raise SystemExit(f"unknown validation split {split!r}: tail or blocks")
+    size = max(1, min(4096, n // 100))
+    ranges = []
+    for i in range(-(-n // size)):
+        if math.floor((i + 1) * fraction) <= math.floor(i * fraction):
+            continue
+        start, end = i * size, min(n, i * size + size)
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    return ranges
+
+
+def split_parts(seq, fraction, split="tail"):
+    """(training part, validation part) of a sequence (a list or a 1-D tensor), each joined in text order."""
+    val = validation_ranges(len(seq), fraction, split)
+    train, at = [], 0
+    for start, end in val:
+        if start > at:
+            train.append((at, start))
+        at = end
+    if at < len(seq):
+        train.append((at, len(seq)))
+    if torch.is_tensor(seq):
+        join = lambda parts: torch.cat(parts) if parts else seq[:0]  # noqa: E731
+    else:
+        join = lambda parts: list(itertools.chain.from_iterable(parts))  # noqa: E731
+    return join([seq[a:b] for a, b in train]), join([seq[a:b] for a, b in val])
 
 
 def encode(text, chars=None):

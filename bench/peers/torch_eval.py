@@ -11,8 +11,8 @@ state, every character predicted from all before it, mean cross-entropy in nats/
     /usr/bin/python3 bench/peers/torch_eval.py --checkpoint checkpoints/bundled/tinyshakespeare-2x640.safetensors \
         --text corpora/tinyshakespeare.txt --split val --json
 
---split val takes the last floor(N·f) code points of the text, f the checkpoint's --val-fraction (the
-validation split `rnn train` held out, as src/data/corpus.ts splits); --split all scores the
+--split val takes the code points `rnn train` held out: the last floor(N·f), f the checkpoint's
+--val-fraction, or its blocks when the checkpoint records --val-split blocks (src/data/split.ts); --split all scores the
 whole text. The peephole LSTM has no PyTorch module, and PyTorch's modules have no zoneout: such a
 checkpoint still loads into nn.LSTM / nn.GRU / nn.RNN by name (the peepholes, `lstm.weight_peep_l*`,
 left over), and is then scored by a step-by-step loop over those modules' own parameters that adds
@@ -22,13 +22,14 @@ what they lack: the peepholes, and zoneout's evaluation-time expectation h_t = p
 
 import argparse
 import json
-import math
 import struct
 import sys
 
 import numpy as np
 import torch
 from torch import nn
+
+from tbptt import split_parts
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 
@@ -173,7 +174,7 @@ def main():
     if args.split == "val":
         train_config = json.loads(metadata["train_config"])
         fraction = args.val_fraction if args.val_fraction is not None else train_config["valFraction"]
-        chars = chars[len(chars) - math.floor(len(chars) * fraction) :]
+        chars = split_parts(chars, fraction, train_config.get("valSplit", "tail"))[1]
     index = {ch: i for i, ch in enumerate(vocab)}
     unknown = sum(1 for ch in chars if ch not in index)
     if unknown:

@@ -8,6 +8,7 @@
 //   7ba5ade  train_config.initFrom (optional)
 //   318e581  train_config.snapshots (optional)
 //   d70cafa  train_config.averageTail
+//   674c72a  train_config.valSplit (absent: the tail was held out)
 // Each reader here fills in what the format lacked with what those runs did, and refuses a value
 // that no format could hold (the file is damaged), so nothing downstream trusts a cast.
 
@@ -15,6 +16,7 @@ import {
   DEFAULTS, InitSource, LR_SCHEDULES, LrSchedule, ModelConfig, RECURRENT_INITS, RecurrentInit, TrainConfig,
 } from '../config';
 import { CELL_NAMES, CellName, isCellName } from '../cells';
+import { VAL_SPLITS, ValSplit } from '../data/split';
 import { CheckpointError } from './safetensors';
 
 /** model_config as any format wrote it: validated and completed. */
@@ -46,10 +48,11 @@ export function upgradeModelConfig(file: string, model: Partial<ModelConfig>): M
  * A saved run's training fields as a resumed or fine-tuned run reads them. minLr and evalEvery
  * stay optional: a format without them has no value of its own, and the new run's flags fill in.
  */
-export type SavedTrainConfig = Omit<TrainConfig, 'minLr' | 'evalEvery' | 'snapshots'> & {
+export type SavedTrainConfig = Omit<TrainConfig, 'minLr' | 'evalEvery' | 'snapshots' | 'valSplit'> & {
   minLr?: number;
   evalEvery?: number;
   snapshots: boolean;
+  valSplit: ValSplit;
 };
 
 /** The fields every format wrote, with the least each may hold. */
@@ -97,6 +100,7 @@ export function checkTrainConfig(file: string, train: Partial<TrainConfig>): Tra
   for (const [key, kind] of NUMBERS_ADDED) if (train[key] !== undefined) checkNumber(file, key, train[key], kind);
   checkChoice<LrSchedule>(file, 'lrSchedule', train.lrSchedule, LR_SCHEDULES);
   checkChoice<RecurrentInit>(file, 'init', train.init, RECURRENT_INITS);
+  checkChoice<ValSplit>(file, 'valSplit', train.valSplit, VAL_SPLITS);
   checkInitSource(file, train.initFrom);
   return train as TrainConfig;
 }
@@ -117,6 +121,8 @@ export function upgradeTrainConfig(file: string, written: Partial<TrainConfig>):
     init: written.init ?? DEFAULTS.init,
     // Runs saved before --average-tail existed did not average.
     averageTail: train.averageTail ?? 0,
+    // Runs saved before --val-split existed held out the tail.
+    valSplit: train.valSplit ?? 'tail',
     // Runs saved before --snapshots existed kept none.
     snapshots: train.snapshots === true,
     ...(initFrom === undefined ? {} : { initFrom }),

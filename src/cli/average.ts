@@ -86,8 +86,8 @@ async function runAverage(sources: string[], opts: AverageCliOptions): Promise<v
 }
 
 /**
- * The mean's loss on the run's validation split, measured as training measures it (the last
- * --val-fraction of the corpus, the run's B streams of T from a zero state): the figure a
+ * The mean's loss on the run's validation split, measured as training measures it (the
+ * --val-fraction of the corpus its --val-split held out, the run's B streams of T from a zero state): the figure a
  * source's checkpoint records, so the two compare. The corpus must be the run's own (sha256).
  */
 async function validationLoss(mean: AveragedCheckpoint, corpusFile: string, run: { backend: BackendName; threads: number }): Promise<number> {
@@ -97,7 +97,7 @@ async function validationLoss(mean: AveragedCheckpoint, corpusFile: string, run:
     throw new UsageError(`--corpus ${corpusFile} is not the text this run trained on (sha256 ${encoded.sha256.slice(0, 12)}…, ` +
       `the run's ${meta.corpus.sha256.slice(0, 12)}… from ${meta.corpus.source}); give the run's corpus`);
   }
-  const { val } = splitCorpus(encoded, meta.train.valFraction, 0);
+  const { val } = splitCorpus(encoded, meta.train.valFraction, 0, meta.train.valSplit);
   if (val.length < 2) throw new UsageError(`--corpus ${corpusFile}: the run held out no validation split (--val-fraction ${meta.train.valFraction})`);
   const backend = await createBackend(run.backend, { threads: run.threads });
   try {

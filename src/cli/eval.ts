@@ -11,6 +11,7 @@ import { Command, Option } from 'commander';
 import { BackendName, DEFAULTS, LIMITS } from '../config';
 import { UsageError } from '../errors';
 import { readStdin, readTextFile } from '../data/corpus';
+import { ValSplit, splitText } from '../data/split';
 import { encodeKnown } from '../data/vocab';
 import { createBackend } from '../kernels';
 import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
@@ -35,14 +36,13 @@ interface EvalOptions {
 }
 
 /**
- * The part of a text a split names, cut as `rnn train` cut it: the last floor(N·f) code points
- * are the validation split, f the checkpoint's --val-fraction.
+ * The part of a text a split names, cut as `rnn train` cut it: validation is floor(N·f) code
+ * points, f the checkpoint's --val-fraction, taken from the tail or from blocks over the text as
+ * its --val-split recorded (src/data/split.ts; runs saved before it existed held out the tail).
  */
-export function splitOf(text: string, split: 'all' | 'train' | 'val', valFraction: number): string {
+export function splitOf(text: string, split: 'all' | 'train' | 'val', valFraction: number, valSplit: ValSplit = 'tail'): string {
   if (split === 'all') return text;
-  const points = [...text];
-  const trainCount = points.length - Math.floor(points.length * valFraction);
-  return (split === 'val' ? points.slice(trainCount) : points.slice(0, trainCount)).join('');
+  return splitText(text, split, valFraction, valSplit);
 }
 
 export function evalCommand(): Command {
@@ -55,7 +55,7 @@ export function evalCommand(): Command {
     .option('--seq-len <n>', 'characters per window (default: the checkpoint\'s training --seq-len)', intOption(1, LIMITS.seqLen))
     .addOption(backendOption())
     .addOption(threadsOption())
-    .addOption(new Option('--split <part>', "score all of the text, or the part `rnn train` held out ('val': its last --val-fraction, as the checkpoint recorded) or trained on ('train')")
+    .addOption(new Option('--split <part>', "score all of the text, or the part `rnn train` held out ('val': its --val-fraction, from the tail or from blocks as its --val-split, both as the checkpoint recorded) or trained on ('train')")
       .choices(['all', 'train', 'val']).default('all'))
     .addOption(new Option('--quantize <mode>', 'weights of the matmuls: none (float32), or int8 with one scale per row (a quarter of the bytes)')
       .choices(QUANTIZATIONS as string[]).default('none'))
@@ -81,7 +81,7 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
   const ckpt = loadCheckpoint(file, { weightsOnly: true }); // the optimizer moments are 2/3 of the file
   const whole = fileArg === '-' ? await readStdin() : readTextFile(fileArg);
-  const text = splitOf(whole, opts.split, ckpt.meta.train.valFraction);
+  const text = splitOf(whole, opts.split, ckpt.meta.train.valFraction, ckpt.meta.train.valSplit);
   const source = `${fileArg === '-' ? 'stdin' : fileArg}${opts.split === 'all' ? '' : ` (${opts.split} split)`}`;
   const { ids, counted, characters, unknown } = encodeKnown(text, ckpt.meta.vocab);
   const pairs = counted.reduce((n, c) => n + c, 0);

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import { DEFAULTS, TrainConfig, zoneoutSummary } from '../config';
 import { UsageError } from '../errors';
 import { Corpus, EncodedCorpus } from '../data/corpus';
+import { UnseenShare, ValSplit, unseenWarning } from '../data/split';
 import { Backend } from '../kernels/backend';
 import { cellSpec } from '../engine/cells';
 import { EvalInfo, StepInfo, StopReason } from '../engine/trainer';
@@ -11,7 +12,9 @@ import { sampleText } from '../sample/generate';
 import { LoadedCheckpoint } from '../checkpoint/checkpoint';
 import { TrainPlan } from '../train/plan';
 import { RunPaths, TrainingRun } from '../train/run';
+import { describePlan, dryRunPlan } from './dry-run';
 import { Log } from './log';
+import { RunRates } from './rates';
 import { ProgressReporter } from './progress';
 
 export function formatMinutes(ms: number): string {
@@ -54,6 +57,25 @@ export function reportPlan(plan: TrainPlan, source: string, trainChars: number, 
     const { wanted, fitted } = plan.batchFitted;
     log.warn(`${source} gives ${trainChars} training characters: too few for ${wanted} streams of ${config.seqLen + 1}; using --batch ${fitted}`);
   }
+}
+
+/** Before training: a line when validation holds characters the training part lacks (src/data/split.ts counts them). */
+export function warnUnseen(unseen: UnseenShare, chars: readonly string[], split: ValSplit, log: Log): void {
+  const line = unseenWarning(unseen, chars, split);
+  if (line) log.warn(line);
+}
+
+/** --plan: the plan in words on stderr, or as JSON on stdout with --json; nothing is trained. */
+export function printDryRun(
+  plan: TrainPlan, facts: { corpus: Corpus; characters: number; unseen: UnseenShare; rates: RunRates | null }, resumed: boolean, json: boolean,
+): void {
+  const { config } = plan;
+  const { corpus } = facts;
+  const dry = dryRunPlan(config, {
+    source: corpus.source, characters: facts.characters, vocabSize: corpus.vocab.size, train: corpus.train.length, val: corpus.val.length,
+  }, facts.unseen, { recipe: plan.estimate, rates: facts.rates }, `${describeSchedule(config)}${describeAverage(config)}`, resumed);
+  if (json) process.stdout.write(`${JSON.stringify(dry)}\n`);
+  else process.stderr.write(`${describePlan(dry)}\n`);
 }
 
 /** The schedule in words, for stderr: e.g. `0.002, cosine to 0.0002 by the end of 15m`. */

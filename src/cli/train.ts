@@ -1,17 +1,16 @@
 // `rnn train <corpus>`: the flags, and what a run says; the plan (src/train/plan.ts) decides, the runner (src/train/run.ts) trains.
 
 import { Command, Option } from 'commander';
-import * as os from 'os';
 import { DEFAULTS, LIMITS, LR_SCHEDULES, RECURRENT_INITS } from '../config';
 import { CELLS, CELL_NAMES } from '../engine/cells';
 import { InterruptedError } from '../errors';
 import { reencodeCorpus, splitCorpus } from '../data/corpus';
+import { MAX_BLOCK_CHARS, UnseenShare, VAL_SPLITS, unseenShare } from '../data/split';
 import { KNOWN_CORPORA } from '../data/registry';
 import { GPU_MODES, GpuMode } from '../kernels';
 import { AVERAGE_STRIDE } from '../engine/tail-average';
-import { RECIPE_CANDIDATES } from '../engine/recipe';
 import { checkpointPaths } from '../checkpoint/checkpoint';
-import { GivenFlags, TrainFlags, TrainPlan, checkpointPlan, corpusPlan, flagsPlan } from '../train/plan';
+import { GivenFlags, TrainFlags, TrainPlan, checkpointPlan, corpusPlan, flagsPlan, ratesWanted } from '../train/plan';
 import { StartingPoints, carryOut, loadStartingPoints, replacedRun, withRunLock } from '../train/run';
 import { readCorpus } from './corpus-arg';
 import { checkTrainingFits } from './memory';
@@ -19,7 +18,8 @@ import { Log, createLog } from './log';
 import { backendOption, givenFlags, threadsOption } from './options';
 import { intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
-import { checkLogWritable, describeStart, jsonSummary, reportPlan, reportReady, trainingFeedback } from './train-report';
+import { RunRates, describeRates, runRates } from './rates';
+import { checkLogWritable, describeStart, jsonSummary, printDryRun, reportPlan, reportReady, trainingFeedback, warnUnseen } from './train-report';
 
 /** The flags the plan reads, and those that only shape what is printed or where. */
 interface TrainOptions extends TrainFlags {
@@ -31,6 +31,7 @@ interface TrainOptions extends TrainFlags {
   sampleLength: number;
   patience: number;
   log?: string;
+  plan: boolean;
 }
 
 export function trainCommand(): Command {
@@ -59,7 +60,9 @@ export function trainCommand(): Command {
       .choices(RECURRENT_INITS as string[]).default(DEFAULTS.init))
     .option('--clip-norm <x>', 'clip gradients to this global norm (0: off)', numberOption(0), DEFAULTS.clipNorm)
     .option('--clip-value <x>', 'clip each gradient element to ±x (0: off)', numberOption(0), DEFAULTS.clipValue)
-    .option('--val-fraction <f>', 'last fraction of the text held out for validation', numberOption(0, 0.9), DEFAULTS.valFraction)
+    .option('--val-fraction <f>', 'fraction of the text held out for validation (where: --val-split)', numberOption(0, 0.9), DEFAULTS.valFraction)
+    .addOption(new Option('--val-split <split>', 'which characters are held out: tail (the last --val-fraction) or blocks ' +
+      `(every k-th block of up to ${MAX_BLOCK_CHARS} characters, sampling the whole text)`).choices(VAL_SPLITS as string[]).default(DEFAULTS.valSplit))
     .option('--max-iters <n>', 'stop after n iterations (0: no limit, needs --time)', intOption(0), DEFAULTS.maxIters)
     .option('--time <duration>', 'stop after this long, e.g. 90s, 10m, 1h (with no --max-iters given, time alone bounds the run)', parseDuration)
     .option('--eval-every <n>', 'measure validation loss every n iterations', intOption(1), DEFAULTS.evalEvery)
@@ -85,6 +88,8 @@ export function trainCommand(): Command {
     .option('--patience <n>', 'stop once validation loss has not improved for n evaluations in a row (0: never)', intOption(0), DEFAULTS.patience)
     .option('--snapshots', 'also keep the weights of every save in --checkpoint-dir/NAME.snapshots/iter-N.safetensors, for `rnn average` (kept on by --resume)', false)
     .option('--log <file>', 'append one JSON line per evaluation (iteration, epoch, elapsedMs, trainLoss, valLoss, lr, charsPerSecond)')
+    .option('--plan', 'print the plan (model, regularisation, schedule, expected passes, measured rates, split) and exit without ' +
+      'training or writing a checkpoint; on stdout as JSON with --json', false)
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
@@ -96,7 +101,8 @@ Examples:
   $ rnn train corpora/tinyshakespeare.txt --resume --time 5m
   $ rnn train my-plays.txt --init-from bundled --lr 5e-4 --time 10m   # fine-tune the bundled Shakespeare model
   $ cat notes.txt | rnn train - --name notes --seq-len 32
-  $ rnn train tinyshakespeare --time 1h --patience 5 --log run.jsonl --sample-every 500`)
+  $ rnn train tinyshakespeare --time 1h --patience 5 --log run.jsonl --sample-every 500
+  $ rnn train my-notes.txt --time 15m --val-split blocks --plan   # what 15 minutes would train, without training`)
     .action(async (corpusArg: string, opts: TrainOptions, cmd: Command) => {
       await runTrain(corpusArg, opts, givenFlags(cmd));
     });
@@ -106,26 +112,50 @@ async function runTrain(corpusArg: string, opts: TrainOptions, given: GivenFlags
   const log = createLog(opts.quiet);
   // A bad combination of flags is refused before the lock is taken.
   const config = flagsPlan(corpusArg, opts, given);
+  // A dry run writes nothing: no lock, no checkpoint folder, no log.
+  if (opts.plan) {
+    const { plan, prepared, rates, unseen } = await decide(corpusArg, opts, given, config, log);
+    const likelyBackend = plan.config.backend === 'auto' ? 'wasm' : plan.config.backend;
+    checkTrainingFits({ vocabSize: prepared.corpus.vocab.size, ...plan.config.model }, plan.config.batchSize, plan.config.seqLen,
+      likelyBackend, undefined, plan.config.dropout);
+    printDryRun(plan, { corpus: prepared.corpus, characters: prepared.fingerprint.characters, unseen, rates }, prepared.start.resumed !== undefined, opts.json);
+    return;
+  }
   if (opts.log !== undefined) checkLogWritable(opts.log);
   await withRunLock(config, (message) => log.warn(message), async () => {
-    const start = loadStartingPoints(opts, config);
-    const merged = checkpointPlan(config, opts, given, start);
-    const paths = checkpointPaths(merged.checkpointDir, merged.name);
-    // Before the corpus is read (or fetched): a fresh run must not land on a saved one unasked.
-    const replaced = opts.resume ? [] : replacedRun(paths, merged.name, opts.overwrite);
-    const read = await readCorpus(corpusArg, opts.corporaDir, log);
-    // Over the model's own vocabulary: --init-from's (grown by what the text adds), and a resumed
-    // run's, which is not the text's sorted one when that run began with --init-from.
-    const modelVocab = start.resumed?.meta.vocab ?? start.initFrom?.meta.vocab;
-    const encoded = modelVocab ? reencodeCorpus(read, modelVocab) : read;
-    if (start.initFrom) describeStart(start.initFrom.checkpoint, encoded, merged, log);
-    const corpus = splitCorpus(encoded, merged.valFraction, merged.seqLen + 1);
-    const fingerprint = { source: encoded.source, sha256: encoded.sha256, characters: encoded.characters };
-    const rates = { cores: os.availableParallelism(), candidates: RECIPE_CANDIDATES };
-    const plan = corpusPlan(merged, given, { fingerprint, trainChars: corpus.train.length, valChars: corpus.val.length }, rates, start.resumed);
-    reportPlan(plan, encoded.source, corpus.train.length, log);
-    await train(corpusArg, opts, plan, { corpus, start, paths, replaced, fingerprint }, log);
+    const { plan, prepared } = await decide(corpusArg, opts, given, config, log);
+    await train(corpusArg, opts, plan, prepared, log);
   });
+}
+
+/** The checkpoints and the text read, the rates measured where the size rule needs them, and the plan they make. */
+async function decide(
+  corpusArg: string, opts: TrainOptions, given: GivenFlags, config: TrainPlan['config'], log: Log,
+): Promise<{ plan: TrainPlan; prepared: Prepared; rates: RunRates | null; unseen: UnseenShare }> {
+  const start = loadStartingPoints(opts, config);
+  const merged = checkpointPlan(config, opts, given, start);
+  const paths = checkpointPaths(merged.checkpointDir, merged.name);
+  // Before the corpus is read (or fetched): a fresh run must not land on a saved one unasked.
+  const replaced = opts.resume || opts.plan ? [] : replacedRun(paths, merged.name, opts.overwrite);
+  const read = await readCorpus(corpusArg, opts.corporaDir, log);
+  // Over the model's own vocabulary: --init-from's (grown by what the text adds), and a resumed
+  // run's, which is not the text's sorted one when that run began with --init-from.
+  const modelVocab = start.resumed?.meta.vocab ?? start.initFrom?.meta.vocab;
+  const encoded = modelVocab ? reencodeCorpus(read, modelVocab) : read;
+  if (start.initFrom) describeStart(start.initFrom.checkpoint, encoded, merged, log);
+  const valSplit = merged.valSplit ?? 'tail';
+  const corpus = splitCorpus(encoded, merged.valFraction, merged.seqLen + 1, valSplit);
+  const unseen = unseenShare(corpus.train, corpus.val, encoded.vocab.size);
+  warnUnseen(unseen, encoded.vocab.chars, valSplit, log);
+  const fingerprint = { source: encoded.source, sha256: encoded.sha256, characters: encoded.characters };
+  // The size rule's rates: this machine's, measured (or read from the cache) for --time runs only.
+  const wanted = ratesWanted(merged, given, encoded.vocab.size, { resumed: start.resumed !== undefined, dryRun: opts.plan });
+  const rates = wanted ? await runRates(wanted.shape, wanted.hiddenSizes, merged.backend, merged.threads, opts.gpuMode) : null;
+  if (rates) log.info(describeRates(rates));
+  const facts = { fingerprint, trainChars: corpus.train.length, valChars: corpus.val.length };
+  const plan = corpusPlan(merged, given, facts, rates?.rates ?? null, start.resumed);
+  reportPlan(plan, encoded.source, corpus.train.length, log);
+  return { plan, prepared: { corpus, start, paths, replaced, fingerprint }, rates, unseen };
 }
 
 /** What the runner needs beside the plan: the split text, the checkpoints loaded, where to save. */

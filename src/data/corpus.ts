@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import { createHash } from 'crypto';
 import { UsageError } from '../errors';
 import { TokenIds } from './batcher';
+import { ValSplit, splitIds } from './split';
 import { Vocab } from './vocab';
 import { Utf8Scanner, binarySignature, decodeText, decodeUtf16, detectEncoding, scanString } from './text';
 
@@ -230,18 +231,19 @@ export function reencodeCorpus(encoded: EncodedCorpus, base: Vocab): EncodedCorp
 }
 
 /**
- * Holds out the last valFraction of the code points for validation. The vocabulary covers the
- * whole text, so validation has no unknown characters. train and val are views of one array.
+ * Holds out valFraction of the code points for validation: the last of them ('tail', the
+ * default), or blocks spread over the whole text ('blocks'; src/data/split.ts). The vocabulary
+ * covers the whole text, so validation has no unknown ids. With 'tail', train and val are views
+ * of one array; with 'blocks', copies.
  */
-export function splitCorpus(encoded: EncodedCorpus, valFraction: number, minTrainChars: number): Corpus {
+export function splitCorpus(encoded: EncodedCorpus, valFraction: number, minTrainChars: number, split: ValSplit = 'tail'): Corpus {
   const { source, ids } = encoded;
-  const valCount = Math.floor(ids.length * valFraction);
-  const trainCount = ids.length - valCount;
-  if (trainCount < minTrainChars) {
-    const why = valCount > 0 ? ` (${trainCount} after holding out ${valCount} for validation)` : '';
+  const { train, val } = splitIds(ids, valFraction, split);
+  if (train.length < minTrainChars) {
+    const why = val.length > 0 ? ` (${train.length} after holding out ${val.length} for validation)` : '';
     throw new UsageError(
       `${source} has ${ids.length} characters${why}; training needs at least ${minTrainChars} ` +
       '(seq-len + 1): use a longer text or a smaller --seq-len');
   }
-  return { source, vocab: encoded.vocab, train: ids.subarray(0, trainCount), val: ids.subarray(trainCount) };
+  return { source, vocab: encoded.vocab, train, val };
 }

@@ -1,37 +1,20 @@
 // The size rule: what `rnn train FILE --time D` trains when no size or dropout flag is given.
 //
-// The budget buys characters: D × (chars/s of a size on this kind of machine). A bigger model
-// learns more per character but needs several passes over the text to be worth its cost, and
-// the more passes it gets, the more it overfits without dropout. So the rule takes the largest
-// candidate that sees at least MIN_PASSES passes in the budget, and gives it dropout by the
-// passes it will see. The cell is the GRU unless the user names one: at an equal 5-minute budget
-// at 2x256 it reached 1.507 nats/char against the LSTM's 1.612 (bench/cells.js;
-// docs/cells.md). Thresholds and rates come from measurements on tiny-shakespeare (docs/recipe.md;
-// the rates from `node bench/recipe.js`).
+// The budget buys characters: D × (chars/s of a size on this machine). A bigger model learns
+// more per character but needs several passes over the text to be worth its cost, and the more
+// passes it gets, the more it overfits without dropout. So the rule takes the largest candidate
+// that sees at least MIN_PASSES passes in the budget, and gives it dropout by the passes it will
+// see. The rates are an input, measured on the machine that trains (src/engine/rates.ts, cached
+// by src/engine/rates-cache.ts). The cell is the GRU unless the user names one: at an equal
+// 5-minute budget at 2x256 it reached 1.507 nats/char against the LSTM's 1.612 (bench/cells.js;
+// docs/cells.md). Thresholds come from measurements on tiny-shakespeare (docs/recipe.md).
 
 import { RecurrentInit } from '../config';
-import { CellName, cellSpec } from '../cells';
+import { CellName } from '../cells';
+import { SizeRate, recurrentCost } from './rates';
 
-export interface RecipeCandidate {
-  layers: number;
-  hiddenSize: number;
-  /**
-   * Training-step chars/s (E=64, B=32, T=64, wasm, 2 threads), validation not included, of the
-   * cells measured; any other cell is estimated from the LSTM's by its gate count.
-   */
-  charsPerSecond: { lstm: number; gru: number };
-}
-
-/**
- * Measured by `node bench/recipe.js --seconds 15 --threads 2` (bench/train-worker.js at each
- * size) on 2 vCPUs (AMD EPYC), wasm backend, otherwise idle machine, 2026-12-01.
- */
-export const RECIPE_CANDIDATES: readonly RecipeCandidate[] = [
-  { layers: 2, hiddenSize: 128, charsPerSecond: { lstm: 29663, gru: 32518 } },
-  { layers: 2, hiddenSize: 256, charsPerSecond: { lstm: 7993, gru: 11242 } },
-  { layers: 2, hiddenSize: 384, charsPerSecond: { lstm: 3779, gru: 4103 } },
-  { layers: 2, hiddenSize: 512, charsPerSecond: { lstm: 2335, gru: 3384 } },
-];
+/** The hidden sizes the rule chooses among (at the run's --layers); these are what is measured. */
+export const RECIPE_HIDDEN_SIZES: readonly number[] = [128, 256, 384, 512];
 
 /** The cell the rule trains when none is given: the best validation loss per minute measured here. */
 export const RECIPE_CELL: CellName = 'gru';
@@ -69,21 +52,19 @@ export function dropoutForPasses(passes: number): number {
 export interface RecipeRequest {
   trainChars: number;
   budgetMs: number;
-  /** The user's --cell; RECIPE_CELL when not given. */
+  /** The user's --cell; RECIPE_CELL when not given. The rates must be of the cell trained. */
   cell?: CellName;
-  /** Threads the wasm backend will run (the rates are for 2; 1 halves them, more are not counted). */
-  threads: number;
   /** Validation costs a forward pass over valChars every evalEvery windows of B×T characters. */
   valChars: number;
   evalEvery: number;
   batchSize: number;
   seqLen: number;
+  /** E: scales a rate to a size not measured. */
+  embeddingSize: number;
   /** What the user gave; the rule fills in only the rest. */
   layers?: number;
   hiddenSize?: number;
   dropout?: number;
-  /** The machine's measured rates; RECIPE_CANDIDATES when not given. */
-  candidates?: readonly RecipeCandidate[];
 }
 
 export interface Recipe {
@@ -97,42 +78,42 @@ export interface Recipe {
 }
 
 /**
- * The estimated rate of an arbitrary size: the nearest measured candidate's, scaled by the
- * recurrent cost (gates × H × (H + E) per layer dominates); a cell not measured scales the
- * LSTM's by its gate count.
+ * The training rate of a size: its own measured rate, else the nearest measured size's scaled by
+ * the recurrent cost (gates × H × (H + E) per layer dominates; the gates are the same cell's).
  */
-function estimatedRate(
-  layers: number, hiddenSize: number, cell: CellName, threads: number, candidates: readonly RecipeCandidate[] = RECIPE_CANDIDATES,
-): number {
-  let nearest = candidates[0];
-  for (const c of candidates) {
-    if (Math.abs(c.hiddenSize - hiddenSize) < Math.abs(nearest.hiddenSize - hiddenSize)) nearest = c;
+export function rateOf(rates: readonly SizeRate[], layers: number, hiddenSize: number, embeddingSize: number): number {
+  if (rates.length === 0) throw new Error('the size rule needs at least one measured rate');
+  let nearest = rates[0];
+  for (const r of rates) {
+    if (Math.abs(r.hiddenSize - hiddenSize) < Math.abs(nearest.hiddenSize - hiddenSize)) nearest = r;
   }
-  const cost = (l: number, h: number): number => l * h * (h + 64);
-  const measured = cell === 'lstm' || cell === 'gru' ? nearest.charsPerSecond[cell] : (nearest.charsPerSecond.lstm * cellSpec('lstm').gates) / cellSpec(cell).gates;
-  const rate = measured * (cost(nearest.layers, nearest.hiddenSize) / cost(layers, hiddenSize));
-  return rate * (Math.min(2, Math.max(1, threads)) / 2);
+  return nearest.charsPerSecond * (recurrentCost(nearest.layers, nearest.hiddenSize, embeddingSize) / recurrentCost(layers, hiddenSize, embeddingSize));
 }
 
-export function chooseRecipe(request: RecipeRequest): Recipe {
+/**
+ * The rule, a pure function of the corpus's size, the budget, the user's flags and `rates`
+ * (each candidate's training chars/s for the cell trained, at the run's B, T, E and threads).
+ * The candidates are the measured sizes.
+ */
+export function chooseRecipe(request: RecipeRequest, rates: readonly SizeRate[]): Recipe {
   const seconds = request.budgetMs / 1000;
   const cell = request.cell ?? RECIPE_CELL;
   // A forward pass costs about a third of a training step (forward + backward ≈ 3 forwards).
   const trainedPerEval = request.evalEvery * request.batchSize * request.seqLen;
   const trainingShare = 1 / (1 + request.valChars / (3 * Math.max(1, trainedPerEval)));
-  const passesOf = (layers: number, hiddenSize: number): { rate: number; passes: number } => {
-    const rate = estimatedRate(layers, hiddenSize, cell, request.threads, request.candidates) * trainingShare;
+  const layers = request.layers ?? 2;
+  const passesOf = (hiddenSize: number): { rate: number; passes: number } => {
+    const rate = rateOf(rates, layers, hiddenSize, request.embeddingSize) * trainingShare;
     return { rate, passes: (rate * seconds) / Math.max(1, request.trainChars) };
   };
-  const layers = request.layers ?? 2;
-  const candidates = request.candidates ?? RECIPE_CANDIDATES;
-  let hiddenSize = request.hiddenSize ?? candidates[0].hiddenSize;
+  const candidates = [...new Set(rates.map((r) => r.hiddenSize))].sort((a, b) => a - b);
+  let hiddenSize = request.hiddenSize ?? candidates[0];
   if (request.hiddenSize === undefined) {
-    for (const c of candidates) {
-      if (passesOf(layers, c.hiddenSize).passes >= MIN_PASSES) hiddenSize = c.hiddenSize;
+    for (const h of candidates) {
+      if (passesOf(h).passes >= MIN_PASSES) hiddenSize = h;
     }
   }
-  const { rate, passes } = passesOf(layers, hiddenSize);
+  const { rate, passes } = passesOf(hiddenSize);
   const dropout = request.dropout ?? dropoutForPasses(passes);
   return { cell, layers, hiddenSize, dropout, charsPerSecond: rate, passes };
 }

@@ -5,7 +5,8 @@
 // every policy here (what a resumed, fine-tuned or budgeted run trains) is a row in a table of
 // tests (test/train/plan.test.ts). The command reads files between the phases, because what it
 // reads depends on what was decided: flagsPlan before the lock, checkpointPlan once the
-// checkpoints are loaded, corpusPlan once the text is split. planTraining runs all three.
+// checkpoints are loaded, corpusPlan once the text is split (and, where ratesWanted asks for
+// them, the candidates' rates measured). planTraining runs all three.
 
 import * as path from 'path';
 import {
@@ -14,7 +15,9 @@ import {
 import { UsageError } from '../errors';
 import { CellName } from '../kernels/backend';
 import { Batcher } from '../data/batcher';
-import { RECIPE_INIT, Recipe, RecipeCandidate, chooseRecipe } from '../engine/recipe';
+import { ValSplit } from '../data/split';
+import { RateShape, SizeRate } from '../engine/rates';
+import { RECIPE_CELL, RECIPE_HIDDEN_SIZES, RECIPE_INIT, Recipe, chooseRecipe } from '../engine/recipe';
 import { CheckpointMeta, CorpusFingerprint } from '../checkpoint/checkpoint';
 import { SavedTrainConfig, upgradeTrainConfig } from '../checkpoint/upgrade';
 
@@ -39,6 +42,7 @@ export interface TrainFlags {
   clipNorm: number;
   clipValue: number;
   valFraction: number;
+  valSplit: ValSplit;
   maxIters: number;
   time?: number;
   evalEvery: number;
@@ -89,11 +93,11 @@ export interface CorpusFacts {
   valChars: number;
 }
 
-/** This machine: its cores, and the training rates the size rule estimates from. */
-export interface MachineRates {
-  cores: number;
-  candidates: readonly RecipeCandidate[];
-}
+/**
+ * The training rates of the size rule's candidates on this machine (what ratesWanted asked for,
+ * measured at the run's shape, backend and threads), or null where none were measured.
+ */
+export type MachineRates = readonly SizeRate[] | null;
 
 /** The size rule's choice, for the command to say what it chose. */
 export interface RecipeChoice {
@@ -108,6 +112,11 @@ export interface TrainPlan {
   recipe: RecipeChoice | null;
   /** Set where the corpus is too short for --batch streams and a new run takes fewer. */
   batchFitted: { wanted: number; fitted: number } | null;
+  /**
+   * The rule's rate and passes for the model trained, wherever rates were given: the rule's own
+   * choice, or (a dry run with --cell, --hidden and --dropout all given) the user's model.
+   */
+  estimate: Recipe | null;
 }
 
 export interface PlanInput {
@@ -152,6 +161,7 @@ export function flagsPlan(corpusArg: string, flags: TrainFlags, given: GivenFlag
     seqLen: flags.seqLen, batchSize: flags.batch, learningRate: flags.lr, lrSchedule: flags.lrSchedule, warmupIters: flags.warmup,
     minLr: flags.minLr ?? flags.lr * DEFAULTS.minLrFraction, dropout: flags.dropout, averageTail: flags.averageTail,
     weightDecay: flags.weightDecay, init: flags.init, clipNorm: flags.clipNorm, clipValue: flags.clipValue, valFraction: flags.valFraction,
+    valSplit: flags.valSplit,
     timeBudgetMs: flags.time ?? 0,
     // --time alone bounds the run by time: the default iteration cap applies only without it.
     maxIters: flags.time !== undefined && !given.has('maxIters') ? 0 : flags.maxIters,
@@ -210,7 +220,8 @@ function resumePlan(config: TrainConfig, flags: TrainFlags, given: GivenFlags, r
   const architecture = architectureOf(resumed.meta.model);
   const fixed: Fixed = [
     ...architecture.slice(0, 3), ['init', '--init', saved.init], ...architecture.slice(3), ['seqLen', '--seq-len', saved.seqLen],
-    ['batch', '--batch', saved.batchSize], ['valFraction', '--val-fraction', saved.valFraction], ['seed', '--seed', saved.seed],
+    ['batch', '--batch', saved.batchSize], ['valFraction', '--val-fraction', saved.valFraction], ['valSplit', '--val-split', saved.valSplit],
+    ['seed', '--seed', saved.seed],
   ];
   refuseDiffering(flags, given, fixed, 'differs-on-resume',
     (flag, value, savedValue) => `${flag} ${value} conflicts with the checkpoint being resumed (${savedValue}); drop the flag or start a new --name`);
@@ -236,7 +247,8 @@ function resumedSettings(
     // continues the rest of its saved budget (and its saved iteration cap).
     timeBudgetMs: flags.time !== undefined ? elapsedMs + flags.time : saved.timeBudgetMs,
     maxIters: given.has('maxIters') ? config.maxIters : flags.time !== undefined ? 0 : saved.maxIters,
-    seqLen: saved.seqLen, batchSize: saved.batchSize, valFraction: saved.valFraction, seed: saved.seed,
+    // Older checkpoints held out the tail (upgradeTrainConfig reads them so).
+    seqLen: saved.seqLen, batchSize: saved.batchSize, valFraction: saved.valFraction, valSplit: saved.valSplit, seed: saved.seed,
     learningRate: chosen('lr', 'learningRate', saved.learningRate),
     clipNorm: chosen('clipNorm', 'clipNorm', saved.clipNorm),
     clipValue: chosen('clipValue', 'clipValue', saved.clipValue),
@@ -273,14 +285,16 @@ function initFromPlan(config: TrainConfig, flags: TrainFlags, given: GivenFlags,
 
 /**
  * Phase three, once the text is split: a resumed run must be on its own text; a fresh run bounded
- * by time alone gets the size rule; too short a text takes fewer streams. Returns it frozen.
+ * by time alone gets the size rule, from `rates` (ratesWanted says when the command must measure
+ * them); too short a text takes fewer streams. Returns it frozen.
  */
 export function corpusPlan(
   config: TrainConfig, given: GivenFlags, corpus: CorpusFacts, rates: MachineRates, resumed?: ResumeSource,
 ): TrainPlan {
   let recipe: RecipeChoice | null = null;
+  let estimate: Recipe | null = null;
   let planned = config;
-  if (!resumed && !config.initFrom) ({ config: planned, recipe } = withRecipe(config, given, corpus, rates));
+  if (!resumed && !config.initFrom) ({ config: planned, recipe, estimate } = withRecipe(config, given, corpus, rates));
   if (resumed && resumed.meta.corpus.sha256 !== corpus.fingerprint.sha256) {
     throw new PlanRefusal('other-corpus', `--resume: ${resumed.path} was trained on another text (${describeFingerprint(resumed.meta.corpus)}), ` +
       `not this one (${describeFingerprint(corpus.fingerprint)}); resume with the same corpus, or start a new --name`);
@@ -292,7 +306,7 @@ export function corpusPlan(
     batchFitted = { wanted: planned.batchSize, fitted };
     planned = { ...planned, batchSize: fitted };
   }
-  return { config: validateConfig(planned), recipe, batchFitted };
+  return { config: validateConfig(planned), recipe, batchFitted, estimate };
 }
 
 /** A fingerprint for a message: where the text came from, its hash's first digits and its length. */
@@ -300,29 +314,65 @@ export function describeFingerprint(print: CorpusFingerprint): string {
   return `${print.source}: sha256 ${print.sha256.slice(0, 12)}…, ${print.characters.toLocaleString('en-US')} characters`;
 }
 
+/** Where the size rule may choose: a fresh run bounded by time alone, on a CPU backend its rates are measured on. */
+function ruleApplies(config: TrainConfig, resumed: boolean): boolean {
+  if (resumed || config.initFrom) return false;
+  if (config.timeBudgetMs <= 0 || config.maxIters > 0) return false;
+  return config.backend === 'auto' || config.backend === 'wasm';
+}
+
+const allGiven = (given: GivenFlags): boolean => given.has('cell') && given.has('hidden') && given.has('dropout');
+
+/** The cell the rule plans for: the user's (or identity's, which only the vanilla cells take), else its own. */
+function ruleCell(config: TrainConfig, given: GivenFlags): CellName {
+  return given.has('cell') || config.init === 'identity' ? config.model.cell : RECIPE_CELL;
+}
+
+/**
+ * The rates corpusPlan will want for `config` (after checkpointPlan): the shape and the hidden
+ * sizes to measure, or null where the size rule does not run (no --time alone, a resumed or
+ * --init-from run, a GPU backend, or --cell, --hidden and --dropout all given, except in a dry
+ * run, which still estimates the passes).
+ */
+export function ratesWanted(
+  config: TrainConfig, given: GivenFlags, vocabSize: number, run: { resumed: boolean; dryRun: boolean },
+): { shape: RateShape; hiddenSizes: readonly number[] } | null {
+  if (!ruleApplies(config, run.resumed)) return null;
+  if (allGiven(given) && !run.dryRun) return null;
+  const { layers, embeddingSize } = config.model;
+  return {
+    shape: { cell: ruleCell(config, given), layers, embeddingSize, vocabSize, batchSize: config.batchSize, seqLen: config.seqLen },
+    hiddenSizes: given.has('hidden') ? [config.model.hiddenSize] : RECIPE_HIDDEN_SIZES,
+  };
+}
+
 /**
  * `rnn train FILE --time D`: the size rule (src/engine/recipe.ts) fills in what the user left out
- * of --cell, --hidden and --dropout (and --init, for the cell it trains). Only for a run bounded
- * by time alone, on the CPU backend its rates were measured on; flags the user gives always win.
+ * of --cell, --hidden and --dropout (and --init, for the cell it trains), from the rates measured
+ * on this machine. Only for a run bounded by time alone, on a CPU backend; flags the user gives
+ * always win (all three given: the config is kept, and the rule only estimates its passes).
  */
-function withRecipe(config: TrainConfig, given: GivenFlags, corpus: CorpusFacts, rates: MachineRates): { config: TrainConfig; recipe: RecipeChoice | null } {
-  const unchanged = { config, recipe: null };
-  if (config.timeBudgetMs <= 0 || config.maxIters > 0) return unchanged;
-  if (config.backend !== 'auto' && config.backend !== 'wasm') return unchanged;
-  if (given.has('cell') && given.has('hidden') && given.has('dropout')) return unchanged;
-  const recipe = chooseRecipe({
-    trainChars: corpus.trainChars, valChars: corpus.valChars, budgetMs: config.timeBudgetMs,
-    cell: given.has('cell') || config.init === 'identity' ? config.model.cell : undefined,
-    evalEvery: config.evalEvery, batchSize: config.batchSize, seqLen: config.seqLen,
-    threads: config.threads > 0 ? config.threads : rates.cores,
+function withRecipe(
+  config: TrainConfig, given: GivenFlags, corpus: CorpusFacts, rates: MachineRates,
+): { config: TrainConfig; recipe: RecipeChoice | null; estimate: Recipe | null } {
+  const unchanged = { config, recipe: null, estimate: null };
+  if (!ruleApplies(config, false)) return unchanged;
+  if (rates === null) {
+    if (allGiven(given)) return unchanged;
+    throw new Error('the size rule needs the rates ratesWanted asks for');
+  }
+  const estimate = chooseRecipe({
+    trainChars: corpus.trainChars, valChars: corpus.valChars, budgetMs: config.timeBudgetMs, cell: ruleCell(config, given),
+    embeddingSize: config.model.embeddingSize, evalEvery: config.evalEvery, batchSize: config.batchSize, seqLen: config.seqLen,
     layers: config.model.layers,
     hiddenSize: given.has('hidden') ? config.model.hiddenSize : undefined,
     dropout: given.has('dropout') ? config.dropout : undefined,
-    candidates: rates.candidates,
-  });
-  const init = given.has('init') ? config.init : RECIPE_INIT[recipe.cell] ?? config.init;
+  }, rates);
+  if (allGiven(given)) return { ...unchanged, estimate };
+  const init = given.has('init') ? config.init : RECIPE_INIT[estimate.cell] ?? config.init;
   return {
-    config: { ...config, init, model: { ...config.model, cell: recipe.cell, hiddenSize: recipe.hiddenSize }, dropout: recipe.dropout },
-    recipe: { recipe, init: given.has('init') ? null : init },
+    config: { ...config, init, model: { ...config.model, cell: estimate.cell, hiddenSize: estimate.hiddenSize }, dropout: estimate.dropout },
+    recipe: { recipe: estimate, init: given.has('init') ? null : init },
+    estimate,
   };
 }

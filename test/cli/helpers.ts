@@ -14,12 +14,18 @@ export interface Run {
   stderr: string;
 }
 
+/**
+ * Where the spawned runs keep their measured training rates: one file per test process, not the
+ * user's ~/.cache (a test that needs its own sets RNN_RATES_CACHE in `env`).
+ */
+export const RATES_CACHE = path.join(os.tmpdir(), `rnn-test-rates-${process.pid}.json`);
+
 export function rnn(args: string[], opts: { input?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Run {
   const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     input: opts.input ?? '',
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '', RNN_DEBUG: '', ...opts.env },
+    env: { ...process.env, NO_COLOR: '', RNN_DEBUG: '', RNN_RATES_CACHE: RATES_CACHE, ...opts.env },
     timeout: opts.timeoutMs ?? 60000,
   });
   if (result.error) throw result.error;
@@ -53,7 +59,7 @@ export function rnnAsync(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, NO_COLOR: '', RNN_DEBUG: '', ...opts.env },
+      env: { ...process.env, NO_COLOR: '', RNN_DEBUG: '', RNN_RATES_CACHE: RATES_CACHE, ...opts.env },
     });
     let stdout = '', stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -71,4 +77,30 @@ export function rnnAsync(
 export function tensorsOf(file: string): Buffer {
   const bytes = fs.readFileSync(file);
   return bytes.subarray(8 + Number(bytes.readBigUInt64LE(0)));
+}
+
+/**
+ * Writes training rates into a rates cache under the key a run of this shape on this machine looks
+ * up, so that the size rule plans by known rates rather than by a measurement of a busy machine.
+ */
+export function seedRates(
+  file: string, corpusText: string,
+  run: { cell?: string; layers?: number; embedding: number; batch: number; seqLen: number; threads?: number; backend?: string },
+  rates: Array<[hiddenSize: number, charsPerSecond: number]>,
+): void {
+  // Loaded here so a test that does not seed rates does not load the engine.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { ratesKey, storeRates } = require('../../src/engine/rates-cache') as typeof import('../../src/engine/rates-cache');
+  const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const layers = run.layers ?? 2;
+  const shape = {
+    cell: (run.cell ?? 'gru') as never, layers, embeddingSize: run.embedding, vocabSize: new Set(corpusText).size, batchSize: run.batch, seqLen: run.seqLen,
+  };
+  const threads = run.threads && run.threads > 0 ? run.threads : os.availableParallelism();
+  const key = ratesKey(shape, rates.map(([h]) => h), { name: run.backend ?? 'auto', threads }, version);
+  const error = storeRates(file, {
+    key, rates: rates.map(([hiddenSize, charsPerSecond]) => ({ layers, hiddenSize, charsPerSecond })),
+    measuredAt: '2026-12-05T00:00:00.000Z', seconds: 1, backendDescription: 'seeded by the test',
+  });
+  if (error) throw error;
 }

@@ -1,20 +1,31 @@
 // `rnn train FILE --time D` with no size flags: the size rule chooses, says so on stderr, and
 // every flag the user gives wins (src/engine/recipe.ts).
 
+import * as fs from 'fs';
 import * as path from 'path';
-import { rnn, tempWorkspace } from './helpers';
+import { rnn as spawnRnn, seedRates, tempWorkspace } from './helpers';
 
 const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), (PyTorch's init, )?cosine to the end of the budget \(about [\d.]+ passes at ~[\d,]+ chars\/s; --cell, --hidden, --dropout and --init override\)$/m;
 
 describe('rnn train --time without size flags', () => {
   const { dir, corpus } = tempWorkspace();
   const common = ['--time', '2s', '--embedding', '8', '--seq-len', '16', '--batch', '4', '--checkpoint-dir', path.join(dir, 'ck'), '--json'];
+  // The rule plans by this machine's rates; these runs read known ones from their own cache.
+  const cache = path.join(dir, 'rates.json');
+  const env = { RNN_RATES_CACHE: cache };
+  const text = fs.readFileSync(corpus, 'utf8');
+  const shape = { embedding: 8, batch: 4, seqLen: 16 };
+  seedRates(cache, text, shape, [[128, 400000], [256, 200000], [384, 120000], [512, 90000]]);
+  seedRates(cache, text, { ...shape, cell: 'lstm' }, [[16, 500000]]);
+  const rnn = (args: string[]): ReturnType<typeof spawnRnn> => spawnRnn(args, { env });
+  const RATES_LINE = /^rnn: training rates read from .*rates\.json \(seeded by the test, B=4 T=16; measured 2026-12-05 00:00 UTC; delete the file to measure again\): 2x128 400,000, 2x256 200,000, 2x384 120,000, 2x512 90,000 chars\/s$/m;
 
   it('chooses the size and dropout, prints the rule line, and trains what it printed', () => {
     const run = rnn(['train', corpus, ...common, '--name', 'chosen']);
     expect(run.code).toBe(0);
     const line = RULE_LINE.exec(run.stderr);
     expect(line).not.toBeNull();
+    expect(run.stderr).toMatch(RATES_LINE); // says where the rates came from, and what they are
     const summary = JSON.parse(run.stdout);
     expect(summary.config.model.hiddenSize).toBe(Number(line![2]));
     expect(line![3]).toBe('GRU'); // the rule's cell when --cell is not given

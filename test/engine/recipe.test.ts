@@ -1,12 +1,27 @@
 // The size rule of `rnn train FILE --time D`: monotone in the budget, and the user's flags win.
 
-import { MIN_PASSES, RECIPE_CANDIDATES, RECIPE_CELL, chooseRecipe, dropoutForPasses, RecipeRequest } from '../../src/engine/recipe';
+import { MIN_PASSES, RECIPE_CELL, RecipeRequest, chooseRecipe as choose, dropoutForPasses, rateOf } from '../../src/engine/recipe';
+import { SizeRate, recurrentCost } from '../../src/engine/rates';
+import { Rng } from '../../src/engine/rng';
 
-// tiny-shakespeare's 90/10 split, at the CLI's defaults (B=32, T=64, validation every 200 iterations).
+// tiny-shakespeare's 90/10 split, at the CLI's defaults (B=32, T=64, E=64, validation every 200 iterations).
 const TINY_SHAKESPEARE: RecipeRequest = {
-  trainChars: 1003855, valChars: 111539, budgetMs: 0, threads: 2, layers: 2, evalEvery: 200, batchSize: 32, seqLen: 64,
+  trainChars: 1003855, valChars: 111539, budgetMs: 0, layers: 2, evalEvery: 200, batchSize: 32, seqLen: 64, embeddingSize: 64,
 };
 const minutes = (m: number): RecipeRequest => ({ ...TINY_SHAKESPEARE, budgetMs: m * 60000 });
+
+/**
+ * A fixed input: the GRU rates the rule once read from a static table (`node bench/recipe.js
+ * --seconds 15 --threads 2` on 2 vCPUs, AMD EPYC, wasm, 2026-12-01). Runs measure their own.
+ */
+const RATES: SizeRate[] = [
+  { layers: 2, hiddenSize: 128, charsPerSecond: 32518 },
+  { layers: 2, hiddenSize: 256, charsPerSecond: 11242 },
+  { layers: 2, hiddenSize: 384, charsPerSecond: 4103 },
+  { layers: 2, hiddenSize: 512, charsPerSecond: 3384 },
+];
+const RECIPE_CANDIDATES = RATES;
+const chooseRecipe = (request: RecipeRequest, rates: readonly SizeRate[] = RATES) => choose(request, rates);
 
 describe('chooseRecipe', () => {
   it('never shrinks the model or its dropout as the budget grows', () => {
@@ -48,12 +63,33 @@ describe('chooseRecipe', () => {
     expect(chooseRecipe({ ...minutes(15), cell: 'lstm' }).cell).toBe('lstm');
   });
 
-  it('uses each measured cell\'s rate, scales the others by gates, and counts one thread as half the rate', () => {
-    const lstm = chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'lstm' });
-    const gru = chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'gru' });
-    expect(gru.passes / lstm.passes).toBeCloseTo(RECIPE_CANDIDATES[1].charsPerSecond.gru / RECIPE_CANDIDATES[1].charsPerSecond.lstm, 6);
-    expect(chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'rnn-tanh' }).passes).toBeCloseTo(lstm.passes * 4, 6);
-    expect(chooseRecipe({ ...minutes(15), hiddenSize: 256, cell: 'lstm', threads: 1 }).passes).toBeCloseTo(lstm.passes / 2, 6);
+  it('plans by the rates it is given: twice the rate, twice the passes; a size not measured scales by its recurrent cost', () => {
+    const base = chooseRecipe({ ...minutes(15), hiddenSize: 256 });
+    const doubled = chooseRecipe({ ...minutes(15), hiddenSize: 256 }, RATES.map((r) => ({ ...r, charsPerSecond: 2 * r.charsPerSecond })));
+    expect(doubled.passes).toBeCloseTo(base.passes * 2, 9);
+    expect(rateOf(RATES, 2, 256, 64)).toBe(11242);
+    expect(rateOf(RATES, 2, 300, 64)).toBeCloseTo(11242 * (recurrentCost(2, 256, 64) / recurrentCost(2, 300, 64)), 6);
+    expect(rateOf(RATES, 3, 512, 64)).toBeCloseTo(3384 * (2 / 3), 6);
+    // The measured sizes are the candidates: with one size only, that size.
+    expect(chooseRecipe(minutes(600), [RATES[1]]).hiddenSize).toBe(256);
+  });
+
+  it('never shrinks the model, whatever the rates, as the budget grows; for one size, dropout never shrinks', () => {
+    const rng = new Rng(28);
+    for (let trial = 0; trial < 200; trial++) {
+      const rates = [128, 256, 384, 512, 768].map((hiddenSize) => ({ layers: 2, hiddenSize, charsPerSecond: 100 + rng.uniform() * 50000 }));
+      const trainChars = Math.round(1e4 + rng.uniform() * 5e7);
+      let last = chooseRecipe({ ...minutes(1), trainChars }, rates);
+      for (const m of [2, 5, 15, 45, 90, 240]) {
+        const next = chooseRecipe({ ...minutes(m), trainChars }, rates);
+        expect(next.hiddenSize).toBeGreaterThanOrEqual(last.hiddenSize);
+        if (next.hiddenSize === last.hiddenSize) {
+          expect(next.passes).toBeGreaterThan(last.passes);
+          expect(next.dropout).toBeGreaterThanOrEqual(last.dropout);
+        }
+        last = next;
+      }
+    }
   });
 
   it('counts validation passes against the budget', () => {

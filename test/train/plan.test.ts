@@ -6,12 +6,14 @@ import * as path from 'path';
 import { DEFAULTS, ModelConfig, TrainConfig, defaultTrainConfig } from '../../src/config';
 import { UsageError } from '../../src/errors';
 import { Vocab } from '../../src/data/vocab';
-import { RECIPE_CANDIDATES, RecipeCandidate } from '../../src/engine/recipe';
+import { RECIPE_HIDDEN_SIZES } from '../../src/engine/recipe';
+import { SizeRate } from '../../src/engine/rates';
 import { CheckpointMeta, readCheckpointMeta } from '../../src/checkpoint/checkpoint';
 import { CheckpointError } from '../../src/checkpoint/safetensors';
 import { upgradeModelConfig } from '../../src/checkpoint/upgrade';
 import {
-  CorpusFacts, InitFromSource, PlanInput, PlanRefusal, RefusalKind, ResumeSource, TrainFlags, TrainPlan, planTraining,
+  CorpusFacts, InitFromSource, PlanInput, PlanRefusal, RefusalKind, ResumeSource, TrainFlags, TrainPlan, checkpointPlan, corpusPlan,
+  flagsPlan, planTraining, ratesWanted,
 } from '../../src/train/plan';
 
 /** The flags as commander parses `rnn train corpus.txt` with nothing else: every default. */
@@ -20,7 +22,7 @@ const DEFAULT_FLAGS: TrainFlags = {
   batch: DEFAULTS.batchSize, lr: DEFAULTS.learningRate, lrSchedule: DEFAULTS.lrSchedule, warmup: DEFAULTS.warmupIters,
   dropout: DEFAULTS.dropout, averageTail: DEFAULTS.averageTail, weightDecay: DEFAULTS.weightDecay, zoneout: DEFAULTS.zoneout,
   init: DEFAULTS.init, clipNorm: DEFAULTS.clipNorm, clipValue: DEFAULTS.clipValue, valFraction: DEFAULTS.valFraction,
-  maxIters: DEFAULTS.maxIters, evalEvery: DEFAULTS.evalEvery, saveEvery: DEFAULTS.saveEvery, checkpointDir: DEFAULTS.checkpointDir,
+  valSplit: DEFAULTS.valSplit, maxIters: DEFAULTS.maxIters, evalEvery: DEFAULTS.evalEvery, saveEvery: DEFAULTS.saveEvery, checkpointDir: DEFAULTS.checkpointDir,
   seed: DEFAULTS.seed, backend: DEFAULTS.backend, threads: DEFAULTS.threads, resume: false, overwrite: false, snapshots: false,
 };
 
@@ -30,12 +32,18 @@ const OTHER_SHA = 'beef'.padEnd(64, '1');
 const SHAKESPEARE: CorpusFacts = {
   fingerprint: { source: 'corpora/tinyshakespeare.txt', sha256: SHA, characters: 1115394 }, trainChars: 1003855, valChars: 111539,
 };
-const RATES = { cores: 2, candidates: RECIPE_CANDIDATES };
+/**
+ * Fixed rates, as a run's measurement would give them: the GRU rates the rule once read from a
+ * static table (`node bench/recipe.js --seconds 15 --threads 2`, 2 vCPUs AMD EPYC, wasm, 2026-12-01).
+ */
+const RATES: SizeRate[] = [
+  { layers: 2, hiddenSize: 128, charsPerSecond: 32518 },
+  { layers: 2, hiddenSize: 256, charsPerSecond: 11242 },
+  { layers: 2, hiddenSize: 384, charsPerSecond: 4103 },
+  { layers: 2, hiddenSize: 512, charsPerSecond: 3384 },
+];
 /** A machine ten times as fast as the one the table was measured on. */
-const FAST_RATES = {
-  cores: 2,
-  candidates: RECIPE_CANDIDATES.map((c): RecipeCandidate => ({ ...c, charsPerSecond: { lstm: 10 * c.charsPerSecond.lstm, gru: 10 * c.charsPerSecond.gru } })),
-};
+const FAST_RATES: SizeRate[] = RATES.map((r) => ({ ...r, charsPerSecond: 10 * r.charsPerSecond }));
 
 interface FormatFixture { commit: string; what: string; model_config: Partial<ModelConfig>; train_config: Partial<TrainConfig> }
 const FORMATS: FormatFixture[] = JSON.parse(
@@ -116,14 +124,21 @@ const FRESH: Case[] = [
       expect(p.config.model.hiddenSize).toBeGreaterThan(onTable.config.model.hiddenSize);
     },
   },
+  // The size rule under two rate tables: 5 minutes buy 2x256 at the table's rates (3.1 passes;
+  // 2x384 would see 1.1), and 2x512 on a machine ten times as fast (9.3 passes).
+  { name: 'fresh --time 5m at the table\'s rates: 2x256', flags: { time: 5 * 60000 }, rates: RATES, expect: { model: { hiddenSize: 256 } } },
   {
-    name: 'fresh --time: one core halves the rate the rule assumes (threads 0 is one per core)',
-    flags: { time: 5 * 60000, hidden: 256 }, rates: { cores: 1, candidates: RECIPE_CANDIDATES },
-    check: (p) => {
-      const onTwo = plan({ name: '', flags: { time: 5 * 60000, hidden: 256 } }).recipe!.recipe.charsPerSecond;
-      expect(p.recipe!.recipe.charsPerSecond).toBeCloseTo(onTwo / 2, 6);
-    },
+    name: 'fresh --time 5m at ten times the table\'s rates: 2x512, and the rates it planned by', flags: { time: 5 * 60000 }, rates: FAST_RATES,
+    expect: { model: { hiddenSize: 512 } },
+    check: (p) => expect(p.estimate!.charsPerSecond).toBeLessThan(FAST_RATES[3].charsPerSecond),
   },
+  {
+    name: 'fresh --time: the rule\'s rate is the one given for the size trained, less validation\'s share',
+    flags: { time: 5 * 60000, hidden: 256 }, rates: [{ layers: 2, hiddenSize: 256, charsPerSecond: 5000 }],
+    check: (p) => expect(p.recipe!.recipe.charsPerSecond).toBeCloseTo(5000 / (1 + 111539 / (3 * 200 * 32 * 64)), 6),
+  },
+  { name: 'fresh: --val-split defaults to the tail', expect: { valSplit: 'tail' } },
+  { name: 'fresh --val-split blocks is recorded', flags: { valSplit: 'blocks' }, expect: { valSplit: 'blocks' } },
   { name: 'fresh --time with --max-iters given: both bound it, no size rule', flags: { time: 60000, maxIters: 300 }, expect: { maxIters: 300, model: { cell: 'lstm', hiddenSize: 128 } }, check: (p) => expect(p.recipe).toBeNull() },
   { name: 'fresh --time on the reference backend: no size rule', flags: { time: 60000, backend: 'reference' }, check: (p) => expect(p.recipe).toBeNull() },
   {
@@ -185,6 +200,16 @@ const RESUMED: Case[] = [
     name: 'resume: given flags equal to the saved ones are no conflict',
     flags: { resume: true, hidden: 16, seed: 7, batch: 8, seqLen: 16 }, resumed: resumeOf(saved()), expect: { seed: 7 },
   },
+  { name: 'resume: a blocks run keeps its --val-split', flags: { resume: true }, resumed: resumeOf(saved({ valSplit: 'blocks' })), expect: { valSplit: 'blocks' } },
+  {
+    name: 'resume with --val-split given as saved: no conflict', flags: { resume: true, valSplit: 'blocks' },
+    resumed: resumeOf(saved({ valSplit: 'blocks' })), expect: { valSplit: 'blocks' },
+  },
+  { name: 'resume: a checkpoint saved before --val-split held out the tail', flags: { resume: true }, resumed: resumeOf(saved()), expect: { valSplit: 'tail' } },
+  {
+    name: 'resume: a checkpoint saved before --val-split, --val-split tail given: no conflict', flags: { resume: true, valSplit: 'tail' },
+    resumed: resumeOf(saved()), expect: { valSplit: 'tail' },
+  },
 ];
 
 const INIT_FROM: Case[] = [
@@ -242,7 +267,7 @@ const UPGRADED: Record<string, Expected> = {
 const FORMAT_CASES: Case[] = FORMATS.flatMap((f): Case[] => [
   {
     name: `resume a checkpoint of format ${f.commit} (${f.what})`, flags: { resume: true },
-    resumed: resumeOf(meta(f.train_config, f.model_config)), expect: { ...UPGRADED[f.commit], seed: 7, seqLen: 16, batchSize: 8 },
+    resumed: resumeOf(meta(f.train_config, f.model_config)), expect: { ...UPGRADED[f.commit], seed: 7, seqLen: 16, batchSize: 8, valSplit: 'tail' },
   },
   {
     name: `--init-from a checkpoint of format ${f.commit}`, flags: { initFrom: 'old' }, initFrom: initFromOf(meta(f.train_config, f.model_config)),
@@ -258,7 +283,7 @@ const REFUSED: Case[] = [
   { name: 'refused: --resume from weights only', flags: { resume: true }, resumed: resumeOf(saved(), false), refused: 'weights-only' },
   ...([
     ['cell', 'gru'], ['zoneout', 0.1], ['zoneoutCell', 0.2], ['init', 'glorot'], ['layers', 3], ['hidden', 32], ['embedding', 16],
-    ['seqLen', 32], ['batch', 4], ['valFraction', 0.2], ['seed', 8],
+    ['seqLen', 32], ['batch', 4], ['valFraction', 0.2], ['valSplit', 'blocks'], ['seed', 8],
   ] as Array<[keyof TrainFlags, unknown]>).map(([key, value]): Case => ({
     name: `refused: --resume with a differing ${key}`, flags: { resume: true, [key]: value }, resumed: resumeOf(saved()), refused: 'differs-on-resume',
   })),
@@ -282,6 +307,14 @@ const REFUSED: Case[] = [
   {
     name: 'refused: a damaged train_config (seqLen a string) is not trusted', flags: { resume: true },
     resumed: resumeOf(saved({ seqLen: 'x' as unknown as number })), fails: [CheckpointError, 'train_config.seqLen is invalid'],
+  },
+  {
+    name: 'refused: --resume of a blocks run with --val-split tail', flags: { resume: true, valSplit: 'tail' },
+    resumed: resumeOf(saved({ valSplit: 'blocks' })), refused: 'differs-on-resume',
+  },
+  {
+    name: 'refused: a damaged train_config (an unknown valSplit) is not trusted', flags: { resume: true },
+    resumed: resumeOf(saved({ valSplit: 'middle' as TrainConfig['valSplit'] })), fails: [CheckpointError, "train_config.valSplit 'middle'"],
   },
   {
     name: 'refused: a damaged train_config (an unknown schedule) is not trusted', flags: { initFrom: 'base' },
@@ -331,6 +364,11 @@ describe('planTraining', () => {
       .toThrow(/^--resume: checkpoints\/run.safetensors was trained on another text \(corpora\/tinyshakespeare.txt: sha256 beef11111111…, 1,115,394 characters\), not this one/);
   });
 
+  it('says a differing --val-split on --resume as the command always has', () => {
+    expect(() => plan({ name: '', flags: { resume: true, valSplit: 'blocks' }, resumed: resumeOf(saved()) }))
+      .toThrow('--val-split blocks conflicts with the checkpoint being resumed (tail); drop the flag or start a new --name');
+  });
+
   it('refuses the first differing flag in the order the command lists them', () => {
     expect(() => plan({ name: '', flags: { resume: true, init: 'glorot', hidden: 32, seed: 1 }, resumed: resumeOf(saved()) })).toThrow(/^--init glorot/);
   });
@@ -340,5 +378,49 @@ describe('planTraining', () => {
     const before = JSON.stringify(resumed.meta);
     plan({ name: '', flags: { resume: true, lr: 0.005, time: 60000 }, resumed });
     expect(JSON.stringify(resumed.meta)).toBe(before);
+  });
+});
+
+describe('ratesWanted', () => {
+  const merged = (flags: Partial<TrainFlags>, given = Object.keys(flags)) =>
+    flagsPlan('corpora/tinyshakespeare.txt', { ...DEFAULT_FLAGS, ...flags }, new Set(given));
+  const fresh = { resumed: false, dryRun: false };
+
+  it('asks for every candidate of the rule\'s cell at the run\'s shape on a fresh --time run', () => {
+    const config = merged({ time: 60000 });
+    expect(ratesWanted(config, new Set(['time']), 65, fresh)).toEqual({
+      shape: { cell: 'gru', layers: 2, embeddingSize: 64, vocabSize: 65, batchSize: 32, seqLen: 64 }, hiddenSizes: RECIPE_HIDDEN_SIZES,
+    });
+  });
+
+  it('asks for the given --hidden only, of the given --cell', () => {
+    const wanted = ratesWanted(merged({ time: 60000, hidden: 300, cell: 'lstm' }), new Set(['time', 'hidden', 'cell']), 65, fresh);
+    expect(wanted?.hiddenSizes).toEqual([300]);
+    expect(wanted?.shape.cell).toBe('lstm');
+  });
+
+  it('asks for nothing where the rule does not run: no --time alone, a GPU backend, a resumed run, all three flags given', () => {
+    expect(ratesWanted(merged({}), new Set(), 65, fresh)).toBeNull();
+    expect(ratesWanted(merged({ time: 60000, maxIters: 10 }), new Set(['time', 'maxIters']), 65, fresh)).toBeNull();
+    expect(ratesWanted(merged({ time: 60000, backend: 'gpujs' }), new Set(['time', 'backend']), 65, fresh)).toBeNull();
+    expect(ratesWanted(merged({ time: 60000 }), new Set(['time']), 65, { resumed: true, dryRun: false })).toBeNull();
+    const all = { time: 60000, cell: 'lstm' as const, hidden: 64, dropout: 0.1 };
+    expect(ratesWanted(merged(all), new Set(Object.keys(all)), 65, fresh)).toBeNull();
+  });
+
+  it('a dry run with all three flags given still asks, and the plan estimates its passes without changing the model', () => {
+    const all = { time: 60000, cell: 'lstm' as const, hidden: 64, dropout: 0.1 };
+    const given = new Set(Object.keys(all));
+    const config = merged(all);
+    expect(ratesWanted(config, given, 65, { resumed: false, dryRun: true })?.hiddenSizes).toEqual([64]);
+    const planned = corpusPlan(checkpointPlan(config, { ...DEFAULT_FLAGS, ...all }, given, {}), given, SHAKESPEARE,
+      [{ layers: 2, hiddenSize: 64, charsPerSecond: 50000 }]);
+    expect(planned.recipe).toBeNull();
+    expect(planned.config.model.hiddenSize).toBe(64);
+    expect(planned.estimate?.passes).toBeGreaterThan(0);
+  });
+
+  it('a --time run planned without the rates it needs is a bug, not a guess', () => {
+    expect(() => corpusPlan(merged({ time: 60000 }), new Set(['time']), SHAKESPEARE, null)).toThrow('the size rule needs the rates');
   });
 });

@@ -6,7 +6,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { DEFAULTS, TrainConfig } from '../../src/config';
 import { readCorpusFile, splitCorpus } from '../../src/data/corpus';
-import { RECIPE_CANDIDATES } from '../../src/engine/recipe';
 import { checkpointPaths, loadCheckpoint } from '../../src/checkpoint/checkpoint';
 import { TrainFlags, checkpointPlan, corpusPlan, flagsPlan } from '../../src/train/plan';
 import { RunCallbacks, carryOut, loadStartingPoints, replacedRun, withRunLock } from '../../src/train/run';
@@ -15,7 +14,7 @@ const TEXT = 'the quick brown fox jumps over the lazy dog; pack my box with five
 
 const FLAGS: TrainFlags = {
   cell: 'gru', layers: 1, hidden: 12, embedding: 6, seqLen: 12, batch: 4, lr: 0.01, lrSchedule: 'cosine', warmup: 0, dropout: 0.1,
-  averageTail: 0.3, weightDecay: 0, zoneout: 0, init: 'orthogonal', clipNorm: 5, clipValue: 0, valFraction: 0.1, maxIters: 30,
+  averageTail: 0.3, weightDecay: 0, zoneout: 0, init: 'orthogonal', clipNorm: 5, clipValue: 0, valFraction: 0.1, valSplit: 'tail', maxIters: 30,
   evalEvery: 10, saveEvery: 0, checkpointDir: '', seed: 5, backend: 'reference', threads: 0, resume: false, overwrite: false, snapshots: true,
 };
 
@@ -42,7 +41,7 @@ describe('the runner', () => {
       const corpus = splitCorpus(encoded, merged.valFraction, merged.seqLen + 1);
       const fingerprint = { source: encoded.source, sha256: encoded.sha256, characters: encoded.characters };
       const plan = corpusPlan(merged, givenSet, { fingerprint, trainChars: corpus.train.length, valChars: corpus.val.length },
-        { cores: 1, candidates: RECIPE_CANDIDATES }, start.resumed);
+        null, start.resumed);
       let steps = 0;
       const callbacks: RunCallbacks = {
         ready: () => undefined,
