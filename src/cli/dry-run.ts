@@ -24,7 +24,7 @@ export interface DryRun {
   /** Passes over the training text: from --max-iters exactly, else from the rates and the budget; null when neither is known. */
   expected: { passes: number | null; charsPerSecond: number | null; basis: string };
   /** The size rule's choice, when it ran. */
-  rule: { hiddenSize: number; cell: string; dropout: number; passes: number } | null;
+  rule: { hiddenSize: number; cell: string; dropout: number; passes: number; budgetPasses: number | null } | null;
   rates: {
     source: 'measured' | 'cache'; file: string; measuredAt: string; seconds: number; backend: string; backendDescription: string; threads: number;
     /** The load average that marked the machine busy while measuring (the rates may read low), or null. */
@@ -64,7 +64,7 @@ export function dryRunPlan(
       batchSize: config.batchSize, seqLen: config.seqLen, evalEvery: config.evalEvery,
     },
     expected,
-    rule: recipe ? { hiddenSize: recipe.hiddenSize, cell: recipe.cell, dropout: recipe.dropout, passes: recipe.passes } : null,
+    rule: recipe ? { hiddenSize: recipe.hiddenSize, cell: recipe.cell, dropout: recipe.dropout, passes: recipe.passes, budgetPasses: recipe.budgetPasses } : null,
     rates: rates ? {
       source: rates.source, file: rates.file, measuredAt: rates.measuredAt, seconds: rates.seconds, backend: rates.key.backend,
       backendDescription: rates.backendDescription, threads: rates.key.threads, busyLoad: rates.busyLoad,
@@ -96,6 +96,10 @@ export function describePlan(plan: DryRun): string {
     `  expected        ${expected.passes === null ? '' : `about ${expected.passes.toFixed(expected.passes < 1 ? 2 : 1)} passes over the training text` +
       `${expected.charsPerSecond === null ? '' : ` at ~${n(expected.charsPerSecond)} chars/s`}; `}${expected.basis}`,
   ];
+  if (plan.rule?.budgetPasses) {
+    lines.push(`  stop            at iteration ${n(schedule.maxIters)}, after ${plan.rule.passes} passes, before the budget's ` +
+      `${plan.rule.budgetPasses.toFixed(1)}: past that the rule's model overfit in every longer run measured (docs/recipe.md)`);
+  }
   if (rates) {
     const sizes = rates.sizes.map((s) => `${s.layers}x${s.hiddenSize} ${n(s.charsPerSecond)}${s.estimated ? ' (estimated)' : ''}`).join(', ');
     const how = rates.source === 'measured' ? `measured now in ${rates.seconds.toFixed(1)} s` : `read from ${rates.file} (measured ${rates.measuredAt.slice(0, 16).replace('T', ' ')} UTC)`;

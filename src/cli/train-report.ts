@@ -46,12 +46,19 @@ export function reportPlan(plan: TrainPlan, source: string, trainChars: number, 
   const { config } = plan;
   if (plan.recipe) {
     const { recipe, init } = plan.recipe;
-    const schedule = config.lrSchedule === 'cosine' ? 'cosine to the end of the budget' : `${config.lrSchedule} rate`;
+    const schedule = config.lrSchedule !== 'cosine' ? `${config.lrSchedule} rate`
+      : recipe.budgetPasses !== null ? 'cosine to the stop' : 'cosine to the end of the budget';
     log.info(`rnn: ${formatMinutes(config.timeBudgetMs)} on ${trainChars.toLocaleString('en-US')} training characters: ` +
       `${recipe.layers}x${recipe.hiddenSize} ${cellSpec(recipe.cell).title}, ` +
       `${recipe.dropout > 0 ? `dropout ${recipe.dropout}` : 'no dropout'}, ${init === 'pytorch' ? "PyTorch's init, " : ''}${schedule} ` +
       `(about ${recipe.passes.toFixed(1)} passes at ~${Math.round(recipe.charsPerSecond).toLocaleString('en-US')} chars/s; ` +
       '--cell, --hidden, --dropout and --init override)');
+    if (recipe.budgetPasses !== null) {
+      const minutes = (recipe.passes * trainChars) / recipe.charsPerSecond / 60;
+      log.info(`rnn: it stops after ${recipe.passes} passes (iteration ${config.maxIters.toLocaleString('en-US')}, about ` +
+        `${minutes < 1 ? '<1' : Math.round(minutes)} minutes of --time ${formatMinutes(config.timeBudgetMs)}, which buys ${recipe.budgetPasses.toFixed(1)}): ` +
+        'past that this model overfit in every longer run measured (docs/recipe.md); --dropout or --hidden trains to the end of the budget');
+    }
   }
   if (plan.batchFitted) {
     const { wanted, fitted } = plan.batchFitted;

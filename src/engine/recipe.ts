@@ -45,9 +45,30 @@ export const MIN_PASSES = 2.5;
  * docs/experiments.md), so the cap stays; a GRU from scratch above 0.3 has not been measured.
  */
 export function dropoutForPasses(passes: number): number {
+  // The rule's own choice of size stops at MAX_PASSES and takes RULE_DROPOUT; this curve serves a
+  // size the user gave (--hidden without --dropout), which trains to the end of the budget.
   const p = 0.05 * Math.round(passes - 2);
   return Math.min(0.3, Math.max(0, Math.round(p * 100) / 100));
 }
+
+/**
+ * Where the rule chooses the size and the dropout and that size is its largest candidate, it trains
+ * at most this many passes and stops there, annealed, even when the budget buys more: more time
+ * must never give worse text, and past
+ * about 5 passes its 2x512 GRU got worse with every longer budget measured on tiny-shakespeare
+ * (docs/recipe.md, 2026-12-04, Intel Xeon): 5.1 passes at dropout 0.05 ended at 1.4224 (15 minutes),
+ * 9.8 passes at 0.2 at 1.4351 (30 minutes), 21 passes at 0.3 at 1.4474 (65 minutes), validation
+ * standing still from pass 15 while the training loss fell. Dropout up to 0.3 did not hold it, so
+ * the rule stops instead; a longer budget then trains what a shorter one would.
+ */
+export const MAX_PASSES = 5;
+
+/**
+ * The dropout the rule gives its largest size from MIN_PASSES to MAX_PASSES: 0.05, the value both
+ * measured 15-minute runs of its 2x512 GRU used (2.8 passes, 1.4454 on an AMD EPYC, 2026-12-02;
+ * 5.1 passes, 1.4224 on an Intel Xeon, 2026-12-04; docs/recipe.md). None below MIN_PASSES.
+ */
+export const RULE_DROPOUT = 0.05;
 
 export interface RecipeRequest {
   trainChars: number;
@@ -75,6 +96,8 @@ export interface Recipe {
   /** Estimated chars/s (validation passes counted) and passes over the training text for the chosen size. */
   charsPerSecond: number;
   passes: number;
+  /** The passes the whole budget would buy, where the rule stops at MAX_PASSES before it (else null). */
+  budgetPasses: number | null;
 }
 
 /**
@@ -114,6 +137,19 @@ export function chooseRecipe(request: RecipeRequest, rates: readonly SizeRate[])
     }
   }
   const { rate, passes } = passesOf(hiddenSize);
+  if (request.hiddenSize === undefined && request.dropout === undefined && hiddenSize === candidates[candidates.length - 1]) {
+    // The rule's own choice of its largest size, the one measured past MAX_PASSES: RULE_DROPOUT, and
+    // a stop at MAX_PASSES (see there). A smaller size given more passes than that is one a larger
+    // size could not yet take over from, and trains to the end of the budget.
+    const dropout = passes >= MIN_PASSES ? RULE_DROPOUT : 0;
+    const capped = passes > MAX_PASSES;
+    return { cell, layers, hiddenSize, dropout, charsPerSecond: rate, passes: capped ? MAX_PASSES : passes, budgetPasses: capped ? passes : null };
+  }
   const dropout = request.dropout ?? dropoutForPasses(passes);
-  return { cell, layers, hiddenSize, dropout, charsPerSecond: rate, passes };
+  return { cell, layers, hiddenSize, dropout, charsPerSecond: rate, passes, budgetPasses: null };
+}
+
+/** The iterations of B×T characters that make `passes` passes over `trainChars` (the rule's stop). */
+export function itersForPasses(passes: number, trainChars: number, batchSize: number, seqLen: number): number {
+  return Math.ceil((passes * trainChars) / (batchSize * seqLen));
 }

@@ -17,7 +17,7 @@ import { CellName } from '../kernels/backend';
 import { Batcher } from '../data/batcher';
 import { ValSplit } from '../data/split';
 import { RateShape, SizeRate } from '../engine/rates';
-import { RECIPE_CELL, RECIPE_HIDDEN_SIZES, RECIPE_INIT, Recipe, chooseRecipe } from '../engine/recipe';
+import { RECIPE_CELL, RECIPE_HIDDEN_SIZES, RECIPE_INIT, Recipe, chooseRecipe, itersForPasses } from '../engine/recipe';
 import { CheckpointMeta, CorpusFingerprint } from '../checkpoint/checkpoint';
 import { SavedTrainConfig, upgradeTrainConfig } from '../checkpoint/upgrade';
 
@@ -370,8 +370,12 @@ function withRecipe(
   }, rates);
   if (allGiven(given)) return { ...unchanged, estimate };
   const init = given.has('init') ? config.init : RECIPE_INIT[estimate.cell] ?? config.init;
+  // Where the budget buys more passes than the rule trains, it stops by iterations (the schedule
+  // anneals to whichever bound comes first) and --time stays the upper bound.
+  const maxIters = estimate.budgetPasses === null ? config.maxIters
+    : itersForPasses(estimate.passes, corpus.trainChars, config.batchSize, config.seqLen);
   return {
-    config: { ...config, init, model: { ...config.model, cell: estimate.cell, hiddenSize: estimate.hiddenSize }, dropout: estimate.dropout },
+    config: { ...config, init, maxIters, model: { ...config.model, cell: estimate.cell, hiddenSize: estimate.hiddenSize }, dropout: estimate.dropout },
     recipe: { recipe: estimate, init: given.has('init') ? null : init },
     estimate,
   };

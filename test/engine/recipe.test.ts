@@ -1,6 +1,8 @@
 // The size rule of `rnn train FILE --time D`: monotone in the budget, and the user's flags win.
 
-import { MIN_PASSES, RECIPE_CELL, RecipeRequest, chooseRecipe as choose, dropoutForPasses, rateOf } from '../../src/engine/recipe';
+import {
+  MAX_PASSES, MIN_PASSES, RECIPE_CELL, RULE_DROPOUT, RecipeRequest, chooseRecipe as choose, dropoutForPasses, itersForPasses, rateOf,
+} from '../../src/engine/recipe';
 import { SizeRate, recurrentCost } from '../../src/engine/rates';
 import { Rng } from '../../src/engine/rng';
 
@@ -84,12 +86,59 @@ describe('chooseRecipe', () => {
         const next = chooseRecipe({ ...minutes(m), trainChars }, rates);
         expect(next.hiddenSize).toBeGreaterThanOrEqual(last.hiddenSize);
         if (next.hiddenSize === last.hiddenSize) {
-          expect(next.passes).toBeGreaterThan(last.passes);
+          expect(next.passes).toBeGreaterThanOrEqual(last.passes);
           expect(next.dropout).toBeGreaterThanOrEqual(last.dropout);
         }
+        if (next.hiddenSize === 768) expect(next.passes).toBeLessThanOrEqual(MAX_PASSES);
         last = next;
       }
     }
+  });
+
+  it('stops its own choice of its largest size at MAX_PASSES: past it, every longer budget trains the same run', () => {
+    const rng = new Rng(29);
+    for (let trial = 0; trial < 200; trial++) {
+      const rates = [128, 256, 384, 512].map((hiddenSize) => ({ layers: 2, hiddenSize, charsPerSecond: 100 + rng.uniform() * 50000 }));
+      const trainChars = Math.round(1e4 + rng.uniform() * 5e7);
+      let capped: ReturnType<typeof chooseRecipe> | null = null;
+      for (const m of [1, 2, 5, 15, 45, 90, 240, 1000]) {
+        const r = chooseRecipe({ ...minutes(m), trainChars }, rates);
+        if (capped) expect({ ...r, budgetPasses: 0 }).toEqual({ ...capped, budgetPasses: 0 });
+        if (r.budgetPasses === null) {
+          expect(r.hiddenSize === 512 && r.passes > MAX_PASSES).toBe(false);
+          continue;
+        }
+        expect(r.hiddenSize).toBe(512);
+        expect(r.passes).toBe(MAX_PASSES);
+        expect(r.budgetPasses).toBeGreaterThan(MAX_PASSES);
+        expect(r.dropout).toBe(RULE_DROPOUT);
+        capped ??= r;
+      }
+    }
+  });
+
+  it('stops only where it chose both size and dropout: a size or a dropout given trains to the end of the budget', () => {
+    const long = minutes(600);
+    expect(chooseRecipe(long).budgetPasses).toBeGreaterThan(MAX_PASSES);
+    for (const given of [{ hiddenSize: 512 }, { dropout: 0.3 }, { hiddenSize: 256, dropout: 0.1 }]) {
+      const r = chooseRecipe({ ...long, ...given });
+      expect(r.budgetPasses).toBeNull();
+      expect(r.passes).toBeGreaterThan(MAX_PASSES);
+    }
+    expect(chooseRecipe({ ...long, dropout: 0.3 }).dropout).toBe(0.3);
+  });
+
+  it('gives its largest size RULE_DROPOUT from MIN_PASSES on, none below; a smaller one its passes\' dropout', () => {
+    for (const m of [0.5, 1, 2, 5, 10, 15, 30, 60]) {
+      const r = chooseRecipe(minutes(m));
+      if (r.hiddenSize === 512) expect(r.dropout).toBe(r.passes >= MIN_PASSES ? RULE_DROPOUT : 0);
+      else expect(r.dropout).toBe(dropoutForPasses(r.passes));
+    }
+  });
+
+  it('turns the stop into the iterations of B×T characters that make the passes', () => {
+    expect(itersForPasses(5, 1003855, 32, 64)).toBe(Math.ceil((5 * 1003855) / 2048));
+    expect(itersForPasses(5, 2048, 32, 64)).toBe(5);
   });
 
   it('counts validation passes against the budget', () => {

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { DEFAULTS, ModelConfig, TrainConfig, defaultTrainConfig } from '../../src/config';
 import { UsageError } from '../../src/errors';
 import { Vocab } from '../../src/data/vocab';
-import { RECIPE_HIDDEN_SIZES } from '../../src/engine/recipe';
+import { MAX_PASSES, RECIPE_HIDDEN_SIZES, RULE_DROPOUT, itersForPasses } from '../../src/engine/recipe';
 import { SizeRate } from '../../src/engine/rates';
 import { CheckpointMeta, readCheckpointMeta } from '../../src/checkpoint/checkpoint';
 import { CheckpointError } from '../../src/checkpoint/safetensors';
@@ -139,6 +139,30 @@ const FRESH: Case[] = [
   },
   { name: 'fresh: --val-split defaults to the tail', expect: { valSplit: 'tail' } },
   { name: 'fresh --val-split blocks is recorded', flags: { valSplit: 'blocks' }, expect: { valSplit: 'blocks' } },
+  {
+    name: 'fresh --time 60m at ten times the table\'s rates: the rule\'s 2x512 stops at MAX_PASSES by iterations, --time the upper bound',
+    flags: { time: 60 * 60000 }, rates: FAST_RATES,
+    expect: { timeBudgetMs: 3600000, maxIters: itersForPasses(MAX_PASSES, SHAKESPEARE.trainChars, 32, 64), dropout: RULE_DROPOUT, model: { hiddenSize: 512 } },
+    check: (p) => expect(p.recipe!.recipe.budgetPasses).toBeGreaterThan(MAX_PASSES),
+  },
+  {
+    name: 'fresh --time 60m and 120m at ten times the table\'s rates: past the stop, one plan',
+    flags: { time: 120 * 60000 }, rates: FAST_RATES,
+    check: (p) => {
+      const shorter = plan({ flags: { time: 60 * 60000 }, rates: FAST_RATES, name: '' });
+      expect({ ...p.config, timeBudgetMs: 0 }).toEqual({ ...shorter.config, timeBudgetMs: 0 });
+    },
+  },
+  {
+    name: 'fresh --time 60m --dropout 0.3: a dropout given trains to the end of the budget, no stop',
+    flags: { time: 60 * 60000, dropout: 0.3 }, rates: FAST_RATES,
+    expect: { maxIters: 0, dropout: 0.3, model: { hiddenSize: 512 } },
+  },
+  {
+    name: 'fresh --time 60m --hidden 512: a size given trains to the end of the budget at the passes\' dropout',
+    flags: { time: 60 * 60000, hidden: 512 }, rates: FAST_RATES,
+    expect: { maxIters: 0, dropout: 0.3, model: { hiddenSize: 512 } },
+  },
   { name: 'fresh --time with --max-iters given: both bound it, no size rule', flags: { time: 60000, maxIters: 300 }, expect: { maxIters: 300, model: { cell: 'lstm', hiddenSize: 128 } }, check: (p) => expect(p.recipe).toBeNull() },
   { name: 'fresh --time on the reference backend: no size rule', flags: { time: 60000, backend: 'reference' }, check: (p) => expect(p.recipe).toBeNull() },
   {
