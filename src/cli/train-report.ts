@@ -55,8 +55,8 @@ export function reportPlan(plan: TrainPlan, source: string, trainChars: number, 
       '--cell, --hidden, --dropout and --init override)');
     if (recipe.budgetPasses !== null) {
       const minutes = (recipe.passes * trainChars) / recipe.charsPerSecond / 60;
-      log.info(`rnn: it stops after ${recipe.passes} passes (iteration ${config.maxIters.toLocaleString('en-US')}, about ` +
-        `${minutes < 1 ? '<1' : Math.round(minutes)} minutes of --time ${formatMinutes(config.timeBudgetMs)}, which buys ${recipe.budgetPasses.toFixed(1)}): ` +
+      log.info(`rnn: it stops after ${recipe.passes} passes (iteration ${config.maxIters.toLocaleString('en-US')}, ` +
+        `${minutes < 1 ? 'under a minute' : `about ${Math.round(minutes)} minutes`} of --time ${formatMinutes(config.timeBudgetMs)}, which buys ${recipe.budgetPasses.toFixed(1)}): ` +
         'past that this model overfit in every longer run measured (docs/recipe.md); --dropout or --hidden trains to the end of the budget');
     }
   }

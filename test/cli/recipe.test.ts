@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { rnn as spawnRnn, seedRates, tempWorkspace } from './helpers';
 
-const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), (PyTorch's init, )?cosine to the end of the budget \(about [\d.]+ passes at ~[\d,]+ chars\/s; --cell, --hidden, --dropout and --init override\)$/m;
+const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), (PyTorch's init, )?cosine to (the end of the budget|the stop) \(about [\d.]+ passes at ~[\d,]+ chars\/s; --cell, --hidden, --dropout and --init override\)$/m;
 
 describe('rnn train --time without size flags', () => {
   const { dir, corpus } = tempWorkspace();
@@ -34,6 +34,11 @@ describe('rnn train --time without size flags', () => {
     expect(summary.config.model.hiddenSize).toBeGreaterThan(128); // 2 s buys many passes of this small text
     expect(line![6]).toBe("PyTorch's init, "); // the GRU's init under the rule, said on the line
     expect(summary.config.init).toBe('pytorch');
+    // 2 s of 90,000 chars/s buy more than 5 passes of this text at 2x512: the rule stops there, says so, and trains to it.
+    expect(line![7]).toBe('the stop');
+    const stop = /^rnn: it stops after 5 passes \(iteration ([\d,]+), under a minute of --time 2s, which buys [\d.]+\): past that this model overfit/m.exec(run.stderr);
+    expect(stop).not.toBeNull();
+    expect(summary.config.maxIters).toBe(Number(stop![1].replace(/,/g, '')));
   });
 
   it('keeps a given --init, and the LSTM keeps orthogonal', () => {
