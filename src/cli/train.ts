@@ -33,6 +33,7 @@ import { checkTrainingFits } from './memory';
 import { Log, createLog } from './log';
 import { givenOnCommandLine, intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
+import { ENGINE_NAMES, EngineName, PytorchEnvironment, checkEngine, runPytorch } from '../engine/pytorch/launch';
 
 interface TrainOptions {
   cell: CellName;
@@ -75,6 +76,11 @@ interface TrainOptions {
   patience: number;
   log?: string;
   snapshots: boolean;
+  engine: EngineName;
+  nproc: number;
+  nnodes: number;
+  nodeRank?: number;
+  rdzvEndpoint?: string;
 }
 
 /** Flags that shape the model or the data order: on --resume they come from the checkpoint. */
@@ -139,6 +145,12 @@ export function trainCommand(): Command {
     .option('--patience <n>', 'stop once validation loss has not improved for n evaluations in a row (0: never)', intOption(0), 0)
     .option('--snapshots', 'also keep the weights of every save in --checkpoint-dir/NAME.snapshots/iter-N.safetensors, for `rnn average` (kept on by --resume)', false)
     .option('--log <file>', 'append one JSON line per evaluation (iteration, epoch, elapsedMs, trainLoss, valLoss, lr, charsPerSecond)')
+    .addOption(new Option('--engine <engine>', 'rnn (this program\'s engine) or pytorch (PyTorch DDP under torchrun; docs/pytorch-engine.md)')
+      .choices(ENGINE_NAMES as string[]).default(DEFAULTS.engine))
+    .option('--nproc <n>', '--engine pytorch: processes on this machine (torchrun --nproc_per_node), sharing the --batch streams', intOption(1, 1024), DEFAULTS.nproc)
+    .option('--nnodes <n>', '--engine pytorch: machines in the run, each started with the same command', intOption(1, 4096), DEFAULTS.nnodes)
+    .option('--node-rank <k>', "--engine pytorch: this machine's number among --nnodes (0 saves the checkpoints)", intOption(0, 4095))
+    .option('--rdzv-endpoint <host:port>', "--engine pytorch: node 0's address, where the --nnodes machines meet")
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
@@ -240,16 +252,17 @@ async function runTrain(corpusArg: string, opts: TrainOptions, cmd: Command): Pr
   const config = configFromOptions(opts, cmd, corpusArg);
   validateConfig(config); // a bad combination of flags is refused before the lock is taken
   if (opts.log !== undefined) checkLogWritable(opts.log);
+  const torch = checkEngine(opts, (key) => givenOnCommandLine(cmd, key)); // --engine pytorch: refused or found before anything is written
   // Before any work: the folder must take files, and no other run may be writing this name.
   const lock = lockCheckpoint(config.checkpointDir, config.name, (message) => log.warn(message));
   try {
-    await trainLocked(corpusArg, opts, cmd, config, log);
+    await trainLocked(corpusArg, opts, cmd, config, log, torch);
   } finally {
     lock.release();
   }
 }
 
-async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, initial: TrainConfig, log: Log): Promise<void> {
+async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, initial: TrainConfig, log: Log, torch: PytorchEnvironment | null): Promise<void> {
   let config = initial;
   const paths = checkpointPaths(config.checkpointDir, config.name);
 
@@ -346,6 +359,10 @@ async function trainLocked(corpusArg: string, opts: TrainOptions, cmd: Command, 
     config.batchSize = fitted;
   }
   const frozen = validateConfig(config);
+  if (torch) {
+    return runPytorch({ environment: torch, opts, config: frozen, corpus, corpusPrint, resumed, started, paths, replaced, info: (line) => log.info(line),
+      resumeHint: `resume with: rnn train ${corpusArg} --resume --engine pytorch${opts.name ? ` --name ${opts.name}` : ''}`, out: (text) => process.stdout.write(text) });
+  }
 
   // The estimate needs only the config; refusing before the backend starts costs nothing.
   const wanted = { vocabSize: vocab.size, ...frozen.model };
