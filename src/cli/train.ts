@@ -150,7 +150,7 @@ export function trainCommand(): Command {
     .option('--nproc <n>', '--engine pytorch: processes on this machine (torchrun --nproc_per_node), sharing the --batch streams', intOption(1, 1024), DEFAULTS.nproc)
     .option('--nnodes <n>', '--engine pytorch: machines in the run, each started with the same command', intOption(1, 4096), DEFAULTS.nnodes)
     .option('--node-rank <k>', "--engine pytorch: this machine's number among --nnodes (0 saves the checkpoints)", intOption(0, 4095))
-    .option('--rdzv-endpoint <host:port>', "--engine pytorch: node 0's address, where the --nnodes machines meet")
+    .option('--rdzv-endpoint <addr>', "--engine pytorch: node 0's HOST:PORT, where the --nnodes machines meet")
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent

@@ -106,7 +106,7 @@ function refuseUnsupported(cell: string, zoneout: number, zoneoutCell: number | 
 function findPython(): string {
   const chosen = process.env.RNN_PYTHON;
   if (chosen) {
-    if (!isExecutable(chosen)) throw new UsageError(`--engine pytorch: RNN_PYTHON=${chosen} is not an executable file; point it at a Python 3 with torch, or unset it`);
+    if (!isExecutable(chosen)) throw new UsageError(`--engine pytorch: RNN_PYTHON=${chosen} is not an executable file; point it at a Python 3 with torch, or unset it; ${INSTALL}`);
     return chosen;
   }
   if (isExecutable('/usr/bin/python3')) return '/usr/bin/python3';
