@@ -27,20 +27,27 @@ Letters: B streams (global), b streams of this rank, T steps, E embedding, H hid
 L layers, W ranks.
 """
 
-import datetime
-import json
-import math
-import os
 import signal
-import struct
-import sys
-import time
 
-import numpy as np
-import torch
-import torch.distributed as dist
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
+# Ctrl-C reaches the ranks as SIGTERM (launch.ts): caught before torch loads, which takes seconds,
+# and turned by rank 0 into a stop that every rank takes at the next step, after a save.
+INTERRUPTED = []
+signal.signal(signal.SIGINT, lambda signum, frame: INTERRUPTED.append(signum))
+signal.signal(signal.SIGTERM, lambda signum, frame: INTERRUPTED.append(signum))
+
+import datetime  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import struct  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 FORMAT, FORMAT_VERSION = "rnn-checkpoint", 1
 ITERATE = "optimizer.iterate."  # the raw weights of an averaged tail, beside their mean (src/checkpoint/checkpoint.ts)
@@ -282,7 +289,6 @@ class Run:
         cuda = device.type == "cuda"
         self.backend_name = f"pytorch {torch.__version__} DDP, {self.world} process{'es' if self.world != 1 else ''} " + (
             f"(nccl, {torch.cuda.get_device_name(self.device)})" if cuda else f"(gloo, cpu, {torch.get_num_threads()} thread(s) each)")
-        self.interrupted = False
 
     def log(self, line):
         if self.rank == 0 and not self.plan["quiet"]:
@@ -441,7 +447,8 @@ class Run:
                 if improved:
                     progress["bestValLoss"] = val_loss
                 since_best = 0 if improved else since_best + 1
-                self.log(f"rnn: iteration {progress['iteration']} (epoch {progress['epoch']}): train loss {train_loss:.4f}, "
+                shown = f"{train_loss:.4f}" if math.isfinite(train_loss) else "n/a"
+                self.log(f"rnn: iteration {progress['iteration']} (epoch {progress['epoch']}): train loss {shown}, "
                          f"val loss {val_loss:.4f}{' (best)' if improved else ''}"
                          + (f", {last_step['charsPerSecond']:,.0f} chars/s" if last_step else ""))
                 if log_file:
@@ -468,7 +475,7 @@ class Run:
                     code = 1
                 elif config["timeBudgetMs"] > 0 and elapsed_ms() >= config["timeBudgetMs"]:
                     code = 2
-                elif self.interrupted:
+                elif INTERRUPTED:
                     code = 3
                 elif patience and since_best >= patience:
                     code = 4
@@ -559,11 +566,6 @@ def main():
         plan = json.load(f)
     torch.set_num_threads(int(plan.get("torchThreads", 1)))
     run = Run(plan, start_process_group())
-
-    def on_signal(signum, frame):
-        run.interrupted = True  # rank 0 turns it into a stop that every rank takes at the next step
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     try:
         run.load()
         result = run.train()

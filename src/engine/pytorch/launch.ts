@@ -229,7 +229,7 @@ export async function runPytorch(run: PytorchRun): Promise<void> {
     fs.writeFileSync(planFile, JSON.stringify(plan));
     const device = environment.cudaDevices > 0 ? `CUDA (${environment.cudaDevices} GPU${environment.cudaDevices === 1 ? '' : 's'}, nccl)` : 'the CPU (gloo)';
     run.info(`rnn: --engine pytorch: torch ${environment.torchVersion} on ${device}, ${opts.nproc} process${opts.nproc === 1 ? '' : 'es'}` +
-      `${opts.nnodes > 1 ? ` on each of ${opts.nnodes} nodes` : ''}; ${resumed ? `resuming ${resumed.path} at iteration ${resumed.meta.progress.iteration}` : 'training'} ` +
+      `${opts.nnodes > 1 ? ` on each of ${opts.nnodes} nodes` : ''}; ${resumed ? `resuming ${resumed.path} at iteration ${resumed.meta.progress.iteration}` : 'training'}: ` +
       `${model.layers}x${model.hiddenSize} ${model.cell}, vocabulary ${model.vocabSize}, B=${config.batchSize} (${Math.floor(config.batchSize / world)}` +
       `${config.batchSize % world ? `-${Math.ceil(config.batchSize / world)}` : ''} streams a process) T=${config.seqLen}`);
     const code = await torchrun(run, planFile);
@@ -311,7 +311,10 @@ function torchrun(run: PytorchRun, planFile: string): Promise<number | string> {
       try {
         if (signals === 1) {
           run.info('\nrnn: interrupt: the PyTorch ranks stop at the next step and save (Ctrl-C again to quit at once)');
-          process.kill(-child.pid!, 'SIGTERM');
+          // The ranks alone: torchrun, told nothing, sees them end well, without its own shutdown's traceback.
+          const ranks = childrenOf(child.pid!);
+          if (ranks.length > 0) for (const pid of ranks) process.kill(pid, 'SIGTERM');
+          else process.kill(-child.pid!, 'SIGTERM');
         } else {
           process.kill(-child.pid!, 'SIGKILL');
         }
@@ -335,6 +338,27 @@ function torchrun(run: PytorchRun, planFile: string): Promise<number | string> {
       else resolve(code ?? String(signal));
     });
   });
+}
+
+/** The processes whose parent is `pid` (Linux's /proc; elsewhere none, and the whole group is signalled). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    try {
+      // stat: "pid (comm) state ppid ...": the command may hold spaces, so read after its last ')'.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
 }
 
 /** The end of a run: the replaced run's files go, a summary on stderr, --json on stdout, an interrupt's exit. */
