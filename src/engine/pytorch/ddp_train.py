@@ -266,8 +266,8 @@ def validation_loss(model, val, batch, seq_len, device):
 # The run
 
 def start_process_group():
-    """NCCL on this rank's GPU where there is one, else gloo on the CPU; returns the device."""
-    cuda = torch.cuda.is_available()
+    """NCCL on this rank's GPU where there is one (and a torch built with NCCL), else gloo on the CPU; returns the device."""
+    cuda = torch.cuda.is_available() and dist.is_nccl_available()
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)

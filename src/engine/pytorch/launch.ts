@@ -51,6 +51,7 @@ export interface PytorchEnvironment {
   python: string;
   torchrun: string;
   torchVersion: string;
+  /** GPUs that NCCL can use (0: gloo on the CPU). */
   cudaDevices: number;
   /** torchrun cannot parse its own defaults (torch 1.13 on Python 3.11): run it through torchrun.py. */
   mendTorchrun: boolean;
@@ -120,7 +121,7 @@ const PROBE = [
   'try:',
   '    import torch', '    r["torch"] = torch.__version__',
   '    import torch.distributed as d', '    r["distributed"] = bool(d.is_available())',
-  '    r["cuda"] = torch.cuda.device_count() if torch.cuda.is_available() else 0',
+  '    r["cuda"] = torch.cuda.device_count() if torch.cuda.is_available() and d.is_nccl_available() else 0',
   '    from torch.distributed.elastic.multiprocessing.api import Std',
   '    r["mend"] = Std.from_str("0") is None',
   'except Exception as e:', '    r["error"] = type(e).__name__ + ": " + str(e)',
@@ -221,6 +222,9 @@ export async function runPytorch(run: PytorchRun): Promise<void> {
   const world = opts.nproc * opts.nnodes;
   if (config.batchSize < world) {
     throw new UsageError(`--batch ${config.batchSize} gives fewer streams than the ${world} processes of --engine pytorch; give --batch ${world} or more, or fewer processes`);
+  }
+  if (environment.cudaDevices > 0 && opts.nproc > environment.cudaDevices) {
+    throw new UsageError(`--nproc ${opts.nproc} is more processes than this machine's ${environment.cudaDevices} GPU${environment.cudaDevices === 1 ? '' : 's'} (one each, with NCCL); give --nproc ${environment.cudaDevices} or fewer`);
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-pytorch-'));
   try {
