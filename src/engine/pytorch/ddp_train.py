@@ -57,7 +57,13 @@ MODULES = {"lstm": "lstm", "gru": "gru", "rnn-tanh": "rnn", "rnn-relu": "rnn"}
 
 
 class RunError(Exception):
-    """A failure the user can act on: one line in the result file, no traceback."""
+    """A failure the user can act on: one line in the result file, no traceback. `everywhere`: every
+    rank meets it at the same point (they stop together); otherwise rank 0 alone did, and it ends
+    with a failure so that torchrun stops the ranks still waiting for it."""
+
+    def __init__(self, message, everywhere=False):
+        super().__init__(message)
+        self.everywhere = everywhere
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,7 +319,7 @@ class Run:
         with torch.no_grad():
             for name, p in zip(self.names, self.params):
                 if source(name) not in tensors:
-                    raise RunError(f"{plan['start']} lacks tensor '{source(name)}'")
+                    raise RunError(f"{plan['start']} lacks tensor '{source(name)}'", everywhere=True)
                 p.copy_(tensors[source(name)].reshape(p.shape))
         # AdamW with decay on the matrices only is Adam on the rest (src/engine/optimizer.ts `decays`).
         matrices = [p for p in self.params if p.dim() >= 2]
@@ -511,7 +517,8 @@ class Run:
             dist.all_reduce(total, group=self.group)
             loss = total.item() / (B * T)
             if not math.isfinite(loss):
-                raise RunError(f"training diverged at iteration {progress['iteration'] + 1} (loss {loss}); try a smaller --lr or --clip-norm")
+                raise RunError(f"training diverged at iteration {progress['iteration'] + 1} (loss {loss}); try a smaller --lr or --clip-norm",
+                               everywhere=True)
             progress["iteration"] += 1
             if self.average is not None:
                 if in_average_tail(config["averageTail"], fraction) and progress["iteration"] % AVERAGE_STRIDE == 0:
@@ -566,16 +573,25 @@ def main():
         plan = json.load(f)
     torch.set_num_threads(int(plan.get("torchThreads", 1)))
     run = Run(plan, start_process_group())
+    failed = False
     try:
         run.load()
         result = run.train()
     except RunError as err:
-        result = {"error": str(err)}
+        result, failed = {"error": str(err)}, not err.everywhere
     if run.rank == 0:
         write_atomic(plan["result"], js_json(result).encode("utf-8"))
-    dist.destroy_process_group()
-    return 0
+    finish(1 if failed else 0)
+
+
+def finish(code=0):
+    """Ends this rank without tearing torch down: torch 1.13's gloo process group can deadlock in its
+    destructor (its worker thread frees a tensor and waits for the GIL the joining main thread
+    holds), seen here about once in a dozen runs. Everything worth keeping is written by now."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

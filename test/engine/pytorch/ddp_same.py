@@ -75,7 +75,7 @@ def main():
         dist.barrier()
     if rank == 0:
         print(json.dumps({"losses": losses, "torch": torch.__version__}), flush=True)
-    dist.destroy_process_group()
+    ddp_train.finish()  # without torch's teardown, which can deadlock (see there)
 
 
 if __name__ == "__main__":
