@@ -560,6 +560,12 @@ class Run:
         """The latest checkpoint, the best one when validation improved, and a snapshot with --snapshots."""
         paths = self.plan["paths"]
         self.save(paths["latest"], progress, state_all, True)
+        # --overwrite: the replaced run's best checkpoint and snapshots go once this run's latest is
+        # saved (not before: a first save that fails leaves the old run whole), as ours does.
+        for file in self.plan.get("replaced", []):
+            if os.path.exists(file):
+                os.unlink(file)
+        self.plan["replaced"] = []
         if best:
             self.save(paths["best"], progress, state_all, True)
         if self.config.get("snapshots"):

@@ -194,7 +194,7 @@ export interface PytorchRun {
   /** --init-from's checkpoint, or null. */
   started: LoadedCheckpoint | null;
   paths: { latest: string; best: string; snapshots: string };
-  /** A replaced run's files (--overwrite), removed once this run has saved. */
+  /** A replaced run's files (--overwrite), removed by rank 0 once this run's first save is written. */
   replaced: string[];
   /** What `rnn train ... --resume` says on an interrupt. */
   resumeHint: string;
@@ -282,7 +282,7 @@ async function writePlan(run: PytorchRun, work: string, model: CheckpointMeta['m
     train: config, model, vocab: corpus.vocab.serialize(), corpus: run.corpusPrint, start, resume: resumed !== null,
     progress, adamStep: resumed?.meta.adamStep ?? 0, paths: run.paths, result: path.join(work, 'result.json'),
     trainTokens: tokens('train', corpus.train), valTokens: tokens('val', corpus.val),
-    quiet: opts.quiet, patience: opts.patience, log: opts.log ?? null,
+    quiet: opts.quiet, patience: opts.patience, log: opts.log ?? null, replaced: run.replaced,
     beta1: DEFAULTS.beta1, beta2: DEFAULTS.beta2, eps: DEFAULTS.eps, torchThreads: 1,
   };
 }
@@ -366,11 +366,10 @@ function childrenOf(pid: number): number[] {
   return found;
 }
 
-/** The end of a run: the replaced run's files go, a summary on stderr, --json on stdout, an interrupt's exit. */
+/** The end of a run: a summary on stderr, --json on stdout, an interrupt's exit. */
 function finish(run: PytorchRun, result: TrainerResult): void {
   const { config, opts, paths } = run;
   const progress = result.progress!;
-  for (const file of run.replaced) fs.rmSync(file, { force: true });
   const loss = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : x.toFixed(4));
   run.info(`rnn: ${result.reason} after ${progress.iteration} iterations (${progress.epoch} epochs): train loss ${loss(progress.lastTrainLoss)}, ` +
     `val loss ${loss(progress.lastValLoss)}, ${Math.round(result.charsPerSecond ?? 0).toLocaleString('en-US')} chars/s; saved ${paths.latest}`);
