@@ -149,6 +149,11 @@ export const DEFAULTS = {
   seed: 1337,
   backend: 'auto' as BackendName,
   threads: 0,
+  /** The training engine: ours, or PyTorch's DDP under torchrun (src/train/pytorch/). */
+  engine: 'rnn' as 'rnn' | 'pytorch',
+  /** --engine pytorch: processes per machine (torchrun --nproc_per_node) and machines. */
+  nproc: 1,
+  nnodes: 1,
   checkpointDir: 'checkpoints',
   name: '',
   /** Where named corpora (`rnn train tinyshakespeare`) are looked for and fetched to. */

@@ -18,6 +18,7 @@ import { Log, createLog } from './log';
 import { backendOption, givenFlags, threadsOption } from './options';
 import { intOption, numberOption, parseDuration } from './parse';
 import { ProgressReporter } from './progress';
+import { ENGINE_NAMES, EngineName, checkEngine, runPytorch } from '../train/pytorch/launch';
 import { RunRates, describeRates, runRates } from './rates';
 import { checkLogWritable, describeStart, jsonSummary, printDryRun, reportPlan, reportReady, trainingFeedback, warnUnseen } from './train-report';
 
@@ -32,6 +33,11 @@ interface TrainOptions extends TrainFlags {
   patience: number;
   log?: string;
   plan: boolean;
+  engine: EngineName;
+  nproc: number;
+  nnodes: number;
+  nodeRank?: number;
+  rdzvEndpoint?: string;
 }
 
 export function trainCommand(): Command {
@@ -90,6 +96,12 @@ export function trainCommand(): Command {
     .option('--log <file>', 'append one JSON line per evaluation (iteration, epoch, elapsedMs, trainLoss, valLoss, lr, charsPerSecond)')
     .option('--plan', 'print the plan (model, regularisation, schedule, expected passes, measured rates, split) and exit without ' +
       'training or writing a checkpoint; on stdout as JSON with --json', false)
+    .addOption(new Option('--engine <engine>', 'rnn (this program\'s engine) or pytorch (PyTorch DDP under torchrun; docs/pytorch-engine.md)')
+      .choices(ENGINE_NAMES as string[]).default(DEFAULTS.engine))
+    .option('--nproc <n>', '--engine pytorch: processes on this machine (torchrun --nproc_per_node), sharing the --batch streams', intOption(1, 1024), DEFAULTS.nproc)
+    .option('--nnodes <n>', '--engine pytorch: machines in the run, each started with the same command', intOption(1, 4096), DEFAULTS.nnodes)
+    .option('--node-rank <k>', "--engine pytorch: this machine's number among --nnodes (0 saves the checkpoints)", intOption(0, 4095))
+    .option('--rdzv-endpoint <addr>', "--engine pytorch: node 0's HOST:PORT, where the --nnodes machines meet")
     .addHelpText('after', `
 Examples:
   $ rnn train tinyshakespeare --time 10m          # fetches corpora/tinyshakespeare.txt first if absent
@@ -112,6 +124,8 @@ async function runTrain(corpusArg: string, opts: TrainOptions, given: GivenFlags
   const log = createLog(opts.quiet);
   // A bad combination of flags is refused before the lock is taken.
   const config = flagsPlan(corpusArg, opts, given);
+  // --engine pytorch: refused, or its python, torch and torchrun found, before anything is written.
+  const torch = checkEngine(opts, (key) => given.has(key));
   // A dry run writes nothing: no lock, no checkpoint folder, no log.
   if (opts.plan) {
     const { plan, prepared, rates, unseen } = await decide(corpusArg, opts, given, config, log);
@@ -124,7 +138,14 @@ async function runTrain(corpusArg: string, opts: TrainOptions, given: GivenFlags
   if (opts.log !== undefined) checkLogWritable(opts.log);
   await withRunLock(config, (message) => log.warn(message), async () => {
     const { plan, prepared } = await decide(corpusArg, opts, given, config, log);
-    await train(corpusArg, opts, plan, prepared, log);
+    if (!torch) return train(corpusArg, opts, plan, prepared, log);
+    const { start, paths } = prepared;
+    await runPytorch({
+      environment: torch, opts, config: plan.config, corpus: prepared.corpus, corpusPrint: prepared.fingerprint,
+      resumed: start.resumed?.checkpoint ?? null, started: start.initFrom?.checkpoint ?? null, paths, replaced: prepared.replaced,
+      info: (line) => log.info(line), out: (text) => process.stdout.write(text),
+      resumeHint: `resume with: rnn train ${corpusArg} --resume --engine pytorch${opts.name ? ` --name ${opts.name}` : ''}`,
+    });
   });
 }
 
