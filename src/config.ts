@@ -151,6 +151,13 @@ export const DEFAULTS = {
   length: 1000,
   topK: 0,
   topP: 1,
+  // Dynamic evaluation (`rnn eval --dynamic`, `rnn sample --adapt`; src/engine/dynamic.ts):
+  // chosen on the first half of tiny-shakespeare's validation split (docs/dynamic-evaluation.md).
+  dynamicLearningRate: 1e-2,
+  dynamicDecay: 0,
+  dynamicSeqLen: 50,
+  /** Passes of --adapt over the prime. */
+  adaptPasses: 1,
   // Adam's β1, β2, ε as in torch.optim.Adam.
   beta1: 0.9,
   beta2: 0.999,
