@@ -59,7 +59,9 @@ async function main() {
     if (!rms) {
       const t0 = process.hrtime.bigint();
       rms = await gradientRms(model, vocab.encode(splitOf(whole, 'train', ckpt.meta.train.valFraction)), 32, 64, Number(arg('rms-windows', '100')));
-      console.error(`# gradient RMS over ${arg('rms-windows', '100')} training windows: ${(ms(t0) / 1000).toFixed(1)} s`);
+      let sum = 0, count = 0;
+      for (const a of rms) for (const x of a) { sum += x; count++; }
+      console.error(`# gradient RMS over ${arg('rms-windows', '100')} training windows: ${(ms(t0) / 1000).toFixed(1)} s; mean √MS ${(sum / count).toExponential(3)}`);
     }
     return rms;
   };
@@ -96,6 +98,13 @@ async function main() {
     console.log(`| rule | lr | decay | seq-len | static | dynamic | seconds |\n|---|---|---|---|---|---|---|`);
     let staticLoss = new Map();
     for (const combo of combos) {
+      // An lr of 'm0.15' under --rule rms is 0.15 × the mean of √MS: the SGD step's size, per element.
+      if (String(combo.lr ?? '').startsWith('m')) {
+        const r = await rmsFor({ rule: 'rms' });
+        let sum = 0, count = 0;
+        for (const a of r) for (const x of a) { sum += x; count++; }
+        combo.lr = String(Number(combo.lr.slice(1)) * (sum / count));
+      }
       const settings = settingsFrom(combo);
       const r = await measure(tokens, settings, !staticLoss.has(settings.seqLen));
       if (!Number.isNaN(r.staticLoss)) staticLoss.set(settings.seqLen, r.staticLoss);

@@ -153,9 +153,9 @@ export const DEFAULTS = {
   topP: 1,
   // Dynamic evaluation (`rnn eval --dynamic`, `rnn sample --adapt`; src/engine/dynamic.ts):
   // chosen on the first half of tiny-shakespeare's validation split (docs/dynamic-evaluation.md).
-  dynamicLearningRate: 1e-2,
+  dynamicLearningRate: 0.1,
   dynamicDecay: 0,
-  dynamicSeqLen: 50,
+  dynamicSeqLen: 25,
   /** Passes of --adapt over the prime. */
   adaptPasses: 1,
   // Adam's β1, β2, ε as in torch.optim.Adam.
