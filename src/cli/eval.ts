@@ -19,8 +19,8 @@ import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/c
 import { createLog, stdoutColor } from './log';
 import { intOption } from './parse';
 import { writeOut } from './stdout';
-import { DynamicCliOptions, addDynamicOptions, dynamicSettings } from './dynamic';
-import { dynamicEvaluation } from '../engine/dynamic';
+import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics } from './dynamic';
+import { DynamicResult, dynamicEvaluation } from '../engine/dynamic';
 
 interface EvalOptions extends DynamicCliOptions {
   dynamic: boolean;
@@ -107,7 +107,7 @@ async function runEval(fileArg: string, opts: EvalOptions, cmd: Command): Promis
 
   const backend = await createBackend(opts.backend, { threads: opts.threads });
   let lossNats: number, predicted: number, streams: number;
-  let dynamicResult: Awaited<ReturnType<typeof dynamicEvaluation>> | null = null;
+  let dynamicResult: (DynamicResult & { statsSeconds: number }) | null = null;
   const staticStart = Date.now();
   let staticMs = 0;
   try {
@@ -119,7 +119,13 @@ async function runEval(fileArg: string, opts: EvalOptions, cmd: Command): Promis
     streams = evaluator.streams;
     evaluator.dispose();
     staticMs = Date.now() - staticStart;
-    if (dynamic) dynamicResult = await dynamicEvaluation(model, ids, counted, dynamic);
+    if (dynamic) {
+      // The RMS rule's statistics come first, from the training split; their time is reported apart.
+      const statsStart = Date.now();
+      const rms = await rmsStatistics(model, ckpt.meta, dynamic, opts.dynamicStats);
+      const statsSeconds = (Date.now() - statsStart) / 1000;
+      dynamicResult = { ...await dynamicEvaluation(model, ids, counted, dynamic, rms), statsSeconds };
+    }
   } finally {
     backend.destroy();
   }
@@ -154,10 +160,11 @@ function refuseWithDynamic(opts: EvalOptions): void {
 }
 
 /** The text lines of --dynamic, under the static ones (which then read the same one stream). */
-function dynamicLines(d: Awaited<ReturnType<typeof dynamicEvaluation>>, staticNats: number, staticMs: number): string[] {
+function dynamicLines(d: DynamicResult & { statsSeconds: number }, staticNats: number, staticMs: number): string[] {
   return [
     `dynamic     ${d.lossNats.toFixed(4)} nats/char (${d.bitsPerChar.toFixed(4)} bits/char, perplexity ${d.perplexity.toFixed(3)}), ` +
       `${(staticNats - d.lossNats).toFixed(4)} below the static ${staticNats.toFixed(4)} of the same stream`,
-    `            lr ${d.learningRate}, decay ${d.decay}, segments of ${d.seqLen}; ${d.seconds.toFixed(1)} s against ${(staticMs / 1000).toFixed(1)} s static`,
+    `            lr ${d.learningRate}, decay ${d.decay}, segments of ${d.seqLen}; ${d.seconds.toFixed(1)} s ` +
+      `${d.rule === 'rms' ? `(and ${d.statsSeconds.toFixed(1)} s of training-split gradients) ` : ''}against ${(staticMs / 1000).toFixed(1)} s static`,
   ];
 }

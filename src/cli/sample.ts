@@ -14,7 +14,7 @@ import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint
 import { Log, createLog } from './log';
 import { givenOnCommandLine, intOption, numberOption } from './parse';
 import { stdoutText, writeOut } from './stdout';
-import { DynamicCliOptions, addDynamicOptions, dynamicSettings } from './dynamic';
+import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics } from './dynamic';
 import { DynamicSettings } from '../engine/dynamic';
 import { adaptToPrime } from '../sample/adapt';
 
@@ -179,7 +179,8 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
     const sampler = new Sampler(model, vocab, seeds.map((s) => new Rng(s)));
     if (adapt) {
       const passes = opts.adaptPasses ?? DEFAULTS.adaptPasses;
-      const losses = await adaptToPrime(sampler, vocab.encode(prime), prime, adapt, passes);
+      const rms = await rmsStatistics(model, ckpt.meta, adapt, opts.dynamicStats);
+      const losses = await adaptToPrime(sampler, vocab.encode(prime), prime, adapt, passes, rms);
       log.info(`rnn: adapted to the ${[...prime].length}-character prime in ${passes} pass(es): ` +
         `${losses.map((l) => l.toFixed(4)).join(', ')} nats/char, each counted before its updates`);
     } else await sampler.prime(prime);

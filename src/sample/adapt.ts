@@ -9,14 +9,14 @@ import { Sampler } from './sampler';
  * Reads the prime `passes` times, each from a zero state, scoring then updating segment by
  * segment, and leaves the weights adapted (the caller's model; its checkpoint is not touched).
  * Then every sampler row takes the state the last pass carried, and the prime's last character
- * is the next input, as Sampler.prime would leave it. Returns each pass's mean loss (nats/char)
+ * is the next input, as Sampler.prime would leave it. rms: the RMS rule's statistics (gradientRms). Returns each pass's mean loss (nats/char)
  * over the prime, counted before the updates that used it. The prime needs 2 characters or more.
  */
 export async function adaptToPrime(sampler: Sampler, prime: TokenIds, primeText: string,
-  settings: Readonly<DynamicSettings>, passes: number): Promise<number[]> {
+  settings: Readonly<DynamicSettings>, passes: number, rms: Float64Array[] | null = null): Promise<number[]> {
   const model = sampler.model;
   const be = model.backend;
-  const update = new DynamicUpdate(model, settings);
+  const update = new DynamicUpdate(model, settings, rms);
   const reader = new StreamReader(model, settings.seqLen);
   const losses: number[] = [];
   try {

@@ -22,7 +22,7 @@ describe('rnn eval --dynamic, rnn sample --adapt', () => {
   for (const backend of ['reference', 'wasm', 'gpujs']) {
     it(`--dynamic on ${backend}: static (one stream, the same segments) and dynamic side by side; the checkpoint is unchanged`, () => {
       const before = digest();
-      const run = rnn(['eval', corpus, ...base, '--backend', backend, '--dynamic', '--dynamic-lr', '0.5', '--dynamic-seq-len', '20', '--json']);
+      const run = rnn(['eval', corpus, ...base, '--backend', backend, '--dynamic', '--dynamic-rule', 'sgd', '--dynamic-lr', '0.5', '--dynamic-seq-len', '20', '--json']);
       expect(run.code).toBe(0);
       const result = JSON.parse(run.stdout);
       expect(result.streams).toBe(1);
@@ -36,18 +36,32 @@ describe('rnn eval --dynamic, rnn sample --adapt', () => {
     });
   }
 
+  it('--dynamic-rule rms measures its gradient statistics on the training split of the corpus the checkpoint names, or of --dynamic-stats', () => {
+    const run = rnn(['eval', corpus, ...base, '--backend', 'reference', '--dynamic', '--dynamic-rule', 'rms', '--dynamic-lr', '1e-3', '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.dynamic).toMatchObject({ rule: 'rms', learningRate: 1e-3 });
+    expect(result.dynamic.statsSeconds).toBeGreaterThan(0);
+    expect(result.dynamic.lossNats).toBeLessThan(result.lossNats);
+    const copy = path.join(dir, 'copy.txt');
+    fs.copyFileSync(corpus, copy);
+    const given = rnn(['eval', corpus, ...base, '--backend', 'reference', '--dynamic', '--dynamic-rule', 'rms', '--dynamic-lr', '1e-3', '--dynamic-stats', copy, '--json']);
+    expect(JSON.parse(given.stdout).dynamic.lossNats).toBe(result.dynamic.lossNats);
+  });
+
   it('prints the dynamic loss beside the static one as text', () => {
     const run = rnn(['eval', corpus, ...base, '--backend', 'reference', '--dynamic', '--dynamic-decay', '0.01']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^dynamic +\d\.\d{4} nats\/char .* below the static \d\.\d{4} of the same stream$/m);
-    expect(run.stdout).toContain(`lr ${DEFAULTS.dynamicLearningRate}, decay 0.01, segments of ${DEFAULTS.dynamicSeqLen};`);
+    const lr = DEFAULTS.dynamicRule === 'rms' ? DEFAULTS.dynamicRmsLearningRate : DEFAULTS.dynamicLearningRate;
+    expect(run.stdout).toContain(`rule ${DEFAULTS.dynamicRule}, lr ${lr}, decay 0.01, segments of ${DEFAULTS.dynamicSeqLen};`);
   });
 
   it('sample --adapt learns from the prime, then samples on; the checkpoint is unchanged', () => {
     const before = digest();
     const prime = fs.readFileSync(corpus, 'utf8').slice(0, 600);
     const args = ['sample', ...base, '--backend', 'reference', '--prime', prime, '--length', '40', '--seed', '3'];
-    const adapted = rnn([...args, '--adapt', '--adapt-passes', '2', '--dynamic-lr', '0.5']);
+    const adapted = rnn([...args, '--adapt', '--adapt-passes', '2', '--dynamic-rule', 'sgd', '--dynamic-lr', '0.5']);
     expect(adapted.code).toBe(0);
     expect(adapted.stdout.startsWith(prime)).toBe(true);
     expect([...adapted.stdout].length).toBe([...prime].length + 40);
@@ -80,6 +94,9 @@ describe('rnn eval --dynamic, rnn sample --adapt', () => {
     ['--adapt-passes 0', ['sample', '--prime', 'RO', '--adapt', '--adapt-passes', '0'], /--adapt-passes/],
     ['--dynamic-lr on sample without --adapt', ['sample', '--prime', 'RO', '--dynamic-lr', '0.1'], /applies only with --adapt/],
     ['--adapt with --beam', ['sample', '--prime', 'RO', '--adapt', '--beam', '3'], /drop --beam/],
+    ['--dynamic-stats with the sgd rule', ['eval', corpus, '--dynamic', '--dynamic-rule', 'sgd', '--dynamic-stats', corpus], /--dynamic-stats is for --dynamic-rule rms/],
+    ['an unknown --dynamic-rule', ['eval', corpus, '--dynamic', '--dynamic-rule', 'adam'], /--dynamic-rule/],
+    ['--dynamic-rule rms whose statistics text is missing', ['eval', corpus, '--dynamic', '--dynamic-rule', 'rms', '--dynamic-stats', '/nonexistent/train.txt'], /--dynamic-stats FILE, or use --dynamic-rule sgd/],
   ];
   for (const [what, args, message] of refusals) {
     it(`refuses ${what} in one line (exit 2)`, () => {
@@ -92,7 +109,8 @@ describe('rnn eval --dynamic, rnn sample --adapt', () => {
 
   it('help text gives the defaults of DEFAULTS', () => {
     const help = rnn(['eval', '--help']).stdout.replace(/\s+/g, ' ');
-    expect(help).toContain(`(default: ${DEFAULTS.dynamicLearningRate})`);
+    expect(help).toContain(`(default: ${DEFAULTS.dynamicRmsLearningRate} with rms, ${DEFAULTS.dynamicLearningRate} with sgd)`);
+    expect(help).toContain(`(default: "${DEFAULTS.dynamicRule}")`);
     expect(help).toContain(`(default: ${DEFAULTS.dynamicSeqLen})`);
     expect(rnn(['sample', '--help']).stdout.replace(/\s+/g, ' ')).toContain(`over the prime (default ${DEFAULTS.adaptPasses})`);
   });
