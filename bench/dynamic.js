@@ -9,7 +9,8 @@
 //   node bench/dynamic.js tune --grid 'lr=1e-4,3e-4 decay=0,1e-3 seq-len=50' [--limit N]
 //       every setting of the grid on the first half of the split (its first N characters)
 //   node bench/dynamic.js adapt [--passes k] [--primes 10]
-//   --rms-windows N: training-split windows (B=32, T=64) whose gradients give the RMS rule's MS
+//   --rms-windows N: training-split windows (the checkpoint's --batch × --seq-len, 32 × 64 here)
+//       whose gradients give the RMS rule's MS (default DEFAULTS.dynamicStatsWindows, as the CLI)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -26,14 +27,17 @@ const { DEFAULTS } = require(path.join(dist, 'config'));
 const root = path.join(__dirname, '..');
 const checkpointFile = arg('checkpoint', path.join(root, 'checkpoints', 'bundled', 'tinyshakespeare-2x640.safetensors'));
 const mode = process.argv[2] ?? 'tables';
+const rmsWindows = Number(arg('rms-windows', String(DEFAULTS.dynamicStatsWindows)));
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 function settingsFrom(overrides = {}) {
+  const rule = overrides.rule ?? arg('rule', DEFAULTS.dynamicRule);
+  const lr = rule === 'rms' ? DEFAULTS.dynamicRmsLearningRate : DEFAULTS.dynamicLearningRate;
   return {
-    learningRate: Number(overrides.lr ?? arg('lr', String(DEFAULTS.dynamicLearningRate))),
+    learningRate: Number(overrides.lr ?? arg('lr', String(lr))),
     decay: Number(overrides.decay ?? arg('decay', String(DEFAULTS.dynamicDecay))),
     seqLen: Number(overrides['seq-len'] ?? arg('seq-len', String(DEFAULTS.dynamicSeqLen))),
-    rule: overrides.rule ?? arg('rule', 'sgd'),
+    rule,
   };
 }
 
@@ -58,10 +62,11 @@ async function main() {
     if (settings.rule !== 'rms') return null;
     if (!rms) {
       const t0 = process.hrtime.bigint();
-      rms = await gradientRms(model, vocab.encode(splitOf(whole, 'train', ckpt.meta.train.valFraction)), 32, 64, Number(arg('rms-windows', '100')));
+      rms = await gradientRms(model, vocab.encode(splitOf(whole, 'train', ckpt.meta.train.valFraction)),
+        ckpt.meta.train.batchSize, ckpt.meta.train.seqLen, rmsWindows);
       let sum = 0, count = 0;
       for (const a of rms) for (const x of a) { sum += x; count++; }
-      console.error(`# gradient RMS over ${arg('rms-windows', '100')} training windows: ${(ms(t0) / 1000).toFixed(1)} s; mean √MS ${(sum / count).toExponential(3)}`);
+      console.error(`# gradient RMS over ${rmsWindows} training windows: ${(ms(t0) / 1000).toFixed(1)} s; mean √MS ${(sum / count).toExponential(3)}`);
     }
     return rms;
   };

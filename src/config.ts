@@ -157,7 +157,7 @@ export const DEFAULTS = {
   /** The SGD rule's step. */
   dynamicLearningRate: 0.1,
   /** The RMS rule's step (a gradient divided by its RMS is ~10⁴ times larger). */
-  dynamicRmsLearningRate: 1.5e-5,
+  dynamicRmsLearningRate: 2.5e-5,
   dynamicDecay: 0,
   dynamicSeqLen: 25,
   /** Training windows (--batch × --seq-len of the checkpoint) whose gradients give the RMS rule's statistics. */
