@@ -56,17 +56,25 @@ export function dynamicSettings(cmd: Command, opts: DynamicCliOptions, on: boole
 }
 
 /**
- * The RMS rule's statistics: √(mean squared gradient) of every weight over the first windows of
- * the training split of --dynamic-stats, or of the corpus the checkpoint was trained on; null for SGD.
+ * The text whose training split gives the RMS rule's statistics: --dynamic-stats, or the corpus
+ * the checkpoint was trained on; null for SGD. Checked before any work starts.
  */
-export async function rmsStatistics(model: Model, meta: CheckpointMeta, settings: DynamicSettings,
-  statsFile: string | undefined): Promise<Float64Array[] | null> {
+export function rmsStatsFile(meta: CheckpointMeta, settings: DynamicSettings, given: string | undefined): string | null {
   if (settings.rule !== 'rms') return null;
-  const file = statsFile ?? meta.corpus.source;
+  const file = given ?? meta.corpus.source;
   if (!fs.existsSync(file)) {
     throw new UsageError(`--dynamic-rule rms needs the training text for its gradient statistics, and ${file} is not there; ` +
       'give it with --dynamic-stats FILE, or use --dynamic-rule sgd');
   }
+  return file;
+}
+
+/**
+ * The RMS rule's statistics: √(mean squared gradient) of every weight over the first windows of
+ * the training split of `file` (rmsStatsFile), cut as `rnn train` cut it; null for SGD (no file).
+ */
+export async function rmsStatistics(model: Model, meta: CheckpointMeta, file: string | null): Promise<Float64Array[] | null> {
+  if (file === null) return null;
   // The training split as `rnn train` cut it: all but the last ⌊N·f⌋ code points.
   const points = [...readTextFile(file)];
   const train = points.slice(0, points.length - Math.floor(points.length * meta.train.valFraction));

@@ -19,7 +19,7 @@ import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/c
 import { createLog, stdoutColor } from './log';
 import { intOption } from './parse';
 import { writeOut } from './stdout';
-import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics } from './dynamic';
+import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics, rmsStatsFile } from './dynamic';
 import { DynamicResult, dynamicEvaluation } from '../engine/dynamic';
 
 interface EvalOptions extends DynamicCliOptions {
@@ -99,6 +99,7 @@ async function runEval(fileArg: string, opts: EvalOptions, cmd: Command): Promis
   const batch = dynamic ? 1 : opts.batch ?? ckpt.meta.train.batchSize;
   const seqLen = dynamic ? dynamic.seqLen : opts.seqLen ?? ckpt.meta.train.seqLen;
   const unknownCount = characters - ids.length;
+  const statsFile = dynamic ? rmsStatsFile(ckpt.meta, dynamic, opts.dynamicStats) : null;
   log.info(`rnn: evaluating ${source} with ${file} (iteration ${ckpt.meta.progress.iteration})`);
   if (unknownCount > 0) {
     const shown = [...unknown.keys()].slice(0, 10).map((ch) => JSON.stringify(ch)).join(', ');
@@ -122,7 +123,7 @@ async function runEval(fileArg: string, opts: EvalOptions, cmd: Command): Promis
     if (dynamic) {
       // The RMS rule's statistics come first, from the training split; their time is reported apart.
       const statsStart = Date.now();
-      const rms = await rmsStatistics(model, ckpt.meta, dynamic, opts.dynamicStats);
+      const rms = await rmsStatistics(model, ckpt.meta, statsFile);
       const statsSeconds = (Date.now() - statsStart) / 1000;
       dynamicResult = { ...await dynamicEvaluation(model, ids, counted, dynamic, rms), statsSeconds };
     }
@@ -164,7 +165,7 @@ function dynamicLines(d: DynamicResult & { statsSeconds: number }, staticNats: n
   return [
     `dynamic     ${d.lossNats.toFixed(4)} nats/char (${d.bitsPerChar.toFixed(4)} bits/char, perplexity ${d.perplexity.toFixed(3)}), ` +
       `${(staticNats - d.lossNats).toFixed(4)} below the static ${staticNats.toFixed(4)} of the same stream`,
-    `            lr ${d.learningRate}, decay ${d.decay}, segments of ${d.seqLen}; ${d.seconds.toFixed(1)} s ` +
+    `            rule ${d.rule}, lr ${d.learningRate}, decay ${d.decay}, segments of ${d.seqLen}; ${d.seconds.toFixed(1)} s ` +
       `${d.rule === 'rms' ? `(and ${d.statsSeconds.toFixed(1)} s of training-split gradients) ` : ''}against ${(staticMs / 1000).toFixed(1)} s static`,
   ];
 }

@@ -14,7 +14,7 @@ import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint
 import { Log, createLog } from './log';
 import { givenOnCommandLine, intOption, numberOption } from './parse';
 import { stdoutText, writeOut } from './stdout';
-import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics } from './dynamic';
+import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics, rmsStatsFile } from './dynamic';
 import { DynamicSettings } from '../engine/dynamic';
 import { adaptToPrime } from '../sample/adapt';
 
@@ -128,6 +128,7 @@ async function readPrime(opts: SampleCliOptions): Promise<{ prime: string; flag:
 async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOptions, log: Log, asArray: boolean,
   adapt: DynamicSettings | null): Promise<void> {
   const vocab = ckpt.meta.vocab;
+  const statsFile = adapt ? rmsStatsFile(ckpt.meta, adapt, opts.dynamicStats) : null;
   const { prime, flag } = await readPrime(opts);
   if (adapt && [...prime].length < 2) throw new UsageError(`--adapt learns from the prime, and ${flag} has ${[...prime].length} character(s); give at least 2`);
   const unknown = vocab.unknown(prime);
@@ -179,7 +180,7 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
     const sampler = new Sampler(model, vocab, seeds.map((s) => new Rng(s)));
     if (adapt) {
       const passes = opts.adaptPasses ?? DEFAULTS.adaptPasses;
-      const rms = await rmsStatistics(model, ckpt.meta, adapt, opts.dynamicStats);
+      const rms = await rmsStatistics(model, ckpt.meta, statsFile);
       const losses = await adaptToPrime(sampler, vocab.encode(prime), prime, adapt, passes, rms);
       log.info(`rnn: adapted to the ${[...prime].length}-character prime in ${passes} pass(es): ` +
         `${losses.map((l) => l.toFixed(4)).join(', ')} nats/char, each counted before its updates`);

@@ -110,7 +110,7 @@ describe('rnn eval --dynamic, rnn sample --adapt', () => {
   it('help text gives the defaults of DEFAULTS', () => {
     const help = rnn(['eval', '--help']).stdout.replace(/\s+/g, ' ');
     expect(help).toContain(`(default: ${DEFAULTS.dynamicRmsLearningRate} with rms, ${DEFAULTS.dynamicLearningRate} with sgd)`);
-    expect(help).toContain(`(default: "${DEFAULTS.dynamicRule}")`);
+    expect(help).toContain(`default: "${DEFAULTS.dynamicRule}")`);
     expect(help).toContain(`(default: ${DEFAULTS.dynamicSeqLen})`);
     expect(rnn(['sample', '--help']).stdout.replace(/\s+/g, ' ')).toContain(`over the prime (default ${DEFAULTS.adaptPasses})`);
   });
