@@ -9,6 +9,7 @@
 //   node bench/dynamic.js tune --grid 'lr=1e-4,3e-4 decay=0,1e-3 seq-len=50' [--limit N]
 //       every setting of the grid on the first half of the split (its first N characters)
 //   node bench/dynamic.js adapt [--passes k] [--primes 10]
+//   node bench/dynamic.js profile      one segment's forward, backward and update, in ms
 //   --rms-windows N: training-split windows (the checkpoint's --batch × --seq-len, 32 × 64 here)
 //       whose gradients give the RMS rule's MS (default DEFAULTS.dynamicStatsWindows, as the CLI)
 'use strict';
@@ -159,6 +160,34 @@ async function main() {
       console.log(`| ${p + 1} | ${start} | ${staticLoss.toFixed(4)} | ${adaptLoss.toFixed(4)} | ${(staticLoss - adaptLoss).toFixed(4)} |`);
     }
     console.log(`| mean | | ${(sumStatic / primes).toFixed(4)} | ${(sumAdapt / primes).toFixed(4)} | ${((sumStatic - sumAdapt) / primes).toFixed(4)} |`);
+  }
+  if (mode === 'profile') {
+    // One segment's parts, each waited for (a download) before the clock reads: 10 segments after 2.
+    const settings = settingsFrom();
+    const ws = model.workspace(1, settings.seqLen);
+    ws.resetState();
+    const update = new DynamicUpdate(model, settings, await rmsFor(settings));
+    backend.uploadIndices(ws.tokens, parts.first.slice(0, settings.seqLen));
+    backend.uploadIndices(ws.targets, parts.first.slice(1, settings.seqLen + 1));
+    const spent = { forward: 0, backward: 0, update: 0 };
+    for (let r = -2; r < 10; r++) {
+      const t0 = process.hrtime.bigint();
+      model.forward(ws, true, true);
+      await backend.download(ws.loss);
+      const t1 = process.hrtime.bigint();
+      model.backward(ws);
+      await backend.download(model.decoderBias.grad);
+      const t2 = process.hrtime.bigint();
+      update.apply();
+      await backend.download(model.decoderBias.value);
+      if (r < 0) continue;
+      spent.forward += Number(t1 - t0) / 1e7;
+      spent.backward += Number(t2 - t1) / 1e7;
+      spent.update += ms(t2) / 10;
+    }
+    console.log(`one segment of ${settings.seqLen} (rule ${settings.rule}), ms: forward ${spent.forward.toFixed(1)}, ` +
+      `backward ${spent.backward.toFixed(1)}, update ${spent.update.toFixed(1)}`);
+    update.reset();
   }
   console.error(`# load after ${require('os').loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   model.dispose();
