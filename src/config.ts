@@ -170,6 +170,19 @@ export const DEFAULTS = {
   sampleEveryTemperature: 0.8,
   /** Evaluations without improvement before a run stops; 0: never. */
   patience: 0,
+  // Dynamic evaluation (`rnn eval --dynamic`, `rnn sample --adapt`; src/engine/dynamic.ts):
+  // chosen on the first half of tiny-shakespeare's validation split (docs/dynamic-evaluation.md).
+  dynamicRule: 'rms' as 'sgd' | 'rms',
+  /** The SGD rule's step. */
+  dynamicLearningRate: 0.1,
+  /** The RMS rule's step (a gradient divided by its RMS is ~10⁴ times larger). */
+  dynamicRmsLearningRate: 2.5e-5,
+  dynamicDecay: 0,
+  dynamicSeqLen: 25,
+  /** Training windows (--batch × --seq-len of the checkpoint) whose gradients give the RMS rule's statistics. */
+  dynamicStatsWindows: 20,
+  /** Passes of --adapt over the prime. */
+  adaptPasses: 1,
   // Adam's β1, β2, ε as in torch.optim.Adam.
   beta1: 0.9,
   beta2: 0.999,

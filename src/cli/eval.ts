@@ -18,11 +18,14 @@ import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
 import { Evaluator } from '../engine/evaluator';
 import { loadCheckpoint, resolveCheckpoint, restoreModel } from '../checkpoint/checkpoint';
 import { createLog, stdoutColor } from './log';
-import { backendOption, threadsOption } from './options';
+import { backendOption, givenFlags, threadsOption } from './options';
 import { intOption } from './parse';
 import { writeOut } from './stdout';
+import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics, rmsStatsFile } from './dynamic';
+import { DynamicResult, dynamicEvaluation } from '../engine/dynamic';
 
-interface EvalOptions {
+interface EvalOptions extends DynamicCliOptions {
+  dynamic: boolean;
   checkpoint?: string;
   checkpointDir: string;
   batch?: number;
@@ -46,7 +49,7 @@ export function splitOf(text: string, split: 'all' | 'train' | 'val', valFractio
 }
 
 export function evalCommand(): Command {
-  return new Command('eval')
+  return addDynamicOptions(new Command('eval'), 'with --dynamic')
     .description('measure a checkpoint on a text: loss in nats/char, bits/char, perplexity')
     .argument('<file>', "a UTF-8 text file, or '-' to read standard input")
     .option('-c, --checkpoint <path|name>', "a checkpoint file, a run name in --checkpoint-dir, or 'bundled' (default: the newest there, else the bundled model)")
@@ -59,6 +62,7 @@ export function evalCommand(): Command {
       .choices(['all', 'train', 'val']).default('all'))
     .addOption(new Option('--quantize <mode>', 'weights of the matmuls: none (float32), or int8 with one scale per row (a quarter of the bytes)')
       .choices(QUANTIZATIONS as string[]).default('none'))
+    .option('--dynamic', 'also read the text as one stream that the model learns from as it goes: each segment is scored, then one step on its gradient (Krause et al. 2018); the checkpoint is not changed', false)
     .option('--json', 'print one JSON object instead of text', false)
     .option('-q, --quiet', 'do not say which checkpoint is used', false)
     .addHelpText('after', `
@@ -70,14 +74,17 @@ Examples:
   $ rnn eval corpora/tinyshakespeare.txt
   $ rnn eval corpora/tinyshakespeare.txt --split val --batch 1 --seq-len 1000   # one stream through the held-out 10%
   $ rnn eval notes.txt --checkpoint notes --json
+  $ rnn eval corpora/tinyshakespeare.txt --split val --dynamic   # static and dynamic, one stream
   $ cat chapter.txt | rnn eval - --checkpoint checkpoints/novel.best.safetensors`)
-    .action(async (file: string, opts: EvalOptions) => {
-      await runEval(file, opts);
+    .action(async (file: string, opts: EvalOptions, cmd: Command) => {
+      await runEval(file, opts, cmd);
     });
 }
 
-async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
+async function runEval(fileArg: string, opts: EvalOptions, cmd: Command): Promise<void> {
   const log = createLog(opts.quiet);
+  const dynamic = dynamicSettings(givenFlags(cmd), opts, opts.dynamic, '--dynamic');
+  if (dynamic) refuseWithDynamic(opts);
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
   const ckpt = loadCheckpoint(file, { weightsOnly: true }); // the optimizer moments are 2/3 of the file
   const whole = fileArg === '-' ? await readStdin() : readTextFile(fileArg);
@@ -89,9 +96,11 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
     throw new UsageError(`${source} has no two adjacent characters that ${file} knows (${characters} characters, ` +
       `${characters - ids.length} unknown); give a longer text in the model's alphabet`);
   }
-  const batch = opts.batch ?? ckpt.meta.train.batchSize;
-  const seqLen = opts.seqLen ?? ckpt.meta.train.seqLen;
+  // --dynamic: the static reading is of the same one stream and segments, side by side.
+  const batch = dynamic ? 1 : opts.batch ?? ckpt.meta.train.batchSize;
+  const seqLen = dynamic ? dynamic.seqLen : opts.seqLen ?? ckpt.meta.train.seqLen;
   const unknownCount = characters - ids.length;
+  const statsFile = dynamic ? rmsStatsFile(ckpt.meta, dynamic, opts.dynamicStats) : null;
   log.info(`rnn: evaluating ${source} with ${file} (iteration ${ckpt.meta.progress.iteration})`);
   if (unknownCount > 0) {
     const shown = [...unknown.keys()].slice(0, 10).map((ch) => JSON.stringify(ch)).join(', ');
@@ -100,6 +109,9 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
 
   const backend = await createBackend(opts.backend, { threads: opts.threads });
   let lossNats: number, predicted: number, streams: number;
+  let dynamicResult: (DynamicResult & { statsSeconds: number }) | null = null;
+  const staticStart = Date.now();
+  let staticMs = 0;
   try {
     const model = new Model(backend, ckpt.meta.model);
     restoreModel(ckpt, model);
@@ -108,6 +120,14 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
     ({ lossNats, predictions: predicted } = await evaluator.evaluate());
     streams = evaluator.streams;
     evaluator.dispose();
+    staticMs = Date.now() - staticStart;
+    if (dynamic) {
+      // The RMS rule's statistics come first, from the training split; their time is reported apart.
+      const statsStart = Date.now();
+      const rms = await rmsStatistics(model, ckpt.meta, statsFile);
+      const statsSeconds = (Date.now() - statsStart) / 1000;
+      dynamicResult = { ...await dynamicEvaluation(model, ids, counted, dynamic, rms), statsSeconds };
+    }
   } finally {
     backend.destroy();
   }
@@ -117,6 +137,7 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
     unknown: { count: unknownCount, distinct: [...unknown.keys()] },
     lossNats: nats, bitsPerChar: nats / Math.LN2, perplexity: Math.exp(nats),
     streams, seqLen: Math.min(seqLen, ids.length - 1), backend: backend.name, quantize: opts.quantize,
+    ...(dynamicResult && { seconds: staticMs / 1000, dynamic: dynamicResult }),
   };
   if (opts.json) {
     await writeOut(`${JSON.stringify(result)}\n`);
@@ -129,5 +150,23 @@ async function runEval(fileArg: string, opts: EvalOptions): Promise<void> {
     `${color.bold('perplexity')}  ${result.perplexity.toFixed(3)}`,
     `${color.bold('characters')}  ${characters.toLocaleString('en-US')} read, ${predicted.toLocaleString('en-US')} predicted, ` +
       `${unknownCount.toLocaleString('en-US')} unknown (skipped)`,
+    ...(dynamicResult ? dynamicLines(dynamicResult, nats, staticMs) : []),
   ].join('\n') + '\n');
+}
+
+/** --dynamic reads one stream in its own segments: the flags that set other streams or weights are refused. */
+function refuseWithDynamic(opts: EvalOptions): void {
+  if (opts.batch !== undefined) throw new UsageError('--dynamic reads the text as one stream; drop --batch');
+  if (opts.seqLen !== undefined) throw new UsageError('--dynamic reads in segments of --dynamic-seq-len; give that instead of --seq-len');
+  if (opts.quantize !== 'none') throw new UsageError('--dynamic updates float weights; drop --quantize');
+}
+
+/** The text lines of --dynamic, under the static ones (which then read the same one stream). */
+function dynamicLines(d: DynamicResult & { statsSeconds: number }, staticNats: number, staticMs: number): string[] {
+  return [
+    `dynamic     ${d.lossNats.toFixed(4)} nats/char (${d.bitsPerChar.toFixed(4)} bits/char, perplexity ${d.perplexity.toFixed(3)}), ` +
+      `${(staticNats - d.lossNats).toFixed(4)} below the static ${staticNats.toFixed(4)} of the same stream`,
+    `            rule ${d.rule}, lr ${d.learningRate}, decay ${d.decay}, segments of ${d.seqLen}; ${d.seconds.toFixed(1)} s ` +
+      `${d.rule === 'rms' ? `(and ${d.statsSeconds.toFixed(1)} s of training-split gradients) ` : ''}against ${(staticMs / 1000).toFixed(1)} s static`,
+  ];
 }

@@ -7,7 +7,7 @@ import { readStdin, readTextFile } from '../data/corpus';
 import { GPU_MODES, GpuMode, createBackend } from '../kernels';
 import { Model, QUANTIZATIONS, Quantization } from '../engine/model';
 import { Rng } from '../engine/rng';
-import { Decoding } from '../sample/sampler';
+import { Decoding, Sampler } from '../sample/sampler';
 import { beamSearch } from '../sample/beam';
 import { generateRows } from '../sample/generate';
 import { OpenCheckpoint, openCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
@@ -15,8 +15,13 @@ import { Log, createLog } from './log';
 import { backendOption, givenFlags, threadsOption } from './options';
 import { intOption, numberOption } from './parse';
 import { stdoutText, writeOut } from './stdout';
+import { DynamicCliOptions, addDynamicOptions, dynamicSettings, rmsStatistics, rmsStatsFile } from './dynamic';
+import { DynamicSettings } from '../engine/dynamic';
+import { adaptToPrime } from '../sample/adapt';
 
-interface SampleCliOptions {
+interface SampleCliOptions extends DynamicCliOptions {
+  adapt: boolean;
+  adaptPasses?: number;
   checkpoint?: string;
   checkpointDir: string;
   temp: number;
@@ -50,7 +55,7 @@ export function sampleSeparator(index: number, count: number, seed: number): str
 }
 
 export function sampleCommand(): Command {
-  return new Command('sample')
+  return addDynamicOptions(new Command('sample'), 'with --adapt')
     .description('generate text from a trained checkpoint, streamed to stdout')
     .option('-c, --checkpoint <path|name>', 'a checkpoint file, or a run name in --checkpoint-dir (default: the newest checkpoint there)')
     .option('--checkpoint-dir <dir>', 'where to look for checkpoints', DEFAULTS.checkpointDir)
@@ -71,6 +76,8 @@ export function sampleCommand(): Command {
     .addOption(new Option('--quantize <mode>', 'weights of the matmuls: none (float32), or int8 with one scale per row (a quarter of the bytes)')
       .choices(QUANTIZATIONS as string[]).default('none'))
     .addOption(new Option('--gpu-mode <mode>', 'gpu.js mode for --backend gpujs').choices(GPU_MODES as string[]).default('auto'))
+    .option('--adapt', 'learn from the prime before writing: read it segment by segment, one update on each (dynamic evaluation, --dynamic-rule); the checkpoint is not changed', false)
+    .option('--adapt-passes <k>', `passes of --adapt over the prime (default ${DEFAULTS.adaptPasses})`, intOption(1, 100))
     .option('-q, --quiet', 'do not say which checkpoint is used', false)
     .addHelpText('after', `
 Examples:
@@ -82,6 +89,7 @@ Examples:
   $ rnn sample --beam 5 --length 80 --prime "JULIET:"
   $ rnn sample --num 8 --seed 1 --length 100            # seeds 1..8 in one batch
   $ rnn sample --json --length 200 --top-k 5
+  $ rnn sample --prime-file my-letters.txt --adapt --length 500   # write like the prime
 
 Into a pipe or a file the output is exactly the prime and the sample; a line break ends it only
 on a terminal.`)
@@ -100,10 +108,11 @@ async function runSample(opts: SampleCliOptions, flagsGiven: ReadonlySet<string>
   if ((opts.greedy || opts.beam !== undefined) && ignored.length > 0) {
     log.warn(`${ignored.join(', ')} ignored: ${opts.greedy ? '--greedy takes the likeliest character' : '--beam scores the model\'s own probabilities'}`);
   }
+  const adapt = adaptSettings(opts, flagsGiven);
   const file = resolveCheckpoint(opts.checkpoint, opts.checkpointDir);
   const ckpt = openCheckpoint(file);
   try {
-    await sampleFrom(ckpt, file, opts, log, given('num'));
+    await sampleFrom(ckpt, file, opts, log, given('num'), adapt);
   } finally {
     ckpt.close();
   }
@@ -117,9 +126,12 @@ async function readPrime(opts: SampleCliOptions): Promise<{ prime: string; flag:
   return { prime: prime === '-' ? await readStdin() : prime, flag: '--prime' };
 }
 
-async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOptions, log: Log, asArray: boolean): Promise<void> {
+async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOptions, log: Log, asArray: boolean,
+  adapt: DynamicSettings | null): Promise<void> {
   const vocab = ckpt.meta.vocab;
+  const statsFile = adapt ? rmsStatsFile(ckpt.meta, adapt, opts.dynamicStats) : null;
   const { prime, flag } = await readPrime(opts);
+  if (adapt && [...prime].length < 2) throw new UsageError(`--adapt learns from the prime, and ${flag} has ${[...prime].length} character(s); give at least 2`);
   const unknown = vocab.unknown(prime);
   if (unknown.length > 0) {
     const shown = unknown.slice(0, 10).map((ch) => JSON.stringify(ch)).join(', ');
@@ -175,7 +187,15 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
       if (pushback) await pushback;
       pushback = out.write(ch);
     };
-    const request = { seeds, prime, length: opts.length, stops: opts.stop, decoding };
+    // --adapt: the rows start from weights and a state that learnt from the prime, not from a plain read of it.
+    const primeWith = adapt ? async (sampler: Sampler): Promise<void> => {
+      const passes = opts.adaptPasses ?? DEFAULTS.adaptPasses;
+      const rms = await rmsStatistics(model, ckpt.meta, statsFile);
+      const losses = await adaptToPrime(sampler, vocab.encode(prime), prime, adapt, passes, rms);
+      log.info(`rnn: adapted to the ${[...prime].length}-character prime in ${passes} pass(es): ` +
+        `${losses.map((l) => l.toFixed(4)).join(', ')} nats/char, each counted before its updates`);
+    } : undefined;
+    const request = { seeds, prime, length: opts.length, stops: opts.stop, decoding, primeWith };
     const { texts, generated, stopped, logProbs } = await generateRows(model, vocab, request, streaming ? emit : null);
     if (pushback) await pushback;
     if (opts.json) {
@@ -190,4 +210,19 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
   } finally {
     backend.destroy();
   }
+}
+
+/** --adapt's settings (null without it); its flags without it, or beside what it cannot do, are refused. */
+function adaptSettings(opts: SampleCliOptions, given: ReadonlySet<string>): DynamicSettings | null {
+  const adapt = dynamicSettings(given, opts, opts.adapt, '--adapt');
+  if (!adapt) {
+    if (opts.adaptPasses !== undefined) throw new UsageError('--adapt-passes applies only with --adapt: add --adapt, or drop --adapt-passes');
+    return null;
+  }
+  if (opts.prime === undefined && opts.primeFile === undefined) {
+    throw new UsageError('--adapt learns from the prime: give --prime TEXT or --prime-file FILE');
+  }
+  if (opts.beam !== undefined) throw new UsageError('--adapt samples on from the adapted state; drop --beam (or --adapt)');
+  if (opts.quantize !== 'none') throw new UsageError('--adapt updates float weights; drop --quantize');
+  return adapt;
 }

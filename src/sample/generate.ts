@@ -16,6 +16,8 @@ export interface GenerateRequest {
   /** A row ends after the first occurrence of any of these. */
   stops: string[];
   decoding: Decoding;
+  /** Reads the prime into the sampler in place of Sampler.prime (rnn sample --adapt). */
+  primeWith?: (sampler: Sampler) => Promise<void>;
 }
 
 /** Per row: its text (the prime included), characters generated, the stop string it ended at, Σ log p. */
@@ -36,7 +38,7 @@ export async function generateRows(
   const { seeds, prime, length } = request;
   const sampler = new Sampler(model, vocab, seeds.map((s) => new Rng(s)));
   try {
-    await sampler.prime(prime);
+    await (request.primeWith ? request.primeWith(sampler) : sampler.prime(prime));
     const N = seeds.length;
     const texts = seeds.map(() => prime);
     const generated = new Int32Array(N);
