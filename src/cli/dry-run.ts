@@ -1,7 +1,7 @@
 // `rnn train FILE --plan`: what a run would train, and why, without training or writing anything.
 
 import { TrainConfig, zoneoutSummary } from '../config';
-import { cellSpec } from '../engine/cells';
+import { cellSpec } from '../cells';
 import { Recipe } from '../engine/recipe';
 import { UnseenShare, blockChars, formatShare } from '../data/split';
 import { RunRates } from './rates';

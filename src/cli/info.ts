@@ -5,7 +5,7 @@ import * as os from 'os';
 import { DEFAULTS, zoneoutSummary } from '../config';
 import { AVERAGE_STRIDE } from '../engine/tail-average';
 import { UsageError } from '../errors';
-import { cellSpec } from '../engine/cells';
+import { cellSpec } from '../cells';
 import { createBackend } from '../kernels';
 import { LoadedCheckpoint, bundledCheckpoint, listCheckpoints, loadCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint';
 import { stdoutColor } from './log';

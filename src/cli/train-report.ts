@@ -6,7 +6,7 @@ import { UsageError } from '../errors';
 import { Corpus, EncodedCorpus } from '../data/corpus';
 import { UnseenShare, ValSplit, unseenWarning } from '../data/split';
 import { Backend } from '../kernels/backend';
-import { cellSpec } from '../engine/cells';
+import { cellSpec } from '../cells';
 import { EvalInfo, StepInfo, StopReason } from '../engine/trainer';
 import { sampleText } from '../sample/generate';
 import { LoadedCheckpoint } from '../checkpoint/checkpoint';

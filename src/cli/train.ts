@@ -2,7 +2,7 @@
 
 import { Command, Option } from 'commander';
 import { DEFAULTS, LIMITS, LR_SCHEDULES, RECURRENT_INITS } from '../config';
-import { CELLS, CELL_NAMES } from '../engine/cells';
+import { CELLS, CELL_NAMES } from '../cells';
 import { InterruptedError } from '../errors';
 import { reencodeCorpus, splitCorpus } from '../data/corpus';
 import { MAX_BLOCK_CHARS, UnseenShare, VAL_SPLITS, unseenShare } from '../data/split';
