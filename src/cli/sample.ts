@@ -188,13 +188,7 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
       pushback = out.write(ch);
     };
     // --adapt: the rows start from weights and a state that learnt from the prime, not from a plain read of it.
-    const primeWith = adapt ? async (sampler: Sampler): Promise<void> => {
-      const passes = opts.adaptPasses ?? DEFAULTS.adaptPasses;
-      const rms = await rmsStatistics(model, ckpt.meta, statsFile);
-      const losses = await adaptToPrime(sampler, vocab.encode(prime), prime, adapt, passes, rms);
-      log.info(`rnn: adapted to the ${[...prime].length}-character prime in ${passes} pass(es): ` +
-        `${losses.map((l) => l.toFixed(4)).join(', ')} nats/char, each counted before its updates`);
-    } : undefined;
+    const primeWith = adapt ? adaptingPrimer(model, ckpt.meta, statsFile, prime, adapt, opts.adaptPasses ?? DEFAULTS.adaptPasses, log) : undefined;
     const request = { seeds, prime, length: opts.length, stops: opts.stop, decoding, primeWith };
     const { texts, generated, stopped, logProbs } = await generateRows(model, vocab, request, streaming ? emit : null);
     if (pushback) await pushback;
@@ -210,6 +204,18 @@ async function sampleFrom(ckpt: OpenCheckpoint, file: string, opts: SampleCliOpt
   } finally {
     backend.destroy();
   }
+}
+
+/** --adapt's reading of the prime, for generateRows: `passes` dynamic passes over it, then the rows sample on. */
+function adaptingPrimer(
+  model: Model, meta: OpenCheckpoint['meta'], statsFile: string | null, prime: string, adapt: DynamicSettings, passes: number, log: Log,
+): (sampler: Sampler) => Promise<void> {
+  return async (sampler) => {
+    const rms = await rmsStatistics(model, meta, statsFile);
+    const losses = await adaptToPrime(sampler, meta.vocab.encode(prime), prime, adapt, passes, rms);
+    log.info(`rnn: adapted to the ${[...prime].length}-character prime in ${passes} pass(es): ` +
+      `${losses.map((l) => l.toFixed(4)).join(', ')} nats/char, each counted before its updates`);
+  };
 }
 
 /** --adapt's settings (null without it); its flags without it, or beside what it cannot do, are refused. */
