@@ -9,7 +9,7 @@ import { readTextFile } from '../data/corpus';
 import { DYNAMIC_RULES, DynamicRule, DynamicSettings, gradientRms } from '../engine/dynamic';
 import { Model } from '../engine/model';
 import { CheckpointMeta } from '../checkpoint/checkpoint';
-import { givenOnCommandLine, intOption, numberOption } from './parse';
+import { intOption, numberOption } from './parse';
 
 export interface DynamicCliOptions {
   dynamicLr?: number;
