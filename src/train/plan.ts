@@ -186,11 +186,12 @@ export function flagsPlan(corpusArg: string, flags: TrainFlags, given: GivenFlag
 }
 
 /**
- * train_config's weightDrop for a probability: present only above 0, so a run without weight drop
- * saves (and its checkpoint reads) as runs did before the option existed.
+ * train_config's weightDrop for a probability: absent for 0, so a run without weight drop saves
+ * (and its checkpoint reads) as runs did before the option existed; any other value is kept for
+ * validateConfig to judge.
  */
 function weightDropField(p: number | undefined): Pick<TrainConfig, 'weightDrop'> {
-  return p !== undefined && p > 0 ? { weightDrop: p } : {};
+  return p === undefined || p === 0 ? {} : { weightDrop: p };
 }
 
 /** A flag, its TrainFlags key, and the saved value it must match when given. */
