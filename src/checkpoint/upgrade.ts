@@ -9,7 +9,7 @@
 //   318e581  train_config.snapshots (optional)
 //   d70cafa  train_config.averageTail
 //   674c72a  train_config.valSplit (absent: the tail was held out)
-//   weight-drop  train_config.weightDrop (optional, written only above 0; absent: no weight drop)
+//   b49fbfc  train_config.weightDrop (optional, written only above 0; absent: no weight drop)
 // Each reader here fills in what the format lacked with what those runs did, and refuses a value
 // that no format could hold (the file is damaged), so nothing downstream trusts a cast.
 
