@@ -45,6 +45,7 @@ describe('--engine pytorch refuses what it cannot honour, before anything is wri
   test.each([
     [['--engine', 'pytorch', '--cell', 'peephole'], /--cell peephole has no PyTorch module/],
     [['--engine', 'pytorch', '--zoneout', '0.1'], /no zoneout/],
+    [['--engine', 'pytorch', '--weight-drop', '0.3'], /--engine pytorch has no weight drop .*; --weight-drop is 0\.3: use --engine rnn/],
     [['--engine', 'pytorch', '--backend', 'wasm'], /--backend picks the kernels of --engine rnn/],
     [['--engine', 'pytorch', '--gpu-mode', 'cpu'], /--gpu-mode is a gpu\.js option/],
     [['--engine', 'pytorch', '--sample-every', '5'], /--sample-every is not available with --engine pytorch/],
@@ -86,6 +87,21 @@ withTorch(`--engine pytorch with torch${SKIPPED}`, () => {
     const fake = fakePython(`exec ${PYTHON} "$@"`);
     expectRefused(['--engine', 'pytorch'], /needs torchrun, and there is none beside .* or on PATH.*apt-get install/,
       { RNN_PYTHON: fake, PATH: path.dirname(fake) }); // bin/rnn is run by node's full path: PATH serves torchrun's search alone
+  });
+
+  test("a checkpoint trained with --weight-drop: --resume --engine pytorch refuses it in one line, the checkpoint untouched", () => {
+    const { dir, corpus } = tempWorkspace();
+    const checkpoints = path.join(dir, 'ckpt');
+    const common = [corpus, '--checkpoint-dir', checkpoints, '-q'];
+    expect(rnn(['train', ...common, ...SMALL, '--backend', 'reference', '--weight-drop', '0.3', '--max-iters', '4']).code).toBe(0);
+    const file = path.join(checkpoints, 'play.safetensors');
+    const before = fs.readFileSync(file);
+    const run = rnn(['train', ...common, '--resume', '--engine', 'pytorch', '--max-iters', '8']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/no weight drop .*; the checkpoint's --weight-drop is 0\.3: use --engine rnn/);
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
   });
 
   describe('DDP is the same mathematics: 2 processes and 1 on the same global batch, 20 steps', () => {
