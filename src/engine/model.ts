@@ -180,7 +180,7 @@ export class Model {
     return ws.droppedWeightHh.length ? ws.droppedWeightHh[l] : this.layers[l].weightHh.value;
   }
 
-  /** Buffers for B streams of T steps; training with dropout allocates its masks. */
+  /** Buffers for B streams of T steps; training with dropout or weight drop allocates its masks. */
   workspace(batchSize: number, steps: number, mode: WorkspaceMode = EVALUATION): Workspace {
     return new Workspace(this.backend, this.config, this.spec, batchSize, steps, mode);
   }

@@ -57,7 +57,7 @@ export interface BufferShape {
 /**
  * Every buffer a Workspace allocates for B streams of T steps, by field (null: not allocated in
  * this mode). The Workspace allocates from it and the memory estimate (src/cli/memory.ts) sums
- * it, so the estimate is the engine's allocation, dropout and zoneout buffers included.
+ * it, so the estimate is the engine's allocation, dropout, zoneout and weight-drop buffers included.
  */
 export interface WorkspaceLayout {
   /** tokens and targets: T·B int32 ids each. */
