@@ -11,7 +11,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DEFAULTS, TrainConfig, weightDropOf } from '../../config';
+import { DEFAULTS, TrainConfig } from '../../config';
 import { InterruptedError, UsageError } from '../../errors';
 import { Corpus } from '../../data/corpus';
 import { TrainProgress } from '../../engine/trainer';
@@ -38,8 +38,6 @@ export interface EngineOptions {
   cell: string;
   zoneout: number;
   zoneoutCell?: number;
-  /** --weight-drop (absent: 0). */
-  weightDrop?: number;
   threads: number;
   sampleEvery?: number;
   quiet: boolean;
@@ -72,7 +70,6 @@ export function checkEngine(opts: EngineOptions, given: (key: string) => boolean
     return null;
   }
   refuseUnsupported(opts.cell, opts.zoneout, opts.zoneoutCell);
-  refuseWeightDrop(opts.weightDrop ?? 0);
   const ours: Array<[string, string, string]> = [
     ['backend', '--backend', "picks the kernels of --engine rnn; --engine pytorch runs PyTorch's (CUDA with NCCL where there is a GPU, else the CPU with gloo)"],
     ['gpuMode', '--gpu-mode', 'is a gpu.js option of --engine rnn; --engine pytorch uses CUDA through PyTorch where there is a GPU'],
@@ -100,13 +97,6 @@ function refuseUnsupported(cell: string, zoneout: number, zoneoutCell: number | 
   }
   if (zoneout > 0 || (zoneoutCell ?? 0) > 0) {
     throw new UsageError(`--engine pytorch has no zoneout (PyTorch's nn.LSTM/nn.GRU/nn.RNN lack it); ${from}--zoneout is set: use --engine rnn`);
-  }
-}
-
-/** Weight drop is not in ddp_train.py (it multiplies by the module's W_hh as it is): refused as zoneout is. */
-function refuseWeightDrop(weightDrop: number, from = ''): void {
-  if (weightDrop > 0) {
-    throw new UsageError(`--engine pytorch has no weight drop (its trainer multiplies by nn.LSTM/nn.GRU/nn.RNN's own W_hh); ${from}--weight-drop is ${weightDrop}: use --engine rnn`);
   }
 }
 
@@ -229,7 +219,6 @@ export async function runPytorch(run: PytorchRun): Promise<void> {
   const { config, opts, environment, corpus, resumed } = run;
   const model = { vocabSize: corpus.vocab.size, ...config.model };
   refuseUnsupported(model.cell, model.zoneout, model.zoneoutCell, resumed ? `the checkpoint's ` : '');
-  refuseWeightDrop(weightDropOf(config), resumed ? `the checkpoint's ` : '');
   const world = opts.nproc * opts.nnodes;
   if (config.batchSize < world) {
     throw new UsageError(`--batch ${config.batchSize} gives fewer streams than the ${world} processes of --engine pytorch; give --batch ${world} or more, or fewer processes`);
