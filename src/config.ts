@@ -42,6 +42,11 @@ export function zonesOut(model: Pick<ModelConfig, 'cell' | 'zoneout' | 'zoneoutC
   return model.zoneout > 0 || (cellSpec(model.cell).carriesCell && cellZoneout(model) > 0);
 }
 
+/** The recurrent weights' DropConnect probability of a run (absent: 0, off). */
+export function weightDropOf(config: Pick<TrainConfig, 'weightDrop'>): number {
+  return config.weightDrop ?? 0;
+}
+
 /** "zoneout 0.1", or "zoneout h 0.05, c 0.5" where an LSTM's c has its own; '' for none. */
 export function zoneoutSummary(model: Pick<ModelConfig, 'cell' | 'zoneout' | 'zoneoutCell'>): string {
   const h = model.zoneout, c = cellSpec(model.cell).carriesCell ? cellZoneout(model) : h;
@@ -80,6 +85,13 @@ export interface TrainConfig {
   dropout: number;
   /** Decoupled weight decay λ of the weight matrices (AdamW); 0 turns it off. */
   weightDecay: number;
+  /**
+   * DropConnect on the recurrent weights (`--weight-drop`; AWD-LSTM's WeightDrop): in training,
+   * each layer's W_hh is masked, once per window, keeping each weight with probability 1 − p and
+   * scaling it by 1/(1 − p). Written only when above 0, so a run without it saves what it did
+   * before it existed; absent: 0 (weightDropOf).
+   */
+  weightDrop?: number;
   /** The recurrent weights' initialisation. */
   init: RecurrentInit;
   /** Global-norm gradient clipping threshold; 0 turns it off. */
@@ -136,6 +148,7 @@ export const DEFAULTS = {
   /** The last 30% of a run: in a 15-minute run any tail from the last 10% to 35% gave the same mean (docs/averaging.md). */
   averageTail: 0.3,
   weightDecay: 0,
+  weightDrop: 0,
   zoneout: 0,
   init: 'orthogonal' as RecurrentInit,
   clipNorm: 5,
@@ -272,6 +285,9 @@ export function validateConfig(config: TrainConfig): Readonly<TrainConfig> {
   if (config.weightDecay * config.learningRate >= 1) {
     throw new UsageError(`--weight-decay ${config.weightDecay} at --lr ${config.learningRate} would scale the weights by ` +
       `1 − lr × λ ≤ 0 each step; give a λ below ${1 / config.learningRate}`);
+  }
+  if (config.weightDrop !== undefined && !(config.weightDrop >= 0 && config.weightDrop < 1)) {
+    throw new UsageError(`--weight-drop must be at least 0 (off) and below 1, got ${config.weightDrop}`);
   }
   if (!(config.model.zoneout >= 0 && config.model.zoneout < 1)) {
     throw new UsageError(`--zoneout must be at least 0 and below 1, got ${config.model.zoneout}`);

@@ -9,6 +9,7 @@
 //   318e581  train_config.snapshots (optional)
 //   d70cafa  train_config.averageTail
 //   674c72a  train_config.valSplit (absent: the tail was held out)
+//   b49fbfc  train_config.weightDrop (optional, written only above 0; absent: no weight drop)
 // Each reader here fills in what the format lacked with what those runs did, and refuses a value
 // that no format could hold (the file is damaged), so nothing downstream trusts a cast.
 
@@ -48,11 +49,12 @@ export function upgradeModelConfig(file: string, model: Partial<ModelConfig>): M
  * A saved run's training fields as a resumed or fine-tuned run reads them. minLr and evalEvery
  * stay optional: a format without them has no value of its own, and the new run's flags fill in.
  */
-export type SavedTrainConfig = Omit<TrainConfig, 'minLr' | 'evalEvery' | 'snapshots' | 'valSplit'> & {
+export type SavedTrainConfig = Omit<TrainConfig, 'minLr' | 'evalEvery' | 'snapshots' | 'valSplit' | 'weightDrop'> & {
   minLr?: number;
   evalEvery?: number;
   snapshots: boolean;
   valSplit: ValSplit;
+  weightDrop: number;
 };
 
 /** The fields every format wrote, with the least each may hold. */
@@ -64,7 +66,7 @@ const NUMBERS_SINCE_FIRST: Array<[keyof TrainConfig, 'count' | 'whole' | 'number
 /** Fields added later: absent in the formats before them, and then worth what those runs did. */
 const NUMBERS_ADDED: Array<[keyof TrainConfig, 'whole' | 'number']> = [
   ['warmupIters', 'whole'], ['minLr', 'number'], ['dropout', 'number'], ['weightDecay', 'number'],
-  ['averageTail', 'number'], ['evalEvery', 'whole'],
+  ['averageTail', 'number'], ['evalEvery', 'whole'], ['weightDrop', 'number'],
 ];
 
 function checkNumber(file: string, key: string, value: unknown, kind: 'count' | 'whole' | 'number'): void {
@@ -98,6 +100,10 @@ function checkInitSource(file: string, value: unknown): InitSource | undefined {
 export function checkTrainConfig(file: string, train: Partial<TrainConfig>): TrainConfig {
   for (const [key, kind] of NUMBERS_SINCE_FIRST) checkNumber(file, key, train[key], kind);
   for (const [key, kind] of NUMBERS_ADDED) if (train[key] !== undefined) checkNumber(file, key, train[key], kind);
+  // A probability: a mask scaled by 1/(1 − p) needs p below 1.
+  if (train.weightDrop !== undefined && !(train.weightDrop < 1)) {
+    throw new CheckpointError(`${file}: train_config.weightDrop is invalid (${JSON.stringify(train.weightDrop)}); the file is damaged`);
+  }
   checkChoice<LrSchedule>(file, 'lrSchedule', train.lrSchedule, LR_SCHEDULES);
   checkChoice<RecurrentInit>(file, 'init', train.init, RECURRENT_INITS);
   checkChoice<ValSplit>(file, 'valSplit', train.valSplit, VAL_SPLITS);
@@ -123,6 +129,8 @@ export function upgradeTrainConfig(file: string, written: Partial<TrainConfig>):
     averageTail: train.averageTail ?? 0,
     // Runs saved before --val-split existed held out the tail.
     valSplit: train.valSplit ?? 'tail',
+    // Runs saved without train_config.weightDrop (before it existed, or with it off) dropped no weights.
+    weightDrop: train.weightDrop ?? 0,
     // Runs saved before --snapshots existed kept none.
     snapshots: train.snapshots === true,
     ...(initFrom === undefined ? {} : { initFrom }),

@@ -1,6 +1,6 @@
 // `rnn train FILE --plan`: what a run would train, and why, without training or writing anything.
 
-import { TrainConfig, zoneoutSummary } from '../config';
+import { TrainConfig, weightDropOf, zoneoutSummary } from '../config';
 import { cellSpec } from '../cells';
 import { Recipe } from '../engine/recipe';
 import { UnseenShare, blockChars, formatShare } from '../data/split';
@@ -19,7 +19,7 @@ export interface DryRun {
   corpus: DryRunCorpus;
   split: { kind: 'tail' | 'blocks'; valFraction: number; blockChars: number | null; unseen: { characters: number; share: number; distinct: number } };
   model: { cell: string; layers: number; hiddenSize: number; embeddingSize: number; vocabSize: number };
-  regularisation: { dropout: number; zoneout: string; weightDecay: number; averageTail: number };
+  regularisation: { dropout: number; zoneout: string; weightDecay: number; weightDrop: number; averageTail: number };
   schedule: { description: string; timeBudgetMs: number; maxIters: number; batchSize: number; seqLen: number; evalEvery: number };
   /** Passes over the training text: from --max-iters exactly, else from the rates and the budget; null when neither is known. */
   expected: { passes: number | null; charsPerSecond: number | null; basis: string };
@@ -58,7 +58,10 @@ export function dryRunPlan(
       unseen: { characters: unseen.unseen, share: unseen.share, distinct: unseen.ids.length },
     },
     model: { cell: config.model.cell, layers: config.model.layers, hiddenSize: config.model.hiddenSize, embeddingSize: config.model.embeddingSize, vocabSize: corpus.vocabSize },
-    regularisation: { dropout: config.dropout, zoneout: zoneoutSummary(config.model) || 'none', weightDecay: config.weightDecay, averageTail: config.averageTail },
+    regularisation: {
+      dropout: config.dropout, zoneout: zoneoutSummary(config.model) || 'none', weightDecay: config.weightDecay,
+      weightDrop: weightDropOf(config), averageTail: config.averageTail,
+    },
     schedule: {
       description: scheduleInWords, timeBudgetMs: config.timeBudgetMs, maxIters: config.maxIters,
       batchSize: config.batchSize, seqLen: config.seqLen, evalEvery: config.evalEvery,
@@ -90,7 +93,7 @@ export function describePlan(plan: DryRun): string {
     `  split           --val-split ${split.kind}: ${splitWords} held out: ${n(corpus.train)} train / ${n(corpus.val)} val; ${unseen}`,
     `  model           ${model.layers}x${model.hiddenSize} ${cellSpec(model.cell as never).title}, embedding ${model.embeddingSize}` +
       `${plan.rule ? ' (chosen by the size rule)' : ''}`,
-    `  regularisation  dropout ${reg.dropout}, zoneout ${reg.zoneout}, weight decay ${reg.weightDecay}, ` +
+    `  regularisation  dropout ${reg.dropout}, zoneout ${reg.zoneout}, weight decay ${reg.weightDecay}, weight drop ${reg.weightDrop}, ` +
       `${reg.averageTail > 0 ? `weights averaged over the last ${Math.round(reg.averageTail * 100)}%` : 'no weight averaging'}`,
     `  schedule        lr ${schedule.description}; B=${schedule.batchSize} T=${schedule.seqLen}, validation every ${schedule.evalEvery} iterations`,
     `  expected        ${expected.passes === null ? '' : `about ${expected.passes.toFixed(expected.passes < 1 ? 2 : 1)} passes over the training text` +

@@ -7,7 +7,7 @@
 //   (weights, gradients, Adam's two moments), plus 6P for a save (downloaded copies and the file
 //   image);
 //   two workspaces of B streams × T steps (src/engine/workspace.ts's workspaceLayout, what the
-//   Workspace allocates): training's, with its dropout and zoneout buffers, and validation's.
+//   Workspace allocates): training's, with its dropout, zoneout and weight-drop buffers, and validation's.
 // Kernels' scratch is small beside them. The estimate is a floor, so a refusal is never a false
 // alarm; test/cli/memory.test.ts checks it against what the engine allocates, for every cell.
 
@@ -15,7 +15,7 @@ import * as os from 'os';
 import { cellSpec, parameterCount as specParameterCount } from '../cells';
 import { ModelConfig } from '../config';
 import { UsageError } from '../errors';
-import { workspaceBytes, workspaceLayout } from '../engine/workspace';
+import { trainingMode, workspaceBytes, workspaceLayout } from '../engine/workspace';
 
 const F32_BYTES = 4;
 /** wasm32 addresses at most 4 GiB: the wasm backend's memory cannot grow past it. */
@@ -34,11 +34,14 @@ export function parameterCount(m: ModelConfig): number {
   return specParameterCount(cellSpec(m.cell), m);
 }
 
-/** What training m on B streams × T steps holds; dropout p > 0 adds the training workspace's masks. */
-export function estimateTraining(m: ModelConfig, batchSize: number, seqLen: number, dropout = 0): TrainingEstimate {
+/**
+ * What training m on B streams × T steps holds; dropout p > 0 adds the training workspace's
+ * masks, and weight drop > 0 each layer's W_hh mask and masked copy.
+ */
+export function estimateTraining(m: ModelConfig, batchSize: number, seqLen: number, dropout = 0, weightDrop = 0): TrainingEstimate {
   const P = parameterCount(m);
   const spec = cellSpec(m.cell);
-  const training = workspaceLayout(m, spec, batchSize, seqLen, { training: true, dropout });
+  const training = workspaceLayout(m, spec, batchSize, seqLen, trainingMode({ dropout, weightDrop }));
   const validation = workspaceLayout(m, spec, batchSize, seqLen);
   return {
     parameterBytes: 4 * P * F32_BYTES,
@@ -60,13 +63,13 @@ function gib(bytes: number): string {
 }
 
 /**
- * Throws a UsageError when training m at B, T (with dropout p) cannot fit: on the wasm backend
+ * Throws a UsageError when training m at B, T (with dropout and weight drop) cannot fit: on the wasm backend
  * its 4 GiB, on any backend the machine's available memory.
  */
 export function checkTrainingFits(
-  m: ModelConfig, batchSize: number, seqLen: number, backendName: string, available = availableBytes(), dropout = 0,
+  m: ModelConfig, batchSize: number, seqLen: number, backendName: string, available = availableBytes(), dropout = 0, weightDrop = 0,
 ): void {
-  const e = estimateTraining(m, batchSize, seqLen, dropout);
+  const e = estimateTraining(m, batchSize, seqLen, dropout, weightDrop);
   const onBackend = e.parameterBytes + e.activationBytes;
   const total = onBackend + e.saveBytes;
   const what = `a ${m.layers}x${m.hiddenSize} ${cellSpec(m.cell).title} (embedding ${m.embeddingSize}, vocabulary ${m.vocabSize}) at --batch ${batchSize} --seq-len ${seqLen} ` +

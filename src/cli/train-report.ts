@@ -1,7 +1,7 @@
 // What `rnn train` says: the plan in words, the start and the end of a run, --sample-every and --log.
 
 import * as fs from 'fs';
-import { DEFAULTS, TrainConfig, zoneoutSummary } from '../config';
+import { DEFAULTS, TrainConfig, weightDropOf, zoneoutSummary } from '../config';
 import { UsageError } from '../errors';
 import { Corpus, EncodedCorpus } from '../data/corpus';
 import { UnseenShare, ValSplit, unseenWarning } from '../data/split';
@@ -104,7 +104,7 @@ function describeAverage(config: Readonly<TrainConfig>): string {
 export function reportReady(run: TrainingRun, backend: Backend, corpus: Corpus, verb: string, log: Log): void {
   const { config } = run;
   const regularised = [config.dropout > 0 ? `dropout ${config.dropout}` : '', zoneoutSummary(config.model),
-    config.weightDecay > 0 ? `weight decay ${config.weightDecay}` : '']
+    config.weightDecay > 0 ? `weight decay ${config.weightDecay}` : '', weightDropOf(config) > 0 ? `weight drop ${weightDropOf(config)}` : '']
     .filter(Boolean).join(', ');
   log.info(`rnn: ${verb}: ${config.model.layers}x${config.model.hiddenSize} ${cellSpec(config.model.cell).title}` +
     `${regularised ? ` (${regularised})` : ''}, ` +

@@ -1,7 +1,7 @@
 // `rnn train <corpus>`: the flags, and what a run says; the plan (src/train/plan.ts) decides, the runner (src/train/run.ts) trains.
 
 import { Command, Option } from 'commander';
-import { DEFAULTS, LIMITS, LR_SCHEDULES, RECURRENT_INITS } from '../config';
+import { DEFAULTS, LIMITS, LR_SCHEDULES, RECURRENT_INITS, weightDropOf } from '../config';
 import { CELLS, CELL_NAMES } from '../cells';
 import { InterruptedError } from '../errors';
 import { reencodeCorpus, splitCorpus } from '../data/corpus';
@@ -60,6 +60,9 @@ export function trainCommand(): Command {
     .option('--average-tail <f>', 'over the last fraction f of the run, keep a running mean of the weights (every ' +
       `${AVERAGE_STRIDE} steps); validation, checkpoints and sampling use it (0: off)`, numberOption(0, 0.99), DEFAULTS.averageTail)
     .option('--weight-decay <x>', 'decoupled weight decay of the weight matrices, as torch.optim.AdamW (not biases; 0: off, plain Adam)', numberOption(0), DEFAULTS.weightDecay)
+    .option('--weight-drop <p>', 'DropConnect on the recurrent weights (AWD-LSTM\'s WeightDrop): in training, each layer\'s ' +
+      'hidden-to-hidden matrix keeps each weight with probability 1 − p (scaled by 1/(1 − p)), one mask per window; ' +
+      'evaluation and sampling use the weights as they are (0: off; below 1)', numberOption(0), DEFAULTS.weightDrop)
     .option('--zoneout <p>', 'zoneout of the recurrent state: each unit keeps its previous value with probability p in training (0: off)', numberOption(0, 0.95), DEFAULTS.zoneout)
     .option('--zoneout-cell <p>', "the LSTMs' cell state c's own zoneout, h keeping --zoneout's (default: --zoneout's)", numberOption(0, 0.95))
     .addOption(new Option('--init <scheme>', 'recurrent weights: orthogonal, glorot, identity (IRNN; rnn-tanh/rnn-relu only), or pytorch (PyTorch\'s defaults: every recurrent and decoder weight and bias U(±1/√H); with --time and no --max-iters, the size rule gives its GRU this unless given)')
@@ -84,8 +87,8 @@ export function trainCommand(): Command {
     .option('--overwrite', 'start afresh under --name where a run is saved already, replacing it (its checkpoints and snapshots); ' +
       'without it such a run is kept and this one refused', false)
     .option('--init-from <checkpoint>', "start a new run from a checkpoint's weights (a file, a run name in --checkpoint-dir, or 'bundled') " +
-      'with a fresh optimizer and schedule: fine-tuning, or a warm restart. Its architecture is kept (and its dropout and ' +
-      'weight decay unless given); characters the corpus adds join its vocabulary')
+      'with a fresh optimizer and schedule: fine-tuning, or a warm restart. Its architecture is kept (and its dropout, ' +
+      'weight decay and weight drop unless given); characters the corpus adds join its vocabulary')
     .option('-q, --quiet', 'no progress on stderr, only warnings and errors', false)
     .option('--json', 'print a JSON summary on stdout at the end', false)
     .option('--sample-every <n>', 'print a short sample on stderr every n iterations (0: never; default: at each evaluation on a terminal, never otherwise)', intOption(0))
@@ -131,7 +134,7 @@ async function runTrain(corpusArg: string, opts: TrainOptions, given: GivenFlags
     const { plan, prepared, rates, unseen } = await decide(corpusArg, opts, given, config, log);
     const likelyBackend = plan.config.backend === 'auto' ? 'wasm' : plan.config.backend;
     checkTrainingFits({ vocabSize: prepared.corpus.vocab.size, ...plan.config.model }, plan.config.batchSize, plan.config.seqLen,
-      likelyBackend, undefined, plan.config.dropout);
+      likelyBackend, undefined, plan.config.dropout, weightDropOf(plan.config));
     printDryRun(plan, { corpus: prepared.corpus, characters: prepared.fingerprint.characters, unseen, rates }, prepared.start.resumed !== undefined, opts.json);
     return;
   }
@@ -200,7 +203,7 @@ async function train(corpusArg: string, opts: TrainOptions, plan: TrainPlan, pre
     onReplacedRemoved: (count: number) => log.info(`rnn: --overwrite: removed the replaced run's best checkpoint and snapshots (${count} files)`),
   };
   const { reason, run, backend } = await carryOut(config, corpus, start, where, opts.gpuMode, {
-    fits: (backendName) => checkTrainingFits(wanted, config.batchSize, config.seqLen, backendName, undefined, config.dropout),
+    fits: (backendName) => checkTrainingFits(wanted, config.batchSize, config.seqLen, backendName, undefined, config.dropout, weightDropOf(config)),
     onSignal: (count) => {
       if (count > 1) {
         process.stderr.write('\nrnn: interrupted again; exiting without waiting for the save\n');

@@ -167,12 +167,20 @@ export class Model {
   }
 
   /** out (+)= x · Wᵀ: the float weight, or its int8 copy in quantised mode. */
-  private project(x: Tensor, weight: Param, quant: QuantTensor | undefined, out: Tensor, accumulate = false): void {
+  private project(x: Tensor, weight: Tensor, quant: QuantTensor | undefined, out: Tensor, accumulate = false): void {
     if (quant) this.backend.matmulQuant(x, quant, out, { accumulate });
-    else this.backend.matmul(x, weight.value, out, { transposeB: true, accumulate });
+    else this.backend.matmul(x, weight, out, { transposeB: true, accumulate });
   }
 
-  /** Buffers for B streams of T steps; training with dropout allocates its masks. */
+  /**
+   * The W_hh layer l multiplies by in this workspace: the weights, or in training with weight drop
+   * the window's masked copy (filled by forward from the weights as they are now).
+   */
+  private recurrentWeight(ws: Workspace, l: number): Tensor {
+    return ws.droppedWeightHh.length ? ws.droppedWeightHh[l] : this.layers[l].weightHh.value;
+  }
+
+  /** Buffers for B streams of T steps; training with dropout or weight drop allocates its masks. */
   workspace(batchSize: number, steps: number, mode: WorkspaceMode = EVALUATION): Workspace {
     return new Workspace(this.backend, this.config, this.spec, batchSize, steps, mode);
   }
@@ -205,19 +213,22 @@ export class Model {
         be.embeddingForward(table, ws.tokens, ws.gates[0]);
       } else {
         // All T steps' input projections in one matmul: [T·B, In] × [In, G·H].
-        this.project(this.layerInput(ws, l), p.weightIh, q?.ih[l], ws.gates[l]);
+        this.project(this.layerInput(ws, l), p.weightIh.value, q?.ih[l], ws.gates[l]);
       }
       be.addRowVector(ws.gates[l], p.biasIh.value);
       if (!spec.separateRecurrent) be.addRowVector(ws.gates[l], p.biasHh.value);
+      // Weight drop: W̃_hh = W_hh ⊙ mask, made once per window from the weights Adam last wrote.
+      if (ws.droppedWeightHh.length) be.mul(p.weightHh.value, ws.weightDropMask[l], ws.droppedWeightHh[l]);
+      const weightHh = this.recurrentWeight(ws, l);
       const gatesAt = ws.gatesAt[l], hAt = ws.hiddenAt[l], cAt = ws.cellAt[l];
       for (let t = 0; t < T; t++) {
         if (spec.separateRecurrent) {
           // rec_t = h_{t-1} · W_hhᵀ + b_hh: [B, H] × [H, G·H]
-          this.project(hAt[t], p.weightHh, q?.hh[l], ws.recAt[l][t]);
+          this.project(hAt[t], weightHh, q?.hh[l], ws.recAt[l][t]);
           be.addRowVector(ws.recAt[l][t], p.biasHh.value);
         } else {
           // gates_t += h_{t-1} · W_hhᵀ: [B, H] × [H, G·H]
-          this.project(hAt[t], p.weightHh, q?.hh[l], gatesAt[t], true);
+          this.project(hAt[t], weightHh, q?.hh[l], gatesAt[t], true);
         }
         this.kernels.forward({
           gates: gatesAt[t], hPrev: hAt[t], h: zoneout ? ws.hCandAt[l][t] : hAt[t + 1],
@@ -232,7 +243,7 @@ export class Model {
       if (ws.dropped.length) be.mul(ws.layerOutput[l], ws.dropMask[l], ws.dropped[l]);
     }
     // logits = h · W_decᵀ + b: [T·B, H] × [H, V]
-    this.project(this.layerInput(ws, this.layers.length), this.decoderWeight, this.quant?.decoder, ws.logits);
+    this.project(this.layerInput(ws, this.layers.length), this.decoderWeight.value, this.quant?.decoder, ws.logits);
     be.addRowVector(ws.logits, this.decoderBias.value);
     if (withLoss) {
       be.softmaxCrossEntropy(ws.logits, ws.targets, ws.loss, withGrad ? ws.dLogits : null, 1 / (T * B));
@@ -276,6 +287,8 @@ export class Model {
       const gatesAt = ws.gatesAt[l], hAt = ws.hiddenAt[l], cAt = ws.cellAt[l], dhAt = ws.dHiddenAt[l];
       // What multiplies W_hh on the way back: the gates' gradient, or the GRU's rec gradient.
       const dRecurrentAt = spec.separateRecurrent ? ws.dRecAt : ws.dGatesAt;
+      // The W_hh forward multiplied by: under weight drop the masked copy, so dh_{t-1} flows through it.
+      const weightHh = this.recurrentWeight(ws, l);
       be.fill(ws.dhRec, 0);
       if (ws.dc) be.fill(ws.dc, 0);
       for (let t = T - 1; t >= 0; t--) {
@@ -288,7 +301,7 @@ export class Model {
         if (!z) {
           this.kernels.backward({ ...step, dh: dhAt[t], dhRec: ws.dhRec, dc: ws.dc ?? undefined });
           // dh_{t-1} through the recurrence: [B, G·H] × [G·H, H]; the GRU adds to its z ⊙ dh.
-          if (t > 0) be.matmul(dRecurrentAt[t], p.weightHh.value, ws.dhRec, { accumulate: spec.separateRecurrent });
+          if (t > 0) be.matmul(dRecurrentAt[t], weightHh, ws.dhRec, { accumulate: spec.separateRecurrent });
           continue;
         }
         // Zoneout: h_t = h̃_t + m ⊙ (h_{t-1} − h̃_t), so dL/dh_t splits into dh̃ = (1−m)·dh and
@@ -300,13 +313,15 @@ export class Model {
         this.kernels.backward({ ...step, dh: z.dhCand, dhRec: ws.dhRec, dc: ws.dc ? z.dcCand : undefined });
         if (ws.dc) be.add(z.dcCand, z.dcKeep, ws.dc);
         if (t > 0) {
-          be.matmul(dRecurrentAt[t], p.weightHh.value, ws.dhRec, { accumulate: true });
+          be.matmul(dRecurrentAt[t], weightHh, ws.dhRec, { accumulate: true });
           be.add(ws.dhRec, z.dhKeep, ws.dhRec);
         }
       }
       const dRecurrent = ws.dRec ?? ws.dGates;
       // Weight gradients over the whole window at once: [G·H, T·B] × [T·B, ·].
       be.matmul(dRecurrent, ws.layerPrev[l], p.weightHh.grad, { transposeA: true });
+      // W̃ = W ⊙ mask, so dL/dW = dL/dW̃ ⊙ mask (the mask holds 0 or 1/(1-p)).
+      if (ws.droppedWeightHh.length) be.mul(p.weightHh.grad, ws.weightDropMask[l], p.weightHh.grad);
       if (l === 0 && dTable) {
         // dTable[v] = Σ of dGates over the steps whose token is v; dW_ih = dTableᵀ · Emb
         // [G·H, V] × [V, E]; dEmb = dTable · W_ih [V, G·H] × [G·H, E].

@@ -6,11 +6,12 @@
 // measure the whole validation split (with the mean, once it has a point) and save. Nothing
 // here prints: progress goes out through the callbacks, and the CLI decides what to show.
 
-import { TrainConfig, zonesOut } from '../config';
+import { TrainConfig, weightDropOf, zonesOut } from '../config';
 import { Batcher, TokenIds, Window } from '../data/batcher';
 import { WeightAverage, inAverageTail, joinsAverage } from './tail-average';
 import { Evaluator } from './evaluator';
 import { Model, Workspace } from './model';
+import { trainingMode } from './workspace';
 import { Adam, ClipConfig } from './optimizer';
 import { Rng } from './rng';
 import { learningRateAt, runProgress } from './schedule';
@@ -144,7 +145,7 @@ export class Trainer {
     readonly progress: TrainProgress,
   ) {
     this.batcher = new Batcher(train, config.batchSize, config.seqLen);
-    this.workspace = model.workspace(config.batchSize, config.seqLen, { training: true, dropout: config.dropout });
+    this.workspace = model.workspace(config.batchSize, config.seqLen, trainingMode(config));
     this.evaluator = val.length >= 2 ? new Evaluator(model, val, config.batchSize, config.seqLen) : null;
     this.average = config.averageTail > 0 ? new WeightAverage(model.backend, model.params) : null;
     if (!this.average && progress.averaged) progress.averaged = 0; // resumed with --average-tail 0: its mean is dropped
@@ -158,7 +159,7 @@ export class Trainer {
       startedAt: Date.now() - progress.elapsedMs, lossSinceEval: 0, stepsSinceEval: 0, sinceBest: evaluationsSinceBest(progress),
     };
     const sessionStart = Date.now();
-    const stochastic = config.dropout > 0 || zonesOut(model.config);
+    const stochastic = config.dropout > 0 || zonesOut(model.config) || weightDropOf(config) > 0;
     const sessionStartIteration = progress.iteration;
     let window: Window | undefined;
     let reason: StopReason | null = null;

@@ -5,7 +5,7 @@
 // G gate blocks of the cell (src/cells.ts). Rows are time-major: row t·B + b is step t of stream b.
 
 import { CellSpec } from '../cells';
-import { ModelConfig, cellZoneout, zonesOut } from '../config';
+import { ModelConfig, TrainConfig, cellZoneout, weightDropOf, zonesOut } from '../config';
 import { Backend, IndexTensor, Tensor } from '../kernels/backend';
 import { Rng } from './rng';
 
@@ -14,6 +14,11 @@ export interface WorkspaceMode {
   training: boolean;
   /** Dropout probability between layers and before the decoder (training only). */
   dropout: number;
+  /**
+   * DropConnect probability of the recurrent weights W_hh (training only; absent: 0): forward and
+   * backward multiply by a masked copy of each layer's W_hh (Merity, Keskar & Socher 2018).
+   */
+  weightDrop?: number;
   /** Layer 0's input projection through a [V, G·H] table (see usesInputTable); default: that rule. */
   inputTable?: boolean;
 }
@@ -32,6 +37,12 @@ export function usesInputTable(vocabSize: number, rows: number): boolean {
 
 export const EVALUATION: WorkspaceMode = { training: false, dropout: 0 };
 
+/** A run's training workspace mode: its dropout, and the weight drop of W_hh where there is one. */
+export function trainingMode(config: Pick<TrainConfig, 'dropout' | 'weightDrop'>): WorkspaceMode {
+  const weightDrop = weightDropOf(config);
+  return { training: true, dropout: config.dropout, ...(weightDrop > 0 ? { weightDrop } : {}) };
+}
+
 /** Per-step row views of a [(T or T+1)·B, cols] tensor. */
 function stepViews(be: Backend, t: Tensor, steps: number, B: number): Tensor[] {
   return Array.from({ length: steps }, (_, s) => be.rowsOf(t, s * B, B));
@@ -46,7 +57,7 @@ export interface BufferShape {
 /**
  * Every buffer a Workspace allocates for B streams of T steps, by field (null: not allocated in
  * this mode). The Workspace allocates from it and the memory estimate (src/cli/memory.ts) sums
- * it, so the estimate is the engine's allocation, dropout and zoneout buffers included.
+ * it, so the estimate is the engine's allocation, dropout, zoneout and weight-drop buffers included.
  */
 export interface WorkspaceLayout {
   /** tokens and targets: T·B int32 ids each. */
@@ -81,6 +92,8 @@ export interface WorkspaceLayout {
     zoneMaskH: BufferShape | null;   // [T·B, H]
     cCand: BufferShape | null;       // [T·B, H], zoneout of an LSTM's c
     zoneMaskC: BufferShape | null;   // [T·B, H]
+    weightDropMask: BufferShape | null; // [G·H, H], training with weight drop
+    droppedWeightHh: BufferShape | null; // [G·H, H], W_hh ⊙ mask, what the window multiplies by
   };
 }
 
@@ -93,6 +106,7 @@ export function workspaceLayout(
   const shape = (rows: number, cols: number): BufferShape => ({ rows, cols });
   const when = (yes: boolean, s: BufferShape): BufferShape | null => (yes ? s : null);
   const dropout = mode.training && mode.dropout > 0;
+  const weightDrop = mode.training && (mode.weightDrop ?? 0) > 0;
   // Either probability above 0 puts the blend on both states (a p of 0 takes h̃ or c̃ as it is).
   const zoneout = zonesOut(config);
   const table = mode.inputTable ?? usesInputTable(V, T * B);
@@ -126,6 +140,8 @@ export function workspaceLayout(
       zoneMaskH: when(zoneout, rowsByH),
       cCand: when(zoneout && spec.carriesCell, rowsByH),
       zoneMaskC: when(zoneout && spec.carriesCell, rowsByH),
+      weightDropMask: when(weightDrop, shape(G * H, H)),
+      droppedWeightHh: when(weightDrop, shape(G * H, H)),
     },
   };
 }
@@ -183,6 +199,11 @@ export class Workspace {
   /** [B, H] scratch of the zoneout backward: dL/dh_t in total, to h̃, straight to h_{t-1}; same for c. */
   readonly zoneScratch: { dhTotal: Tensor; dhCand: Tensor; dhKeep: Tensor; dcCand: Tensor; dcKeep: Tensor } | null;
 
+  // Weight drop (training with p > 0): per layer, the window's mask (0 or 1/(1-p)) on W_hh, and
+  // W_hh ⊙ mask, which forward makes from the current weights and both passes multiply by. [G·H, H] each.
+  readonly weightDropMask: Tensor[] = [];
+  readonly droppedWeightHh: Tensor[] = [];
+
   // Row views, made once: per layer, per step.
   readonly gatesAt: Tensor[][] = [];
   readonly recAt: Tensor[][] = [];
@@ -201,6 +222,8 @@ export class Workspace {
 
   /** drawMasks' host buffer, [T·B·H], made on first use. */
   private maskHost: Float32Array | null = null;
+  /** drawMasks' host buffer for the weight-drop masks, [G·H·H], made on first use. */
+  private weightMaskHost: Float32Array | null = null;
   /** Zoneout probabilities of h and (the LSTMs) c (0: none): what a training mask keeps with. */
   private readonly zoneout: number;
   private readonly zoneoutCell: number;
@@ -288,11 +311,17 @@ export class Workspace {
       this.zoneMaskCAt.push(stepViews(be, maskC, T, B));
       if (!this.mode.training) be.fill(maskC, this.zoneoutCell);
     }
+    if (per.weightDropMask && per.droppedWeightHh) {
+      this.weightDropMask.push(alloc(per.weightDropMask));
+      this.droppedWeightHh.push(alloc(per.droppedWeightHh));
+    }
   }
 
   /**
-   * Draws this window's dropout and zoneout masks from rng (training only), on the host, and
-   * uploads them. Order: per layer, dropout then zoneout h then zoneout c; element by element.
+   * Draws this window's dropout, zoneout and weight-drop masks from rng (training only), on the
+   * host, and uploads them. Order: per layer, dropout then zoneout h then zoneout c; then per
+   * layer the weight-drop mask of W_hh (after the others, so adding weight drop to a run leaves
+   * its dropout and zoneout draws as they were); element by element.
    */
   drawMasks(rng: Rng): void {
     if (!this.mode.training) return;
@@ -310,6 +339,14 @@ export class Workspace {
       // Zoneout: 1 keeps the unit's previous value (probability p), 0 takes the cell's new one.
       if (this.zoneMaskH.length) be.upload(this.zoneMaskH[l], bernoulli(0, 1, zoneout));
       if (this.zoneMaskC.length) be.upload(this.zoneMaskC[l], bernoulli(0, 1, zoneoutCell));
+    }
+    if (!this.weightDropMask.length) return;
+    // One mask per layer for the whole window: the same dropped weights for all B streams and T steps.
+    const p = this.mode.weightDrop ?? 0;
+    const weights = (this.weightMaskHost ??= new Float32Array(this.weightDropMask[0].size));
+    for (const mask of this.weightDropMask) {
+      rng.fillBernoulli(weights, p, 0, 1 / (1 - p));
+      be.upload(mask, weights);
     }
   }
 
@@ -349,7 +386,7 @@ export class Workspace {
       this.dc, this.dRec, this.dPeep, this.dDropped, ...Object.values(this.zoneScratch ?? {})];
     for (const t of singles) if (t) be.dispose(t);
     const lists = [this.gates, this.rec, this.hidden, this.cell, this.dHidden, this.dropMask, this.dropped,
-      this.hCand, this.cCand, this.zoneMaskH, this.zoneMaskC];
+      this.hCand, this.cCand, this.zoneMaskH, this.zoneMaskC, this.weightDropMask, this.droppedWeightHh];
     for (const list of lists) list.forEach((t) => be.dispose(t));
     be.dispose(this.tokens);
     be.dispose(this.targets);

@@ -11,6 +11,7 @@
 import * as path from 'path';
 import {
   BackendName, DEFAULTS, InitSource, LrSchedule, ModelConfig, RecurrentInit, TrainConfig, cellZoneout, defaultTrainConfig, validateConfig,
+  weightDropOf,
 } from '../config';
 import { UsageError } from '../errors';
 import { CellName } from '../kernels/backend';
@@ -36,6 +37,8 @@ export interface TrainFlags {
   dropout: number;
   averageTail: number;
   weightDecay: number;
+  /** --weight-drop (commander's default 0; absent: 0). */
+  weightDrop?: number;
   zoneout: number;
   zoneoutCell?: number;
   init: RecurrentInit;
@@ -160,7 +163,8 @@ export function flagsPlan(corpusArg: string, flags: TrainFlags, given: GivenFlag
     },
     seqLen: flags.seqLen, batchSize: flags.batch, learningRate: flags.lr, lrSchedule: flags.lrSchedule, warmupIters: flags.warmup,
     minLr: flags.minLr ?? flags.lr * DEFAULTS.minLrFraction, dropout: flags.dropout, averageTail: flags.averageTail,
-    weightDecay: flags.weightDecay, init: flags.init, clipNorm: flags.clipNorm, clipValue: flags.clipValue, valFraction: flags.valFraction,
+    weightDecay: flags.weightDecay, ...weightDropField(flags.weightDrop),
+    init: flags.init, clipNorm: flags.clipNorm, clipValue: flags.clipValue, valFraction: flags.valFraction,
     valSplit: flags.valSplit,
     timeBudgetMs: flags.time ?? 0,
     // --time alone bounds the run by time: the default iteration cap applies only without it.
@@ -179,6 +183,15 @@ export function flagsPlan(corpusArg: string, flags: TrainFlags, given: GivenFlag
     throw new PlanRefusal('init-and-init-from', `--init chooses fresh recurrent weights, and --init-from brings them from ${flags.initFrom}: drop one of them`);
   }
   return config;
+}
+
+/**
+ * train_config's weightDrop for a probability: absent for 0, so a run without weight drop saves
+ * (and its checkpoint reads) as runs did before the option existed; any other value is kept for
+ * validateConfig to judge.
+ */
+function weightDropField(p: number | undefined): Pick<TrainConfig, 'weightDrop'> {
+  return p === undefined || p === 0 ? {} : { weightDrop: p };
 }
 
 /** A flag, its TrainFlags key, and the saved value it must match when given. */
@@ -241,6 +254,7 @@ function resumedSettings(
     dropout: chosen('dropout', 'dropout', saved.dropout),
     averageTail: chosen('averageTail', 'averageTail', saved.averageTail),
     weightDecay: chosen('weightDecay', 'weightDecay', saved.weightDecay),
+    ...weightDropField(given.has('weightDrop') ? weightDropOf(config) : saved.weightDrop),
     init: saved.init,
     // A --time given on resume is more training from now: the run's budget becomes what it has
     // spent plus that, and the schedule spreads over the new whole. Without it, the run
@@ -263,7 +277,7 @@ function resumedSettings(
 
 /**
  * --init-from: the architecture comes from the checkpoint (a flag that disagrees is refused, as
- * on --resume), and so do dropout and weight decay unless given, so the regularisation it was
+ * on --resume), and so do dropout, weight decay and weight drop unless given, so the regularisation it was
  * trained under carries on unless changed; the schedule, optimizer and data order start anew.
  */
 function initFromPlan(config: TrainConfig, flags: TrainFlags, given: GivenFlags, source: InitFromSource): TrainConfig {
@@ -278,6 +292,7 @@ function initFromPlan(config: TrainConfig, flags: TrainFlags, given: GivenFlags,
     model: architecture,
     dropout: given.has('dropout') ? config.dropout : saved.dropout,
     weightDecay: given.has('weightDecay') ? config.weightDecay : saved.weightDecay,
+    ...weightDropField(given.has('weightDrop') ? weightDropOf(config) : saved.weightDrop),
     init: saved.init,
     initFrom,
   };

@@ -7,6 +7,7 @@ import { Model } from '../../src/engine/model';
 import { Adam } from '../../src/engine/optimizer';
 import { estimateTraining, parameterCount } from '../../src/cli/memory';
 import { ModelConfig } from '../../src/config';
+import { trainingMode } from '../../src/engine/workspace';
 
 /** A reference backend that adds up the bytes of every tensor and id buffer it allocates. */
 class CountingBackend extends ReferenceBackend {
@@ -34,17 +35,19 @@ describe('estimateTraining is the engine\'s allocation', () => {
     { vocabSize: 29, B: 3, T: 5 },   // 116 > 15: no input table
     { vocabSize: 5, B: 4, T: 6 },    // 20 ≤ 24: layer 0 through the table
   ];
-  const runs: Array<{ dropout: number; zoneout: number; zoneoutCell?: number }> = [
+  const runs: Array<{ dropout: number; zoneout: number; zoneoutCell?: number; weightDrop?: number }> = [
     { dropout: 0, zoneout: 0 },
     { dropout: 0.3, zoneout: 0.1 },
     { dropout: 0.2, zoneout: 0, zoneoutCell: 0.4 },
+    { dropout: 0, zoneout: 0, weightDrop: 0.3 },
+    { dropout: 0.3, zoneout: 0.1, weightDrop: 0.5 },
   ];
   for (const cell of Object.keys(CELL_GATES) as CellName[]) {
     for (const { vocabSize, B, T } of shapes) {
       for (const run of runs) {
         if (run.zoneoutCell !== undefined && !['lstm', 'peephole'].includes(cell)) continue;
-        const { dropout, ...zone } = run;
-        it(`${cell}, V ${vocabSize} B ${B} T ${T}, dropout ${dropout}, zoneout ${JSON.stringify(zone)}`, () => {
+        const { dropout, weightDrop = 0, ...zone } = run;
+        it(`${cell}, V ${vocabSize} B ${B} T ${T}, dropout ${dropout}, zoneout ${JSON.stringify(zone)}, weight drop ${weightDrop}`, () => {
           const config: ModelConfig = { vocabSize, embeddingSize: 3, hiddenSize: 7, layers: 2, cell, ...zone };
           const be = new CountingBackend();
           const model = new Model(be, config);
@@ -52,12 +55,12 @@ describe('estimateTraining is the engine\'s allocation', () => {
           // norm is the 'small beside them' of the estimate.
           const adam = new Adam(be, model.params, 1e-3);
           const withParams = be.bytes;
-          const estimate = estimateTraining(config, B, T, dropout);
+          const estimate = estimateTraining(config, B, T, dropout, weightDrop);
           expect(estimate.parameterBytes).toBe(4 * 4 * model.parameterCount);
           expect(withParams).toBeGreaterThanOrEqual(estimate.parameterBytes);
           expect(withParams - estimate.parameterBytes).toBeLessThan(64);
           // What the Trainer makes: the training workspace (its masks) and the validation one.
-          model.workspace(B, T, { training: true, dropout });
+          model.workspace(B, T, trainingMode({ dropout, weightDrop }));
           model.workspace(B, T);
           expect(be.bytes - withParams).toBe(estimate.activationBytes);
           adam.dispose();

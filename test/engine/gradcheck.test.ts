@@ -1,5 +1,6 @@
 // Finite-difference gradient checks of every parameter of a tiny 2-layer model of every cell,
-// with and without dropout and zoneout (float64 reference).
+// with and without dropout, zoneout and weight drop (float64 reference). Under weight drop the
+// differences move the raw W_hh, which forward masks: they check the gradient the optimizer gets.
 //
 // Distinct sizes (B=2, T=3, E=4, H=5, V=7) so that a transposed index cannot pass; a random
 // carried state so that the h_{-1}, c_{-1} paths are exercised; random targets.
@@ -23,6 +24,8 @@ interface Variant {
   training: boolean;
   /** Layer 0 through the [V, G·H] input table (usesInputTable; too few rows here to be the default). */
   inputTable?: boolean;
+  /** DropConnect on W_hh (training only), its mask fixed as the others are. */
+  weightDrop?: number;
 }
 
 const VARIANTS: Variant[] = [
@@ -37,12 +40,15 @@ const VARIANTS: Variant[] = [
   { cell: 'gru', dropout: 0.3, zoneout: 0, training: true, inputTable: true },
   { cell: 'lstm', dropout: 0, zoneout: 0.3, training: true, inputTable: true },
   { cell: 'rnn-relu', dropout: 0, zoneout: 0, training: true, inputTable: true },
+  ...(Object.keys(CELL_GATES) as CellName[]).map((cell) => ({ cell, dropout: 0, zoneout: 0, training: true, weightDrop: 0.4 })),
+  { cell: 'lstm', dropout: 0.3, zoneout: 0.3, training: true, weightDrop: 0.5 },
+  { cell: 'gru', dropout: 0.3, zoneout: 0.2, training: true, inputTable: true, weightDrop: 0.3 },
 ];
 
 const label = (v: Variant): string =>
   `${v.cell}${v.dropout ? ` dropout ${v.dropout}` : ''}${v.zoneout || v.zoneoutCell !== undefined ? ` zoneout ${v.zoneout}` +
     `${v.zoneoutCell !== undefined ? `, c ${v.zoneoutCell}` : ''}${v.training ? '' : ' (evaluation)'}` : ''}` +
-  `${v.inputTable ? ', input table' : ''}`;
+  `${v.inputTable ? ', input table' : ''}${v.weightDrop ? `, weight drop ${v.weightDrop}` : ''}`;
 
 interface Ctx { model: Model; ws: Workspace; h0: Float64Array[]; c0: Float64Array[] }
 
@@ -56,7 +62,9 @@ async function setup(backend: Backend, v: Variant): Promise<Ctx> {
     const values = Float64Array.from(await backend.download(p.value), (x) => x + (rng.uniform() - 0.5) * 0.2);
     backend.upload(p.value, values);
   }
-  const ws = model.workspace(B, T, { training: v.training, dropout: v.dropout, inputTable: v.inputTable ?? false });
+  const ws = model.workspace(B, T, {
+    training: v.training, dropout: v.dropout, inputTable: v.inputTable ?? false, ...(v.weightDrop ? { weightDrop: v.weightDrop } : {}),
+  });
   // The masks stay fixed while the finite differences run: the loss is then a smooth function.
   ws.drawMasks(new Rng(7));
   const tokens = Int32Array.from({ length: T * B }, () => Math.floor(rng.uniform() * V));

@@ -71,6 +71,31 @@ describe.each(BACKENDS)('resume on %s', (backend, extra) => {
     process.stdout.write(`resume on ${backend}: interrupted at k = ${ks.join(', ')}\n`);
   });
 
+  // Weight drop across the cut: its W_hh masks are drawn from the seed and the step, as dropout's are,
+  // so a resumed run multiplies by the masked weights an uninterrupted one would.
+  it('k steps with --weight-drop + SIGINT + --resume ends bit-identical to N steps straight, for random k and cell', async () => {
+    let trial = 0;
+    const ks: string[] = [];
+    const cells = fc.constantFrom('lstm', 'peephole', 'gru', 'rnn-tanh', 'rnn-relu');
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 6 }), cells, async (delayMs, more, cell) => {
+      const flags = [...common, '--cell', cell, '--lr-schedule', 'constant', '--weight-drop', '0.3', '--dropout', '0.1', '--average-tail', '0'];
+      const dir = path.join(work, `${backend}-wd-${trial++}`);
+      const cut = path.join(dir, 'cut'), whole = path.join(dir, 'whole');
+      const latest = path.join(cut, 'play.safetensors');
+      expect(await trainInterrupted(['train', corpus, ...flags, '--max-iters', '1000000', '--checkpoint-dir', cut], latest, delayMs)).toBe(130);
+      const k = stateOf(latest).iteration;
+      ks.push(`${k} (${cell})`);
+      const n = String(k + more);
+      expect(rnn(['train', corpus, ...flags, '--max-iters', n, '--checkpoint-dir', cut, '--resume']).code).toBe(0);
+      expect(rnn(['train', corpus, ...flags, '--max-iters', n, '--checkpoint-dir', whole]).code).toBe(0);
+      const resumed = stateOf(latest), straight = stateOf(path.join(whole, 'play.safetensors'));
+      expect(resumed.iteration).toBe(k + more);
+      expect(resumed.valLoss).toBe(straight.valLoss);
+      expect(resumed.tensors.equals(straight.tensors)).toBe(true);
+    }), { numRuns: 2, seed: backend.length + 1 });
+    process.stdout.write(`weight-drop resume on ${backend}: interrupted at k = ${ks.join(', ')}\n`);
+  });
+
   // Tail averaging across the cut: the run's bound stays (so does its tail, from iteration 3 (a first point at 4)),
   // and the mean (the saved weights), the raw weights beside it and the count must carry on.
   it('k steps of an averaged tail + SIGINT + --resume ends bit-identical to the run straight, for random k', async () => {

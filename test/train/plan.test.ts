@@ -346,7 +346,39 @@ const REFUSED: Case[] = [
   },
 ];
 
-const CASES: Case[] = [...FRESH, ...RESUMED, ...INIT_FROM, ...BUNDLED, ...FORMAT_CASES, ...REFUSED];
+/** train_config.weightDrop: written only above 0, so a run without it saves what it saved before the option existed. */
+const noWeightDrop = (p: TrainPlan): void => expect(Object.prototype.hasOwnProperty.call(p.config, 'weightDrop')).toBe(false);
+const WEIGHT_DROP: Case[] = [
+  { name: 'weight drop: a fresh run without --weight-drop has no train_config.weightDrop', check: noWeightDrop },
+  { name: 'weight drop: --weight-drop 0 is the same run as none', flags: { weightDrop: 0 }, check: noWeightDrop },
+  { name: 'weight drop: --weight-drop 0.3 is recorded', flags: { weightDrop: 0.3 }, expect: { weightDrop: 0.3 } },
+  {
+    name: 'weight drop: the size rule leaves --weight-drop as given', flags: { time: 15 * 60000, weightDrop: 0.25 },
+    expect: { weightDrop: 0.25 }, check: (p) => expect(p.recipe).not.toBeNull(),
+  },
+  { name: 'weight drop: --resume keeps the saved p', flags: { resume: true }, resumed: resumeOf(saved({ weightDrop: 0.4 })), expect: { weightDrop: 0.4 } },
+  { name: 'weight drop: --resume with --weight-drop given takes it', flags: { resume: true, weightDrop: 0.1 }, resumed: resumeOf(saved({ weightDrop: 0.4 })), expect: { weightDrop: 0.1 } },
+  { name: 'weight drop: --resume --weight-drop 0 turns it off', flags: { resume: true, weightDrop: 0 }, resumed: resumeOf(saved({ weightDrop: 0.4 })), check: noWeightDrop },
+  { name: 'weight drop: --resume of a run without it stays without', flags: { resume: true }, resumed: resumeOf(saved()), check: noWeightDrop },
+  { name: 'weight drop: --init-from carries it as it does dropout', flags: { initFrom: 'base' }, initFrom: initFromOf(saved({ weightDrop: 0.3 })), expect: { weightDrop: 0.3 } },
+  { name: 'weight drop: --init-from with --weight-drop given takes it', flags: { initFrom: 'base', weightDrop: 0.2 }, initFrom: initFromOf(saved({ weightDrop: 0.3 })), expect: { weightDrop: 0.2 } },
+  ...FORMATS.map((f): Case => ({
+    name: `weight drop: a checkpoint of format ${f.commit} (${f.what}) resumes without weight drop`,
+    flags: { resume: true }, resumed: resumeOf(meta(f.train_config, f.model_config)), check: noWeightDrop,
+  })),
+  { name: 'refused: --weight-drop 1', flags: { weightDrop: 1 }, fails: [UsageError, '--weight-drop must be at least 0 (off) and below 1, got 1'] },
+  { name: 'refused: --weight-drop -0.1', flags: { weightDrop: -0.1 }, fails: [UsageError, '--weight-drop must be at least 0 (off) and below 1, got -0.1'] },
+  {
+    name: 'refused: a damaged train_config (weightDrop 1) is not trusted', flags: { resume: true },
+    resumed: resumeOf(saved({ weightDrop: 1 })), fails: [CheckpointError, 'train_config.weightDrop is invalid (1)'],
+  },
+  {
+    name: 'refused: a damaged train_config (weightDrop "0.2") is not trusted', flags: { resume: true },
+    resumed: resumeOf(saved({ weightDrop: '0.2' as unknown as number })), fails: [CheckpointError, 'train_config.weightDrop is invalid ("0.2")'],
+  },
+];
+
+const CASES: Case[] = [...FRESH, ...RESUMED, ...INIT_FROM, ...BUNDLED, ...FORMAT_CASES, ...REFUSED, ...WEIGHT_DROP];
 
 describe('planTraining', () => {
   it('has a table of at least 30 cases', () => {

@@ -11,6 +11,9 @@ result file; the launcher reads it.
 The model is src/engine/model.ts in PyTorch's own modules, under the names our checkpoints use:
     embedding (nn.Embedding V×E) → {lstm|gru|rnn} (nn.LSTM / nn.GRU / nn.RNN, L layers, dropout p
     between them) → dropout p → decoder (nn.Linear H→V) → softmax cross-entropy.
+With --weight-drop p the recurrent module runs its own fused kernel (torch._VF, what nn.LSTM.forward
+calls) with each layer's W_hh multiplied by the window's mask (0 or 1/(1 − p)), autograd taking the
+gradient through the product to the raw weight, as src/engine/model.ts does.
 The training is src/engine/trainer.ts's: stateful truncated BPTT over B contiguous streams of the
 training split (src/data/batcher.ts: stream b is tokens[b·S, (b+1)·S), S = ⌊N/B⌋), windows of T
 steps, the state carried detached, a zero state at each new epoch; AdamW (decay on the matrices
@@ -165,10 +168,31 @@ class CharRNN(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.decoder = nn.Linear(H, V)
 
-    def forward(self, inputs, state):
-        # inputs: [T, b] → logits [T, b, V]; state: h [L, b, H] (and c for the LSTM)
-        out, state = getattr(self, self.module_name)(self.embedding(inputs), state)
+    def forward(self, inputs, state, hh_masks=None):
+        # inputs: [T, b] → logits [T, b, V]; state: h [L, b, H] (and c for the LSTM);
+        # hh_masks: None, or per layer the weight-drop mask of W_hh [G·H, H]
+        recurrent = getattr(self, self.module_name)
+        if hh_masks is None:
+            out, state = recurrent(self.embedding(inputs), state)
+        else:
+            out, state = self.masked_recurrence(recurrent, self.embedding(inputs), state, hh_masks)
         return self.decoder(self.drop(out)), state
+
+    def masked_recurrence(self, recurrent, x, state, hh_masks):
+        """The module's own fused recurrence (torch._VF, as its forward calls it) with W_hh ⊙ mask in each layer."""
+        names = recurrent._flat_weights_names  # per layer: weight_ih, weight_hh, bias_ih, bias_hh
+        weights = [getattr(recurrent, name) for name in names]
+        for l, mask in enumerate(hh_masks):
+            i = names.index(f"weight_hh_l{l}")
+            weights[i] = weights[i] * mask
+        args = (weights, True, recurrent.num_layers, float(recurrent.dropout), self.training, False, False)
+        if self.carries_cell:
+            out, h, c = torch._VF.lstm(x, state, *args)
+            return out, (h, c)
+        if self.module_name == "gru":
+            return torch._VF.gru(x, state, *args)
+        run = torch._VF.rnn_tanh if recurrent.nonlinearity == "tanh" else torch._VF.rnn_relu
+        return run(x, state, *args)
 
     def zero_state(self, batch, device):
         h = torch.zeros(self.layers, batch, self.hidden, device=device)
@@ -403,6 +427,16 @@ class Run:
         }
         write_atomic(path, encode_safetensors(tensors, metadata))
 
+    def hh_masks(self, iteration):
+        """This window's weight-drop masks of W_hh, one per layer: 0 or 1/(1 − p), each weight kept with
+        probability 1 − p. Drawn from a generator of their own seeded by the seed and the iteration
+        alone, so every rank multiplies by the same weights and a resumed run draws what it would
+        have, and dropout's masks stay what they were without weight drop."""
+        p = self.config["weightDrop"]
+        generator = torch.Generator().manual_seed((self.config["seed"] * 1000003 + iteration) * 7919 % (2 ** 63))
+        shape = getattr(self.model, self.model.module_name).weight_hh_l0.shape
+        return [((torch.rand(shape, generator=generator) >= p).float() / (1 - p)).to(self.device) for _ in range(self.model.layers)]
+
     def adam_step(self):
         moments = self.optimizer.state.get(self.params[0])
         if moments is None:
@@ -430,6 +464,7 @@ class Run:
             if point.get("valLoss") is not None:
                 since_best = 0 if point["valLoss"] == progress["bestValLoss"] else since_best + 1
         stochastic = config["dropout"] > 0
+        weight_drop = (config.get("weightDrop") or 0) > 0
         control = torch.zeros(2, dtype=torch.float64, device=self.device)
         scale = W / (B * T)  # see the module's docstring: DDP's mean of W such losses is the global mean
         last_step = None
@@ -502,7 +537,8 @@ class Run:
                 torch.manual_seed(((config["seed"] * 1000003 + progress["iteration"]) * 1009 + self.rank) % (2 ** 63))
             w = progress["window"]
             inputs, targets = ids[w * T : w * T + T], ids[w * T + 1 : w * T + T + 1]
-            logits, state = self.ddp(inputs, detached(state))
+            masks = self.hh_masks(progress["iteration"]) if weight_drop else None
+            logits, state = self.ddp(inputs, detached(state), masks)
             loss_sum = nn.functional.cross_entropy(logits.reshape(T * b, -1), targets.reshape(T * b), reduction="sum")
             self.optimizer.zero_grad(set_to_none=True)
             (loss_sum * scale).backward()  # DDP averages the gradients over the ranks here

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """DDP is the same mathematics: under `torchrun --nproc_per_node 2`, each cell trains 20 steps on
-2 ranks (gloo, loopback) and then on rank 0 alone, from the same weights on the same global batch
+2 ranks (gloo, loopback) and then on rank 0 alone (the LSTM and the GRU also with --weight-drop 0.3), from the same weights on the same global batch
 of B = 5 streams (split 2 + 3, so an uneven share is covered too), through src/train/pytorch's
 own Run. Rank 0 prints one JSON line: per cell, the losses of both runs. test/train/pytorch/engine.test.ts
 compares them.
@@ -24,10 +24,12 @@ import torch.distributed as dist  # noqa: E402
 import ddp_train  # noqa: E402
 
 CELLS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
+# (key, cell, --weight-drop): every cell plain, and two with W_hh's masks, which every rank must share.
+RUNS = [(cell, cell, 0) for cell in CELLS] + [("lstm weight drop 0.3", "lstm", 0.3), ("gru weight drop 0.3", "gru", 0.3)]
 V, E, H, L = 11, 6, 10, 2  # distinct sizes, two layers so the path between them is trained too
 
 
-def plan_for(cell, out, tag):
+def plan_for(cell, out, tag, weight_drop=0):
     model_config = {"vocabSize": V, "embeddingSize": E, "hiddenSize": H, "layers": L, "cell": cell, "zoneout": 0}
     start = os.path.join(out, f"{cell}-start.safetensors")
     train_config = {
@@ -35,6 +37,7 @@ def plan_for(cell, out, tag):
         "seqLen": 8, "batchSize": 5, "learningRate": 0.01, "lrSchedule": "cosine", "warmupIters": 3, "minLr": 0.001,
         "dropout": 0, "weightDecay": 0.1, "init": "orthogonal", "clipNorm": 1.0, "clipValue": 0.5, "valFraction": 0.1,
         "maxIters": 20, "timeBudgetMs": 0, "evalEvery": 1, "saveEvery": 1000, "seed": 1, "averageTail": 0.3,
+        **({"weightDrop": weight_drop} if weight_drop > 0 else {}),
     }
     return {
         "train": train_config, "model": model_config, "vocab": json.dumps(list(range(97, 97 + V))),
@@ -43,7 +46,7 @@ def plan_for(cell, out, tag):
                      "elapsedMs": 0, "history": []},
         "adamStep": 0, "trainTokens": {"path": os.path.join(out, "train.ids"), "dtype": "uint16"},
         "valTokens": {"path": os.path.join(out, "val.ids"), "dtype": "uint16"},
-        "paths": {k: os.path.join(out, f"{cell}-{tag}{suffix}") for k, suffix in
+        "paths": {k: os.path.join(out, f"{cell}-{weight_drop}-{tag}{suffix}") for k, suffix in
                   (("latest", ".safetensors"), ("best", ".best.safetensors"), ("snapshots", ".snapshots"))},
         "quiet": True, "patience": 0, "log": None, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
     }
@@ -66,13 +69,13 @@ def main():
                                    ddp_train.encode_safetensors(dict(model.named_parameters()), {"format": "rnn-checkpoint"}))
     dist.barrier()
     losses = {}
-    for cell in CELLS:
+    for key, cell, weight_drop in RUNS:
         runs = [("two", None)] + ([("one", alone)] if rank == 0 else [])
         for tag, group in runs:
-            run = ddp_train.Run(plan_for(cell, out, tag), device, group)
+            run = ddp_train.Run(plan_for(cell, out, tag, weight_drop), device, group)
             run.load()
             result = run.train()
-            losses.setdefault(cell, {})[tag] = [point["trainLoss"] for point in result["progress"]["history"]]
+            losses.setdefault(key, {})[tag] = [point["trainLoss"] for point in result["progress"]["history"]]
         dist.barrier()
     if rank == 0:
         print(json.dumps({"losses": losses, "torch": torch.__version__}), flush=True)

@@ -8,7 +8,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ROOT, rnn, tempWorkspace } from '../../cli/helpers';
+import { loadCheckpoint } from '../../../src/checkpoint/checkpoint';
+import { ROOT, rnn, tempWorkspace, tensorsOf } from '../../cli/helpers';
 
 const PYTHON = '/usr/bin/python3';
 const HAS_TORCH = (() => {
@@ -88,6 +89,35 @@ withTorch(`--engine pytorch with torch${SKIPPED}`, () => {
       { RNN_PYTHON: fake, PATH: path.dirname(fake) }); // bin/rnn is run by node's full path: PATH serves torchrun's search alone
   });
 
+  // Its masks are drawn by its own generator (not ours), so the check is that they act, are
+  // recorded, and carry across --resume step for step; ddp_same.py checks that ranks share them.
+  test('--weight-drop: trains, is recorded, changes the run, and --resume continues it exactly', () => {
+    const { dir, corpus } = tempWorkspace();
+    const ckpt = (name: string): string => path.join(dir, name);
+    const latest = (name: string): string => path.join(ckpt(name), 'play.safetensors');
+    const train = (name: string, extra: string[]): number | null =>
+      rnn(['train', corpus, ...SMALL, '--engine', 'pytorch', '--lr-schedule', 'constant', '--eval-every', '3', '-q', '--checkpoint-dir', ckpt(name), ...extra]).code;
+    expect(train('straight', ['--weight-drop', '0.3', '--max-iters', '6'])).toBe(0);
+    expect(train('plain', ['--max-iters', '6'])).toBe(0);
+    expect(train('split', ['--weight-drop', '0.3', '--max-iters', '3'])).toBe(0);
+    expect(train('split', ['--resume', '--max-iters', '6'])).toBe(0);
+    expect(loadCheckpoint(latest('straight')).meta.train.weightDrop).toBe(0.3);
+    expect(loadCheckpoint(latest('split')).meta.train.weightDrop).toBe(0.3);
+    expect(tensorsOf(latest('straight')).equals(tensorsOf(latest('plain')))).toBe(false);
+    expect(tensorsOf(latest('split')).equals(tensorsOf(latest('straight')))).toBe(true);
+  });
+
+  test("--weight-drop's fused recurrence (torch._VF with W_hh ⊙ mask) follows the PyTorch witness's 3 steps, every cell (1e-12)", () => {
+    const run = spawnSync(PYTHON, [path.join(ROOT, 'test/train/pytorch/weight_drop_witness.py')], { encoding: 'utf8', timeout: 120000 });
+    if (run.status !== 0) throw new Error(`weight_drop_witness.py failed (${run.status}): ${run.stderr.slice(-2000)}`);
+    const worst: Record<string, { loss: number; weights: number }> = JSON.parse(run.stdout.trim().split('\n').pop()!);
+    expect(Object.keys(worst).sort()).toEqual(['gru', 'lstm', 'rnn-relu', 'rnn-tanh']);
+    for (const { loss, weights } of Object.values(worst)) {
+      expect(loss).toBeLessThan(1e-12);
+      expect(weights).toBeLessThan(1e-12);
+    }
+  });
+
   describe('DDP is the same mathematics: 2 processes and 1 on the same global batch, 20 steps', () => {
     let losses: Record<string, { one: number[]; two: number[] }> = {};
     beforeAll(() => {
@@ -100,7 +130,7 @@ withTorch(`--engine pytorch with torch${SKIPPED}`, () => {
       losses = JSON.parse(run.stdout.trim().split('\n').pop()!).losses;
     }, 150000);
 
-    test.each(['lstm', 'gru', 'rnn-tanh', 'rnn-relu'])('%s: losses agree to 1e-5', (cell) => {
+    test.each(['lstm', 'gru', 'rnn-tanh', 'rnn-relu', 'lstm weight drop 0.3', 'gru weight drop 0.3'])('%s: losses agree to 1e-5', (cell) => {
       const { one, two } = losses[cell];
       expect(one).toHaveLength(20);
       expect(two).toHaveLength(20);
