@@ -178,7 +178,7 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     const schedule = t.lrSchedule ? `${t.lrSchedule}${t.lrSchedule === 'constant' ? '' : ` to ${t.minLr}`}` : 'constant';
     row('training', `seq-len ${t.seqLen}, batch ${t.batchSize}, lr ${t.learningRate} (${schedule}` +
       `${t.warmupIters ? `, warm-up ${t.warmupIters}` : ''}), dropout ${t.dropout ?? 0}${t.weightDecay ? `, weight decay ${t.weightDecay}` : ''}${t.weightDrop ? `, weight drop ${t.weightDrop}` : ''}, init ${t.init ?? 'orthogonal'}, clip-norm ${t.clipNorm}, ` +
-      `clip-value ${t.clipValue}, val-fraction ${t.valFraction}, seed ${t.seed}, backend ${t.backend}`);
+      `clip-value ${t.clipValue}, val-fraction ${t.valFraction} (--val-split ${t.valSplit ?? 'tail'}), seed ${t.seed}, backend ${t.backend}`);
     row('corpus', `${meta.corpus.source} (${meta.corpus.characters.toLocaleString('en-US')} characters, sha256 ${meta.corpus.sha256.slice(0, 12)}…)`);
     row('progress', `iteration ${p.iteration}, epoch ${p.epoch}, ${(p.elapsedMs / 1000).toFixed(1)} s of training` +
       `${summary.resumable ? ', resumable' : ', weights only'}`);

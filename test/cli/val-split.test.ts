@@ -29,6 +29,14 @@ describe('rnn train --val-split blocks', () => {
     expect(readCheckpointMeta(path.join(ck, 'b.safetensors')).train.valSplit).toBe('blocks');
   });
 
+  it('rnn info names the split; a checkpoint saved before the flag existed reads as the tail', () => {
+    const info = rnn(['info', path.join(ck, 'b.safetensors')]);
+    expect(info.code).toBe(0);
+    expect(info.stdout).toMatch(/val-fraction 0\.2 \(--val-split blocks\)/);
+    const old = rnn(['info', path.join(ROOT, 'test', 'fixtures', 'zoneout_eval', 'gru.safetensors')]);
+    expect(old.stdout).toMatch(/\(--val-split tail\)/);
+  });
+
   it('eval --split val scores exactly those blocks, and --split train the rest', () => {
     const evalJson = (file: string, extra: string[]): { lossNats: number; characters: number } => {
       const run = rnn(['eval', file, '-c', path.join(ck, 'b.safetensors'), '--backend', 'reference', '--batch', '1', '--json', ...extra]);
