@@ -374,8 +374,10 @@ class Run:
         return tuple(out)
 
     def save(self, path, progress, state, with_training):
-        """One of our checkpoints (src/checkpoint/checkpoint.ts saveCheckpoint), rank 0 only."""
-        averaged = self.average is not None and self.average.count > 0
+        """One of our checkpoints (src/checkpoint/checkpoint.ts saveCheckpoint), rank 0 only. A training
+        checkpoint's plain names hold the tail's mean once it has a point (the raw weights beside it as
+        optimizer.iterate.*); a snapshot (weights only) holds the raw weights the optimizer visited."""
+        averaged = with_training and self.average is not None and self.average.count > 0
         tensors = {}
         for i, (name, p) in enumerate(zip(self.names, self.params)):
             tensors[name] = self.average.mean[i] if averaged else p
