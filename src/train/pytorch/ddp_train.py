@@ -564,9 +564,12 @@ class Run:
         self.save(paths["latest"], progress, state_all, True)
         # --overwrite: the replaced run's best checkpoint and snapshots go once this run's latest is
         # saved (not before: a first save that fails leaves the old run whole), as ours does.
-        for file in self.plan.get("replaced", []):
-            if os.path.exists(file):
-                os.unlink(file)
+        replaced = self.plan.get("replaced", [])
+        if replaced:
+            for file in replaced:
+                if os.path.exists(file):
+                    os.unlink(file)
+            self.log(f"rnn: --overwrite: removed the replaced run's best checkpoint and snapshots ({len(replaced)} files)")
         self.plan["replaced"] = []
         if best:
             self.save(paths["best"], progress, state_all, True)
