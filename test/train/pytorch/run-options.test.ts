@@ -21,7 +21,6 @@ const SKIPPED = HAS_TORCH ? '' : ` (skipped: ${PYTHON} cannot import torch; apt-
 
 /** A small model, two layers, on the workspace's generated play. */
 const SMALL = ['--layers', '2', '--hidden', '8', '--embedding', '5', '--seq-len', '8', '--batch', '4'];
-const TORCH = ['--engine', 'pytorch', '--nproc', '1'];
 const TIMEOUT = { timeoutMs: 120000 };
 
 /** A safetensors file's metadata and its tensors by name, as raw float32 bytes. */
@@ -49,134 +48,130 @@ function info(file: string): { iteration: number; resumable: boolean; train: { s
 }
 
 withTorch(`--engine pytorch: the run options${SKIPPED}`, () => {
-  describe('--snapshots, --log and --overwrite', () => {
-    const { dir, corpus } = tempWorkspace();
-    const ckpt = path.join(dir, 'ckpt');
-    const snapshots = path.join(ckpt, 'play.snapshots');
-    const torchLog = path.join(dir, 'torch.jsonl');
-    const oursLog = path.join(dir, 'ours.jsonl');
-    // A tail average over the second half (a point every 4 steps): the latest checkpoint holds the mean,
-    // a snapshot the raw weights.
-    const RUN = [...SMALL, '--max-iters', '15', '--eval-every', '5', '--average-tail', '0.5'];
+  const { dir, corpus } = tempWorkspace();
+  // One run serves every check (each launch of PyTorch costs seconds): 2 processes, dropout on, and
+  // a tail average over the second half (a point every 4 steps), so the latest checkpoint holds the
+  // mean and a snapshot the raw weights. The interrupted run is this run, cut and resumed.
+  const FLAGS = [corpus, ...SMALL, '--max-iters', '80', '--eval-every', '10', '--dropout', '0.2', '--average-tail', '0.5', '--snapshots'];
+  const RUN = [...FLAGS, '--engine', 'pytorch', '--nproc', '2'];
+  /** A new run under the same name. */
+  const SHORT = [corpus, ...SMALL, '--max-iters', '5', '--eval-every', '5', '--snapshots', '--engine', 'pytorch', '--nproc', '1'];
+  const whole = path.join(dir, 'whole'), cut = path.join(dir, 'cut'), temp = path.join(dir, 'tmp');
+  const snapshots = path.join(whole, 'play.snapshots');
+  const torchLog = path.join(dir, 'torch.jsonl'), oursLog = path.join(dir, 'ours.jsonl');
+  // Its own temporary folder, to see that nothing is left in it.
+  const env = { TMPDIR: temp };
+  const EVALUATIONS = [10, 20, 30, 40, 50, 60, 70, 80];
 
-    beforeAll(() => {
-      fs.writeFileSync(torchLog, '{"earlier":"run"}\n');
-      const ours = rnn(['train', corpus, ...RUN, '--backend', 'reference', '--checkpoint-dir', path.join(dir, 'ours'), '--log', oursLog, '--quiet']);
-      expect(ours.code).toBe(0);
-      const torch = rnn(['train', corpus, ...RUN, ...TORCH, '--checkpoint-dir', ckpt, '--snapshots', '--log', torchLog], TIMEOUT);
-      expect(torch.stderr).not.toMatch(/Traceback|Error/);
-      expect(torch.code).toBe(0);
-      expect(torch.stdout).toBe('');
-    }, 150000);
+  beforeAll(() => {
+    fs.mkdirSync(temp);
+    fs.writeFileSync(torchLog, '{"earlier":"run"}\n');
+    const torch = rnn(['train', ...RUN, '--checkpoint-dir', whole, '--log', torchLog], { env, ...TIMEOUT });
+    expect(torch.stderr).not.toMatch(/Traceback|Error/);
+    expect(torch.code).toBe(0);
+    expect(torch.stdout).toBe('');
+    const ours = rnn(['train', ...FLAGS, '--backend', 'reference', '--checkpoint-dir', path.join(dir, 'ours'), '--log', oursLog, '--quiet']);
+    expect(ours.code).toBe(0);
+  }, 150000);
 
-    test('--snapshots: one weights-only snapshot a save, named by iteration, that `rnn average` reads', () => {
-      expect(fs.readdirSync(snapshots).sort()).toEqual(['iter-0000005.safetensors', 'iter-0000010.safetensors', 'iter-0000015.safetensors']);
-      expect(info(path.join(snapshots, 'iter-0000010.safetensors'))).toMatchObject({ iteration: 10, resumable: false });
-      const mean = path.join(dir, 'mean.safetensors');
-      const averaged = rnn(['average', snapshots, '--last', '2', '--out', mean]);
-      expect(averaged.code).toBe(0);
-      expect(averaged.stdout).toBe('');
-      expect(info(mean).iteration).toBe(15);
-      const sample = rnn(['sample', '--checkpoint', mean, '--length', '20', '--seed', '1']);
-      expect(sample.code).toBe(0);
-      expect([...sample.stdout].length).toBeGreaterThanOrEqual(20);
-    });
-
-    test('a snapshot holds the raw weights (the latest checkpoint\'s optimizer.iterate.*), not the tail\'s mean', () => {
-      const latest = readCheckpoint(path.join(ckpt, 'play.safetensors'));
-      const snapshot = readCheckpoint(path.join(snapshots, 'iter-0000015.safetensors'));
-      expect(progressOf(path.join(ckpt, 'play.safetensors')).averaged).toBeGreaterThan(0);
-      const names = [...snapshot.tensors.keys()];
-      expect(names).toContain('decoder.weight');
-      expect(names.every((name) => !name.startsWith('optimizer.') && !name.startsWith('state.'))).toBe(true);
-      for (const name of names) {
-        expect(snapshot.tensors.get(name)!.equals(latest.tensors.get(`optimizer.iterate.${name}`)!)).toBe(true);
-        expect(snapshot.tensors.get(name)!.equals(latest.tensors.get(name)!)).toBe(false); // the mean differs
-      }
-    });
-
-    test('--log: one JSON line per evaluation, appended, with the keys and learning rates our engine writes', () => {
-      const lines = fs.readFileSync(torchLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-      const ours = fs.readFileSync(oursLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-      expect(lines[0]).toEqual({ earlier: 'run' });
-      expect(lines.slice(1).map((l) => l.iteration)).toEqual([5, 10, 15]);
-      expect(ours.map((l) => l.iteration)).toEqual([5, 10, 15]);
-      for (let i = 0; i < ours.length; i++) {
-        const line = lines[i + 1];
-        expect(Object.keys(line)).toEqual(Object.keys(ours[i]));
-        for (const key of Object.keys(line)) expect(typeof line[key]).toBe(typeof ours[i][key]);
-        expect(line.epoch).toBe(ours[i].epoch);
-        expect(line.lr).toBeCloseTo(ours[i].lr, 12); // the same schedule at the same step
-        expect(line.valLoss).toBeGreaterThan(0);
-        expect(line.charsPerSecond).toBeGreaterThan(0);
-      }
-    });
-
-    test('a second run under the name is refused without --overwrite, and changes no file', () => {
-      const before = fs.readdirSync(ckpt, { recursive: true }).map(String).sort();
-      const again = rnn(['train', corpus, ...SMALL, ...TORCH, '--max-iters', '5', '--checkpoint-dir', ckpt], TIMEOUT);
-      expect(again.code).toBe(2);
-      expect(again.stdout).toBe('');
-      expect(again.stderr).toMatch(/^rnn: a run is saved under --name play already: .*play\.safetensors \(iteration 15, saved .*\); continue it with --resume, start another with --name, or replace it with --overwrite\n$/);
-      expect(fs.readdirSync(ckpt, { recursive: true }).map(String).sort()).toEqual(before);
-      expect(info(path.join(ckpt, 'play.safetensors')).iteration).toBe(15);
-    }, 150000);
-
-    test('--overwrite replaces the run whole: new checkpoints, none of the old snapshots left', () => {
-      const run = rnn(['train', corpus, ...SMALL, ...TORCH, '--max-iters', '5', '--eval-every', '5', '--checkpoint-dir', ckpt,
-        '--snapshots', '--overwrite', '--seed', '7'], TIMEOUT);
-      expect(run.code).toBe(0);
-      expect(run.stderr).toMatch(/--overwrite: removed the replaced run's best checkpoint and snapshots \(4 files\)/);
-      expect(fs.readdirSync(snapshots)).toEqual(['iter-0000005.safetensors']);
-      for (const file of ['play.safetensors', 'play.best.safetensors']) {
-        expect(info(path.join(ckpt, file))).toMatchObject({ iteration: 5, train: { seed: 7 } });
-      }
-    }, 150000);
+  test('--snapshots: one weights-only snapshot a save, named by iteration, that `rnn average` reads', () => {
+    expect(fs.readdirSync(snapshots).sort()).toEqual(EVALUATIONS.map((i) => `iter-${String(i).padStart(7, '0')}.safetensors`));
+    expect(info(path.join(snapshots, 'iter-0000040.safetensors'))).toMatchObject({ iteration: 40, resumable: false });
+    const mean = path.join(dir, 'mean.safetensors');
+    const averaged = rnn(['average', snapshots, '--last', '3', '--out', mean]);
+    expect(averaged.code).toBe(0);
+    expect(averaged.stdout).toBe('');
+    expect(info(mean).iteration).toBe(80);
+    const sample = rnn(['sample', '--checkpoint', mean, '--length', '20', '--seed', '1']);
+    expect(sample.code).toBe(0);
+    expect([...sample.stdout].length).toBeGreaterThanOrEqual(20);
   });
 
-  describe('SIGINT mid-run', () => {
-    const { dir, corpus } = tempWorkspace();
-    // The same run interrupted and resumed, and whole; its own temporary folder, to see it left empty.
-    const cut = path.join(dir, 'cut'), whole = path.join(dir, 'whole'), temp = path.join(dir, 'tmp');
-    const flags = [corpus, ...SMALL, '--engine', 'pytorch', '--nproc', '2', '--max-iters', '120', '--eval-every', '5', '--dropout', '0.2'];
-    const env = { TMPDIR: temp };
-
-    test('exits 130 with a resumable checkpoint and no temporary file; --resume ends where the uninterrupted run does', async () => {
-      fs.mkdirSync(temp);
-      let signalled = false;
-      const interrupted = await rnnAsync(['train', ...flags, '--checkpoint-dir', cut], {
-        env,
-        onStderr: (soFar, child) => {
-          if (!signalled && /rnn: iteration 20 /.test(soFar)) {
-            signalled = true;
-            child.kill('SIGINT');
-          }
-        },
-      });
-      expect(signalled).toBe(true);
-      expect(interrupted.code).toBe(130);
-      expect(interrupted.stdout).toBe('');
-      expect(interrupted.stderr).toMatch(/interrupt: the PyTorch ranks stop at the next step and save/);
-      expect(interrupted.stderr).toMatch(/\nrnn: interrupted; resume with: rnn train .* --resume --engine pytorch\n$/);
-      expect(interrupted.stderr).not.toMatch(/Traceback/);
-      const latest = path.join(cut, 'play.safetensors');
-      const stopped = info(latest);
-      expect(stopped.resumable).toBe(true);
-      expect(stopped.iteration).toBeGreaterThanOrEqual(20);
-      expect(stopped.iteration).toBeLessThan(120);
-      // The checkpoints alone: no .tmp, no lock; and nothing left in the temporary folder.
-      expect(fs.readdirSync(cut).sort()).toEqual(['play.best.safetensors', 'play.safetensors']);
-      expect(fs.readdirSync(temp)).toEqual([]);
-
-      const resumed = rnn(['train', ...flags, '--checkpoint-dir', cut, '--resume'], { env, ...TIMEOUT });
-      expect(resumed.code).toBe(0);
-      expect(resumed.stderr).toContain(`resuming ${latest} at iteration ${stopped.iteration}`);
-      expect(info(latest).iteration).toBe(120);
-      expect(rnn(['train', ...flags, '--checkpoint-dir', whole, '--quiet'], { env, ...TIMEOUT }).code).toBe(0);
-      expect(fs.readdirSync(temp)).toEqual([]);
-      // The same masks (seeded by the iteration and the rank), weights, moments, state and stream
-      // cursor: the resumed run ends on the weights of the run that was never stopped, bit for bit.
-      expect(tensorsOf(latest).equals(tensorsOf(path.join(whole, 'play.safetensors')))).toBe(true);
-    }, 240000);
+  test('a snapshot holds the raw weights (the latest checkpoint\'s optimizer.iterate.*), not the tail\'s mean', () => {
+    const latest = readCheckpoint(path.join(whole, 'play.safetensors'));
+    const snapshot = readCheckpoint(path.join(snapshots, 'iter-0000080.safetensors'));
+    expect(progressOf(path.join(whole, 'play.safetensors')).averaged).toBeGreaterThan(0);
+    const names = [...snapshot.tensors.keys()];
+    expect(names).toContain('decoder.weight');
+    expect(names.every((name) => !name.startsWith('optimizer.') && !name.startsWith('state.'))).toBe(true);
+    for (const name of names) {
+      expect(snapshot.tensors.get(name)!.equals(latest.tensors.get(`optimizer.iterate.${name}`)!)).toBe(true);
+      expect(snapshot.tensors.get(name)!.equals(latest.tensors.get(name)!)).toBe(false); // the mean differs
+    }
   });
+
+  test('--log: one JSON line per evaluation, appended, with the keys and learning rates our engine writes', () => {
+    const lines = fs.readFileSync(torchLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const ours = fs.readFileSync(oursLog, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines[0]).toEqual({ earlier: 'run' });
+    expect(lines.slice(1).map((l) => l.iteration)).toEqual(EVALUATIONS);
+    expect(ours.map((l) => l.iteration)).toEqual(EVALUATIONS);
+    for (let i = 0; i < ours.length; i++) {
+      const line = lines[i + 1];
+      expect(Object.keys(line)).toEqual(Object.keys(ours[i]));
+      for (const key of Object.keys(line)) expect(typeof line[key]).toBe(typeof ours[i][key]);
+      expect(line.epoch).toBe(ours[i].epoch);
+      expect(line.lr).toBeCloseTo(ours[i].lr, 12); // the same schedule at the same step
+      expect(line.valLoss).toBeGreaterThan(0);
+      expect(line.charsPerSecond).toBeGreaterThan(0);
+    }
+  });
+
+  test('SIGINT mid-run: exit 130, a resumable checkpoint, no temporary file; --resume ends where the uninterrupted run does', async () => {
+    let signalled = false;
+    const interrupted = await rnnAsync(['train', ...RUN, '--checkpoint-dir', cut], {
+      env,
+      onStderr: (soFar, child) => {
+        if (!signalled && /rnn: iteration 10 /.test(soFar)) {
+          signalled = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(signalled).toBe(true);
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stdout).toBe('');
+    expect(interrupted.stderr).toMatch(/interrupt: the PyTorch ranks stop at the next step and save/);
+    expect(interrupted.stderr).toMatch(/\nrnn: interrupted; resume with: rnn train .* --resume --engine pytorch\n$/);
+    expect(interrupted.stderr).not.toMatch(/Traceback/);
+    const latest = path.join(cut, 'play.safetensors');
+    const stopped = info(latest);
+    expect(stopped.resumable).toBe(true);
+    expect(stopped.iteration).toBeGreaterThanOrEqual(10);
+    expect(stopped.iteration).toBeLessThan(80);
+    // The checkpoints alone (no .tmp, no lock), and nothing left in the temporary folder.
+    expect(fs.readdirSync(cut).sort()).toEqual(['play.best.safetensors', 'play.safetensors', 'play.snapshots']);
+    expect(fs.readdirSync(path.join(cut, 'play.snapshots')).every((f) => /^iter-\d{7}\.safetensors$/.test(f))).toBe(true);
+    expect(fs.readdirSync(temp)).toEqual([]);
+
+    const resumed = rnn(['train', ...RUN, '--checkpoint-dir', cut, '--resume'], { env, ...TIMEOUT });
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toContain(`resuming ${latest} at iteration ${stopped.iteration}`);
+    expect(info(latest).iteration).toBe(80);
+    expect(fs.readdirSync(temp)).toEqual([]);
+    // The same masks (seeded by the iteration and the rank), weights, moments, running mean, state
+    // and stream cursor: the resumed run ends on the uninterrupted run's weights, bit for bit.
+    expect(tensorsOf(latest).equals(tensorsOf(path.join(whole, 'play.safetensors')))).toBe(true);
+  }, 240000);
+
+  test('a second run under the name is refused without --overwrite, and changes no file', () => {
+    const before = fs.readdirSync(whole, { recursive: true }).map(String).sort();
+    const again = rnn(['train', ...SHORT, '--checkpoint-dir', whole], TIMEOUT);
+    expect(again.code).toBe(2);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toMatch(/^rnn: a run is saved under --name play already: .*play\.safetensors \(iteration 80, saved .*\); continue it with --resume, start another with --name, or replace it with --overwrite\n$/);
+    expect(fs.readdirSync(whole, { recursive: true }).map(String).sort()).toEqual(before);
+    expect(info(path.join(whole, 'play.safetensors')).iteration).toBe(80);
+  }, 150000);
+
+  test('--overwrite replaces the run whole: new checkpoints, none of the old snapshots left', () => {
+    const run = rnn(['train', ...SHORT, '--checkpoint-dir', whole, '--overwrite', '--seed', '7'], TIMEOUT);
+    expect(run.code).toBe(0);
+    // The replaced run's best checkpoint and its 8 snapshots; its latest is replaced by the new one.
+    expect(run.stderr).toMatch(/--overwrite: removed the replaced run's best checkpoint and snapshots \(9 files\)/);
+    expect(fs.readdirSync(snapshots)).toEqual(['iter-0000005.safetensors']);
+    for (const file of ['play.safetensors', 'play.best.safetensors']) {
+      expect(info(path.join(whole, file))).toMatchObject({ iteration: 5, train: { seed: 7 } });
+    }
+  }, 150000);
 });
