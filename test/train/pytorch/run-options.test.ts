@@ -9,7 +9,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { rnn, rnnAsync, tempWorkspace, tensorsOf } from '../../cli/helpers';
+import { Run, rnn, rnnAsync, tempWorkspace, tensorsOf } from '../../cli/helpers';
 
 const PYTHON = '/usr/bin/python3';
 const HAS_TORCH = (() => {
@@ -41,7 +41,7 @@ function progressOf(file: string): { iteration: number; averaged?: number; histo
 }
 
 /** What `rnn info --json` says of a checkpoint. */
-function info(file: string): { iteration: number; resumable: boolean; train: { seed: number } } {
+function info(file: string): { iteration: number; resumable: boolean; train: Record<string, unknown> } {
   const run = rnn(['info', file, '--json', '--no-backends']);
   expect(run.code).toBe(0);
   return JSON.parse(run.stdout).checkpoint;
@@ -51,28 +51,51 @@ withTorch(`--engine pytorch: the run options${SKIPPED}`, () => {
   const { dir, corpus } = tempWorkspace();
   // One run serves every check (each launch of PyTorch costs seconds): 2 processes, dropout on, and
   // a tail average over the second half (a point every 4 steps), so the latest checkpoint holds the
-  // mean and a snapshot the raw weights. The interrupted run is this run, cut and resumed.
+  // mean and a snapshot the raw weights. It replaces (--overwrite) a short run of ours saved under
+  // the same name, and the interrupted run is this run, cut and resumed.
   const FLAGS = [corpus, ...SMALL, '--max-iters', '80', '--eval-every', '10', '--dropout', '0.2', '--average-tail', '0.5', '--snapshots'];
   const RUN = [...FLAGS, '--engine', 'pytorch', '--nproc', '2'];
-  /** A new run under the same name. */
-  const SHORT = [corpus, ...SMALL, '--max-iters', '5', '--eval-every', '5', '--snapshots', '--engine', 'pytorch', '--nproc', '1'];
   const whole = path.join(dir, 'whole'), cut = path.join(dir, 'cut'), temp = path.join(dir, 'tmp');
   const snapshots = path.join(whole, 'play.snapshots');
   const torchLog = path.join(dir, 'torch.jsonl'), oursLog = path.join(dir, 'ours.jsonl');
   // Its own temporary folder, to see that nothing is left in it.
   const env = { TMPDIR: temp };
   const EVALUATIONS = [10, 20, 30, 40, 50, 60, 70, 80];
+  const listing = (folder: string): string[] => fs.readdirSync(folder, { recursive: true }).map(String).sort();
+  let old: { files: string[] }, refused: Run & { files: string[] }, replacing: Run;
 
   beforeAll(() => {
     fs.mkdirSync(temp);
     fs.writeFileSync(torchLog, '{"earlier":"run"}\n');
-    const torch = rnn(['train', ...RUN, '--checkpoint-dir', whole, '--log', torchLog], { env, ...TIMEOUT });
-    expect(torch.stderr).not.toMatch(/Traceback|Error/);
-    expect(torch.code).toBe(0);
-    expect(torch.stdout).toBe('');
+    // The run to replace: ours, with snapshots at 5, 10 and 15 and a best checkpoint.
+    expect(rnn(['train', corpus, ...SMALL, '--max-iters', '15', '--eval-every', '5', '--snapshots', '--backend', 'reference', '--checkpoint-dir', whole,
+      '--quiet']).code).toBe(0);
+    old = { files: listing(whole) };
+    refused = { ...rnn(['train', ...RUN, '--checkpoint-dir', whole, '--log', torchLog], { env, ...TIMEOUT }), files: listing(whole) };
+    replacing = rnn(['train', ...RUN, '--checkpoint-dir', whole, '--log', torchLog, '--overwrite'], { env, ...TIMEOUT });
+    expect(replacing.stderr).not.toMatch(/Traceback|Error/);
+    expect(replacing.code).toBe(0);
+    expect(replacing.stdout).toBe('');
     const ours = rnn(['train', ...FLAGS, '--backend', 'reference', '--checkpoint-dir', path.join(dir, 'ours'), '--log', oursLog, '--quiet']);
     expect(ours.code).toBe(0);
   }, 150000);
+
+  test('a second run under the name is refused without --overwrite, and changes no file', () => {
+    expect(old.files).toEqual(['play.best.safetensors', 'play.safetensors', 'play.snapshots',
+      ...[5, 10, 15].map((i) => path.join('play.snapshots', `iter-${String(i).padStart(7, '0')}.safetensors`))].sort());
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^rnn: a run is saved under --name play already: .*play\.safetensors \(iteration 15, saved .*\); continue it with --resume, start another with --name, or replace it with --overwrite\n$/);
+    expect(refused.files).toEqual(old.files);
+  });
+
+  test('--overwrite replaces the run (one of ours) whole: new checkpoints, none of the old snapshots left', () => {
+    // The replaced run's best checkpoint and its 3 snapshots; its latest is replaced by the new one.
+    expect(replacing.stderr).toMatch(/--overwrite: removed the replaced run's best checkpoint and snapshots \(4 files\)/);
+    expect(fs.readdirSync(snapshots).sort()).toEqual(EVALUATIONS.map((i) => `iter-${String(i).padStart(7, '0')}.safetensors`));
+    expect(info(path.join(whole, 'play.safetensors'))).toMatchObject({ iteration: 80, train: { maxIters: 80, dropout: 0.2 } });
+    expect(info(path.join(whole, 'play.best.safetensors'))).toMatchObject({ train: { maxIters: 80, dropout: 0.2 } });
+  });
 
   test('--snapshots: one weights-only snapshot a save, named by iteration, that `rnn average` reads', () => {
     expect(fs.readdirSync(snapshots).sort()).toEqual(EVALUATIONS.map((i) => `iter-${String(i).padStart(7, '0')}.safetensors`));
@@ -153,25 +176,4 @@ withTorch(`--engine pytorch: the run options${SKIPPED}`, () => {
     // and stream cursor: the resumed run ends on the uninterrupted run's weights, bit for bit.
     expect(tensorsOf(latest).equals(tensorsOf(path.join(whole, 'play.safetensors')))).toBe(true);
   }, 240000);
-
-  test('a second run under the name is refused without --overwrite, and changes no file', () => {
-    const before = fs.readdirSync(whole, { recursive: true }).map(String).sort();
-    const again = rnn(['train', ...SHORT, '--checkpoint-dir', whole], TIMEOUT);
-    expect(again.code).toBe(2);
-    expect(again.stdout).toBe('');
-    expect(again.stderr).toMatch(/^rnn: a run is saved under --name play already: .*play\.safetensors \(iteration 80, saved .*\); continue it with --resume, start another with --name, or replace it with --overwrite\n$/);
-    expect(fs.readdirSync(whole, { recursive: true }).map(String).sort()).toEqual(before);
-    expect(info(path.join(whole, 'play.safetensors')).iteration).toBe(80);
-  }, 150000);
-
-  test('--overwrite replaces the run whole: new checkpoints, none of the old snapshots left', () => {
-    const run = rnn(['train', ...SHORT, '--checkpoint-dir', whole, '--overwrite', '--seed', '7'], TIMEOUT);
-    expect(run.code).toBe(0);
-    // The replaced run's best checkpoint and its 8 snapshots; its latest is replaced by the new one.
-    expect(run.stderr).toMatch(/--overwrite: removed the replaced run's best checkpoint and snapshots \(9 files\)/);
-    expect(fs.readdirSync(snapshots)).toEqual(['iter-0000005.safetensors']);
-    for (const file of ['play.safetensors', 'play.best.safetensors']) {
-      expect(info(path.join(whole, file))).toMatchObject({ iteration: 5, train: { seed: 7 } });
-    }
-  }, 150000);
 });
