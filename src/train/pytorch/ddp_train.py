@@ -398,8 +398,10 @@ class Run:
         return tuple(out)
 
     def save(self, path, progress, state, with_training):
-        """One of our checkpoints (src/checkpoint/checkpoint.ts saveCheckpoint), rank 0 only."""
-        averaged = self.average is not None and self.average.count > 0
+        """One of our checkpoints (src/checkpoint/checkpoint.ts saveCheckpoint), rank 0 only. A training
+        checkpoint's plain names hold the tail's mean once it has a point (the raw weights beside it as
+        optimizer.iterate.*); a snapshot (weights only) holds the raw weights the optimizer visited."""
+        averaged = with_training and self.average is not None and self.average.count > 0
         tensors = {}
         for i, (name, p) in enumerate(zip(self.names, self.params)):
             tensors[name] = self.average.mean[i] if averaged else p
@@ -598,9 +600,12 @@ class Run:
         self.save(paths["latest"], progress, state_all, True)
         # --overwrite: the replaced run's best checkpoint and snapshots go once this run's latest is
         # saved (not before: a first save that fails leaves the old run whole), as ours does.
-        for file in self.plan.get("replaced", []):
-            if os.path.exists(file):
-                os.unlink(file)
+        replaced = self.plan.get("replaced", [])
+        if replaced:
+            for file in replaced:
+                if os.path.exists(file):
+                    os.unlink(file)
+            self.log(f"rnn: --overwrite: removed the replaced run's best checkpoint and snapshots ({len(replaced)} files)")
         self.plan["replaced"] = []
         if best:
             self.save(paths["best"], progress, state_all, True)

@@ -298,7 +298,10 @@ function torchrun(run: PytorchRun, planFile: string): Promise<number | string> {
     // One machine: c10d on a free loopback port, so two runs side by side never meet.
     : ['--nnodes', '1', '--rdzv_backend', 'c10d', '--rdzv_endpoint', 'localhost:0'];
   // --monitor_interval: torchrun looks at its ranks every 5 s unless told; a run's end waited up to that.
-  const args = ['--nproc_per_node', String(opts.nproc), '--max_restarts', '0', '--monitor_interval', '0.5', ...rendezvous, trainerScript(), planFile];
+  // --log_dir: torchrun otherwise leaves a torchelastic_* folder in the system's temporary folder
+  // after every run; in the run's own work folder it goes with the rest.
+  const args = ['--nproc_per_node', String(opts.nproc), '--max_restarts', '0', '--monitor_interval', '0.5',
+    '--log_dir', path.join(path.dirname(planFile), 'torchrun'), ...rendezvous, trainerScript(), planFile];
   // Threads: torch's own 1 per process (measured best here); BLAS gets --threads, else the cores shared out.
   const blasThreads = opts.threads > 0 ? opts.threads : Math.max(1, Math.floor(os.availableParallelism() / opts.nproc));
   const env: NodeJS.ProcessEnv = {

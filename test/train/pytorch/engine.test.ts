@@ -123,9 +123,12 @@ withTorch(`--engine pytorch with torch${SKIPPED}`, () => {
     beforeAll(() => {
       const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-ddp-'));
       const run = spawnSync(PYTHON, [
-        path.join(ROOT, 'src/train/pytorch/torchrun.py'), '--nproc_per_node', '2', '--monitor_interval', '0.5', '--nnodes', '1', '--rdzv_backend', 'c10d',
+        // --log_dir: inside `out`, or torchrun leaves a torchelastic_* folder in the temporary folder.
+        path.join(ROOT, 'src/train/pytorch/torchrun.py'), '--nproc_per_node', '2', '--monitor_interval', '0.5', '--log_dir', path.join(out, 'torchrun'),
+        '--nnodes', '1', '--rdzv_backend', 'c10d',
         '--rdzv_endpoint', 'localhost:0', path.join(ROOT, 'test/train/pytorch/ddp_same.py'), out,
       ], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', GLOO_SOCKET_IFNAME: 'lo' }, timeout: 120000 });
+      fs.rmSync(out, { recursive: true, force: true });
       if (run.status !== 0) throw new Error(`ddp_same.py failed (${run.status}): ${run.stderr.slice(-2000)}`);
       losses = JSON.parse(run.stdout.trim().split('\n').pop()!).losses;
     }, 150000);
