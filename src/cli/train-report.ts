@@ -41,6 +41,12 @@ export function describeStart(started: LoadedCheckpoint, encoded: EncodedCorpus,
   }
 }
 
+/** "2.8 passes"; under one pass (a large text), with the characters it comes to: "0.09 passes, 2.7 M characters". */
+function passesInWords(passes: number, trainChars: number): string {
+  if (passes >= 1) return `${passes.toFixed(1)} passes`;
+  return `${passes.toFixed(2)} passes, ${((passes * trainChars) / 1e6).toFixed(1)} M characters`;
+}
+
 /** What the plan chose that the user did not ask for: the size rule's model, fewer streams. */
 export function reportPlan(plan: TrainPlan, source: string, trainChars: number, log: Log): void {
   const { config } = plan;
@@ -51,7 +57,7 @@ export function reportPlan(plan: TrainPlan, source: string, trainChars: number, 
     log.info(`rnn: ${formatMinutes(config.timeBudgetMs)} on ${trainChars.toLocaleString('en-US')} training characters: ` +
       `${recipe.layers}x${recipe.hiddenSize} ${cellSpec(recipe.cell).title}, ` +
       `${recipe.dropout > 0 ? `dropout ${recipe.dropout}` : 'no dropout'}, ${init === 'pytorch' ? "PyTorch's init, " : ''}${schedule} ` +
-      `(about ${recipe.passes.toFixed(1)} passes at ~${Math.round(recipe.charsPerSecond).toLocaleString('en-US')} chars/s; ` +
+      `(about ${passesInWords(recipe.passes, trainChars)} at ~${Math.round(recipe.charsPerSecond).toLocaleString('en-US')} chars/s; ` +
       '--cell, --hidden, --dropout and --init override)');
     if (recipe.budgetPasses !== null) {
       const minutes = (recipe.passes * trainChars) / recipe.charsPerSecond / 60;
@@ -59,6 +65,11 @@ export function reportPlan(plan: TrainPlan, source: string, trainChars: number, 
         `${minutes < 1 ? 'under a minute' : `about ${Math.round(minutes)} minutes`} of --time ${formatMinutes(config.timeBudgetMs)}, which buys ${recipe.budgetPasses.toFixed(1)}): ` +
         'past that this model overfit in every longer run measured (docs/recipe.md); --dropout or --hidden trains to the end of the budget');
     }
+  }
+  if (plan.evalEveryRaised) {
+    const { from, to } = plan.evalEveryRaised;
+    log.info(`rnn: validation every ${to.toLocaleString('en-US')} iterations, not ${from}: a pass over this validation split ` +
+      'costs about a third of training on as many characters, and at this interval it takes about a tenth of the run; --eval-every sets it');
   }
   if (plan.batchFitted) {
     const { wanted, fitted } = plan.batchFitted;

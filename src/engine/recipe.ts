@@ -3,8 +3,9 @@
 // The budget buys characters: D × (chars/s of a size on this machine). A bigger model learns
 // more per character but needs several passes over the text to be worth its cost, and the more
 // passes it gets, the more it overfits without dropout. So the rule takes the largest candidate
-// that sees at least MIN_PASSES passes in the budget, and gives it dropout by the passes it will
-// see. The rates are an input, measured on the machine that trains (src/engine/rates.ts, cached
+// that sees at least MIN_PASSES passes (or, on a text larger than the one that was measured,
+// MIN_CHARS characters) in the budget, and gives it dropout by the passes it will see. The rates
+// are an input, measured on the machine that trains (src/engine/rates.ts, cached
 // by src/engine/rates-cache.ts). The cell is the GRU unless the user names one: at an equal
 // 5-minute budget at 2x256 it reached 1.507 nats/char against the LSTM's 1.612 (bench/cells.js;
 // docs/cells.md). Thresholds come from measurements on tiny-shakespeare (docs/recipe.md).
@@ -35,6 +36,23 @@ export const RECIPE_INIT: Partial<Record<CellName, RecurrentInit>> = { gru: 'pyt
  * 0.04 below the 2x256's 1.612 at the same characters.
  */
 export const MIN_PASSES = 2.5;
+
+/**
+ * The characters MIN_PASSES passes over tiny-shakespeare's training split make (1,003,855 × 2.5),
+ * the text MIN_PASSES was measured on. A candidate qualifies when it sees MIN_PASSES passes or
+ * this many characters, whichever is fewer: on a text larger than tiny-shakespeare, a model that
+ * cannot make 2.5 passes still sees as much text as the rule's sizes were shown to need, and new
+ * text overfits less than text seen again, so the passes would ask for more than was measured.
+ * On tiny-shakespeare the two coincide (its plans are the measured ones), and on a smaller text
+ * the passes are fewer characters and decide as before.
+ */
+export const MIN_CHARS = 2_509_638;
+
+/**
+ * Validation, which reads the whole validation split every --eval-every iterations, is kept to
+ * about this share of a run where --eval-every is not given (evalEveryFor).
+ */
+export const VALIDATION_SHARE = 0.1;
 
 /**
  * Dropout by passes: none below 2.5 (the model is still underfitting: at 2.5–3.4 passes dropout
@@ -132,8 +150,9 @@ export function chooseRecipe(request: RecipeRequest, rates: readonly SizeRate[])
   const candidates = [...new Set(rates.map((r) => r.hiddenSize))].sort((a, b) => a - b);
   let hiddenSize = request.hiddenSize ?? candidates[0];
   if (request.hiddenSize === undefined) {
+    const enough = Math.min(MIN_PASSES, MIN_CHARS / Math.max(1, request.trainChars));
     for (const h of candidates) {
-      if (passesOf(h).passes >= MIN_PASSES) hiddenSize = h;
+      if (passesOf(h).passes >= enough) hiddenSize = h;
     }
   }
   const { rate, passes } = passesOf(hiddenSize);
@@ -147,6 +166,19 @@ export function chooseRecipe(request: RecipeRequest, rates: readonly SizeRate[])
   }
   const dropout = request.dropout ?? dropoutForPasses(passes);
   return { cell, layers, hiddenSize, dropout, charsPerSecond: rate, passes, budgetPasses: null };
+}
+
+/**
+ * The validation interval a fresh run takes where --eval-every is not given: the default, or, for a
+ * validation split so large that a pass over it every `evalEvery` iterations would take more than
+ * VALIDATION_SHARE of the run, the multiple of `evalEvery` that keeps it to about that share.
+ * A validation pass costs about a third of training on as many characters (chooseRecipe), so the
+ * share is (V/3) / (n·B·T + V/3) ≤ s when n ≥ V·(1 − s) / (3·s·B·T). On tiny-shakespeare's split
+ * (111,539 characters, B=32, T=64) that is 164, and the default 200 stands.
+ */
+export function evalEveryFor(valChars: number, batchSize: number, seqLen: number, evalEvery: number): number {
+  const needed = (valChars * (1 - VALIDATION_SHARE)) / (3 * VALIDATION_SHARE * batchSize * seqLen);
+  return Math.max(evalEvery, Math.ceil(needed / evalEvery) * evalEvery);
 }
 
 /** The iterations of B×T characters that make `passes` passes over `trainChars` (the rule's stop). */

@@ -18,7 +18,7 @@ import { CellName } from '../kernels/backend';
 import { Batcher } from '../data/batcher';
 import { ValSplit } from '../data/split';
 import { RateShape, SizeRate } from '../engine/rates';
-import { RECIPE_CELL, RECIPE_HIDDEN_SIZES, RECIPE_INIT, Recipe, chooseRecipe, itersForPasses } from '../engine/recipe';
+import { RECIPE_CELL, RECIPE_HIDDEN_SIZES, RECIPE_INIT, Recipe, chooseRecipe, evalEveryFor, itersForPasses } from '../engine/recipe';
 import { CheckpointMeta, CorpusFingerprint } from '../checkpoint/checkpoint';
 import { SavedTrainConfig, upgradeTrainConfig } from '../checkpoint/upgrade';
 
@@ -115,6 +115,11 @@ export interface TrainPlan {
   recipe: RecipeChoice | null;
   /** Set where the corpus is too short for --batch streams and a new run takes fewer. */
   batchFitted: { wanted: number; fitted: number } | null;
+  /**
+   * Set where a fresh run without --eval-every validates less often than the default, because its
+   * validation split would otherwise take more than a tenth of the run (evalEveryFor).
+   */
+  evalEveryRaised: { from: number; to: number } | null;
   /**
    * The rule's rate and passes for the model trained, wherever rates were given: the rule's own
    * choice, or (a dry run with --cell, --hidden and --dropout all given) the user's model.
@@ -309,7 +314,18 @@ export function corpusPlan(
   let recipe: RecipeChoice | null = null;
   let estimate: Recipe | null = null;
   let planned = config;
-  if (!resumed && !config.initFrom) ({ config: planned, recipe, estimate } = withRecipe(config, given, corpus, rates));
+  let evalEveryRaised: TrainPlan['evalEveryRaised'] = null;
+  if (!resumed && !given.has('evalEvery')) {
+    const evalEvery = evalEveryFor(corpus.valChars, config.batchSize, config.seqLen, config.evalEvery);
+    if (evalEvery !== config.evalEvery) {
+      evalEveryRaised = { from: config.evalEvery, to: evalEvery };
+      // Saves stay as frequent as they were (at every evaluation of the default interval): a run
+      // killed between two of the rarer evaluations loses no more than it would have.
+      const saveEvery = config.saveEvery === 0 && !given.has('saveEvery') ? config.evalEvery : config.saveEvery;
+      planned = { ...planned, evalEvery, saveEvery };
+    }
+  }
+  if (!resumed && !config.initFrom) ({ config: planned, recipe, estimate } = withRecipe(planned, given, corpus, rates));
   if (resumed && resumed.meta.corpus.sha256 !== corpus.fingerprint.sha256) {
     throw new PlanRefusal('other-corpus', `--resume: ${resumed.path} was trained on another text (${describeFingerprint(resumed.meta.corpus)}), ` +
       `not this one (${describeFingerprint(corpus.fingerprint)}); resume with the same corpus, or start a new --name`);
@@ -321,7 +337,7 @@ export function corpusPlan(
     batchFitted = { wanted: planned.batchSize, fitted };
     planned = { ...planned, batchSize: fitted };
   }
-  return { config: validateConfig(planned), recipe, batchFitted, estimate };
+  return { config: validateConfig(planned), recipe, batchFitted, estimate, evalEveryRaised };
 }
 
 /** A fingerprint for a message: where the text came from, its hash's first digits and its length. */

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { rnn as spawnRnn, seedRates, tempWorkspace } from './helpers';
 
-const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), (PyTorch's init, )?cosine to (the end of the budget|the stop) \(about [\d.]+ passes at ~[\d,]+ chars\/s; --cell, --hidden, --dropout and --init override\)$/m;
+const RULE_LINE = /^rnn: 2s on ([\d,]+) training characters: 2x(\d+) (GRU|LSTM), (no dropout|dropout ([\d.]+)), (PyTorch's init, )?cosine to (the end of the budget|the stop) \(about [\d.]+ passes(?:, [\d.]+ M characters)? at ~[\d,]+ chars\/s; --cell, --hidden, --dropout and --init override\)$/m;
 
 describe('rnn train --time without size flags', () => {
   const { dir, corpus } = tempWorkspace();

@@ -1,7 +1,8 @@
 // The size rule of `rnn train FILE --time D`: monotone in the budget, and the user's flags win.
 
 import {
-  MAX_PASSES, MIN_PASSES, RECIPE_CELL, RULE_DROPOUT, RecipeRequest, chooseRecipe as choose, dropoutForPasses, itersForPasses, rateOf,
+  MAX_PASSES, MIN_CHARS, MIN_PASSES, RECIPE_CELL, RULE_DROPOUT, RecipeRequest, VALIDATION_SHARE, chooseRecipe as choose, dropoutForPasses,
+  evalEveryFor, itersForPasses, rateOf,
 } from '../../src/engine/recipe';
 import { SizeRate, recurrentCost } from '../../src/engine/rates';
 import { Rng } from '../../src/engine/rng';
@@ -43,6 +44,49 @@ describe('chooseRecipe', () => {
       const bigger = RECIPE_CANDIDATES.filter((c) => c.hiddenSize > r.hiddenSize);
       for (const c of bigger) expect(chooseRecipe({ ...minutes(m), hiddenSize: c.hiddenSize }).passes).toBeLessThan(MIN_PASSES);
       if (r.hiddenSize > RECIPE_CANDIDATES[0].hiddenSize) expect(r.passes).toBeGreaterThanOrEqual(MIN_PASSES);
+    }
+  });
+
+  it('on a text larger than tiny-shakespeare, takes the largest candidate that sees MIN_CHARS characters, however few passes', () => {
+    const large = (m: number): RecipeRequest => ({ ...minutes(m), trainChars: 29852857, valChars: 3316984, evalEvery: 5000 });
+    const sizes: number[] = [];
+    for (const m of [2, 5, 15, 45, 90]) {
+      const r = chooseRecipe(large(m));
+      sizes.push(r.hiddenSize);
+      const seen = (c: { passes: number }): number => c.passes * 29852857;
+      if (r.hiddenSize > RECIPE_CANDIDATES[0].hiddenSize) expect(seen(r)).toBeGreaterThanOrEqual(MIN_CHARS);
+      for (const c of RECIPE_CANDIDATES.filter((x) => x.hiddenSize > r.hiddenSize)) {
+        expect(seen(chooseRecipe({ ...large(m), hiddenSize: c.hiddenSize }))).toBeLessThan(MIN_CHARS);
+      }
+      expect(r.passes).toBeLessThan(MIN_PASSES);
+      expect(r.dropout).toBe(0); // new text every step: nothing seen twice to overfit
+    }
+    expect(sizes).toEqual([128, 256, 512, 512, 512]);
+  });
+
+  it('on tiny-shakespeare and smaller texts, chooses by passes alone, as it was measured', () => {
+    const rng = new Rng(11);
+    for (let i = 0; i < 300; i++) {
+      const trainChars = Math.round(20000 + rng.uniform() * (1003855 - 20000));
+      const request: RecipeRequest = { ...minutes(0.5 + rng.uniform() * 120), trainChars, valChars: Math.round(trainChars / 9) };
+      const r = chooseRecipe(request);
+      const byPasses = RECIPE_CANDIDATES.map((c) => c.hiddenSize)
+        .filter((h) => chooseRecipe({ ...request, hiddenSize: h }).passes >= MIN_PASSES);
+      expect(r.hiddenSize).toBe(byPasses.length ? byPasses[byPasses.length - 1] : RECIPE_CANDIDATES[0].hiddenSize);
+    }
+    expect(MIN_CHARS / 1003855).toBeGreaterThanOrEqual(MIN_PASSES); // on tiny-shakespeare itself the passes decide
+  });
+
+  it('never shrinks the model as the budget grows, on texts of any size', () => {
+    const rng = new Rng(12);
+    for (let i = 0; i < 100; i++) {
+      const trainChars = Math.round(Math.exp(Math.log(1e4) + rng.uniform() * Math.log(1e4))); // 10 K to 100 M
+      let last = 0;
+      for (const m of [0.5, 1, 2, 5, 10, 15, 30, 45, 60, 90, 180]) {
+        const r = chooseRecipe({ ...minutes(m), trainChars, valChars: Math.round(trainChars / 9) });
+        expect(r.hiddenSize).toBeGreaterThanOrEqual(last);
+        last = r.hiddenSize;
+      }
     }
   });
 
@@ -154,6 +198,25 @@ describe('chooseRecipe', () => {
       const d = dropoutForPasses(p);
       expect(Math.round(d * 20)).toBeCloseTo(d * 20, 9);
       expect(dropoutForPasses(p + 0.25)).toBeGreaterThanOrEqual(d);
+    }
+  });
+});
+
+describe('evalEveryFor', () => {
+  it('keeps the default where validation is already a small share (tiny-shakespeare: 164 would do)', () => {
+    expect(evalEveryFor(111539, 32, 64, 200)).toBe(200);
+    expect(evalEveryFor(0, 32, 64, 200)).toBe(200);
+  });
+
+  it('otherwise takes the least multiple of the default that keeps validation to VALIDATION_SHARE of the run', () => {
+    const share = (v: number, n: number, b: number, t: number): number => v / 3 / (n * b * t + v / 3);
+    const rng = new Rng(13);
+    for (let i = 0; i < 200; i++) {
+      const v = Math.round(1e5 + rng.uniform() * 2e7), b = 1 + Math.floor(rng.uniform() * 64), t = 8 + Math.floor(rng.uniform() * 120);
+      const n = evalEveryFor(v, b, t, 200);
+      expect(n % 200).toBe(0);
+      expect(share(v, n, b, t)).toBeLessThanOrEqual(VALIDATION_SHARE + 1e-12);
+      if (n > 200) expect(share(v, n - 200, b, t)).toBeGreaterThan(VALIDATION_SHARE);
     }
   });
 });

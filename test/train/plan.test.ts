@@ -32,6 +32,10 @@ const OTHER_SHA = 'beef'.padEnd(64, '1');
 const SHAKESPEARE: CorpusFacts = {
   fingerprint: { source: 'corpora/tinyshakespeare.txt', sha256: SHA, characters: 1115394 }, trainChars: 1003855, valChars: 111539,
 };
+/** A text 30 times tiny-shakespeare's size, split 90/10 (the grid's large corpus, bench/grid.js). */
+const LARGE: CorpusFacts = {
+  fingerprint: { source: 'large.txt', sha256: SHA, characters: 33169841 }, trainChars: 29852857, valChars: 3316984,
+};
 /**
  * Fixed rates, as a run's measurement would give them: the GRU rates the rule once read from a
  * static table (`node bench/recipe.js --seconds 15 --threads 2`, 2 vCPUs AMD EPYC, wasm, 2026-12-01).
@@ -138,6 +142,28 @@ const FRESH: Case[] = [
     check: (p) => expect(p.recipe!.recipe.charsPerSecond).toBeCloseTo(5000 / (1 + 111539 / (3 * 200 * 32 * 64)), 6),
   },
   { name: 'fresh: --val-split defaults to the tail', expect: { valSplit: 'tail' } },
+  // A large text: 30 M training characters, 3.3 M held out. At the default interval a validation
+  // pass (≈ 1.1 M characters' worth of training) would come every 409,600 trained characters.
+  {
+    name: 'fresh on a large text without --eval-every: validation rarer, to about a tenth of the run; saves as often as before',
+    corpus: LARGE,
+    expect: { evalEvery: 5000, saveEvery: 200 },
+    check: (p) => {
+      expect(p.evalEveryRaised).toEqual({ from: 200, to: 5000 });
+      const share = (v: number, n: number): number => v / 3 / (n * 32 * 64 + v / 3);
+      expect(share(LARGE.valChars, 5000)).toBeLessThanOrEqual(0.1);
+      expect(share(LARGE.valChars, 4800)).toBeGreaterThan(0.1);
+    },
+  },
+  { name: 'fresh on a large text with --eval-every given: kept', corpus: LARGE, flags: { evalEvery: 300 }, expect: { evalEvery: 300, saveEvery: 0 }, check: (p) => expect(p.evalEveryRaised).toBeNull() },
+  { name: 'fresh on a large text with --save-every given: kept', corpus: LARGE, flags: { saveEvery: 1000 }, expect: { evalEvery: 5000, saveEvery: 1000 } },
+  { name: 'fresh on tiny-shakespeare: the default interval stands', expect: { evalEvery: 200, saveEvery: 0 }, check: (p) => expect(p.evalEveryRaised).toBeNull() },
+  {
+    name: 'fresh --time on a large text: the rule\'s size by the characters it sees (2x512: 2.7 M at 15 minutes, 0.09 passes), no dropout',
+    corpus: LARGE, flags: { time: 15 * 60000 },
+    expect: { model: { hiddenSize: 512 }, dropout: 0, evalEvery: 5000 },
+    check: (p) => expect(p.recipe!.recipe.passes).toBeLessThan(0.2),
+  },
   { name: 'fresh --val-split blocks is recorded', flags: { valSplit: 'blocks' }, expect: { valSplit: 'blocks' } },
   {
     name: 'fresh --time 60m at ten times the table\'s rates: the rule\'s 2x512 stops at MAX_PASSES by iterations, --time the upper bound',
