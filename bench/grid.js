@@ -216,7 +216,9 @@ function runPytorch(corpus, budget, ours, averaged) {
     '--dropout', String(c.dropout), '--batch', String(c.batchSize), '--seq-len', String(c.seqLen), '--lr', String(c.learningRate),
     ...(c.lrSchedule === 'cosine' ? ['--cosine', '--min-lr', String(c.minLr)] : []), '--clip', String(c.clipNorm),
     '--val-fraction', String(c.valFraction), '--val-split', c.valSplit ?? 'tail', '--eval-batch', String(c.batchSize), '--eval-seq-len', String(c.seqLen),
-    '--eval-every-s', String(Math.max(1, Math.min(60, minutesOf(budget) * 6))), '--average-tail', String(averaged ? c.averageTail : 0)];
+    // Validation at rnn's interval in iterations (the same share of each run), and rnn's stop where the plan set one.
+    '--eval-every-iters', String(c.evalEvery), ...(c.maxIters > 0 ? ['--max-iters', String(c.maxIters)] : []),
+    '--average-tail', String(averaged ? c.averageTail : 0)];
   process.stderr.write(`grid: ${SYSTEM_PYTHON} ${args.join(' ')}\n`);
   const run = spawnSync(SYSTEM_PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   if (run.status !== 0) throw new Error(`pytorch_train.py exited ${run.status}: ${run.stderr.trim().split('\n').pop()}`);

@@ -59,6 +59,11 @@ def parse_args():
     p.add_argument("--eval-batch", type=int, default=32)
     p.add_argument("--eval-seq-len", type=int, default=64)
     p.add_argument("--eval-every-s", type=float, default=60)
+    p.add_argument("--eval-every-iters", type=int, default=0,
+                   help="validate every n iterations instead of every --eval-every-s seconds (0: by seconds), as rnn train --eval-every")
+    p.add_argument("--max-iters", type=int, default=0,
+                   help="stop after n iterations, the schedule annealing to whichever of n and --minutes comes first, as rnn train "
+                        "--max-iters with --time (0: the time alone)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--blas-threads", type=int, default=2)
@@ -170,13 +175,16 @@ def main():
     loss_fn = nn.CrossEntropyLoss()  # mean over B·T
     while True:
         elapsed = time.perf_counter() - started
-        if elapsed >= budget_s:
+        if elapsed >= budget_s or (ARGS.max_iters and iteration >= ARGS.max_iters):
             break
-        if elapsed >= next_eval:
+        if ARGS.eval_every_iters:
+            if iteration > 0 and iteration % ARGS.eval_every_iters == 0 and loss_steps > 0:
+                report(False)
+        elif elapsed >= next_eval:
             report(False)
             next_eval += ARGS.eval_every_s
             continue
-        fraction = min(1.0, elapsed / budget_s)
+        fraction = min(1.0, max(elapsed / budget_s, iteration / ARGS.max_iters if ARGS.max_iters else 0.0))
         if ARGS.cosine:
             rate = ARGS.min_lr + 0.5 * (ARGS.lr - ARGS.min_lr) * (1 + math.cos(math.pi * fraction))
             for group in optimizer.param_groups:
