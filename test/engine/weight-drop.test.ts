@@ -149,7 +149,9 @@ for (const entry of BACKENDS) {
           const backend = await entry.create();
           try {
             const got = await train(backend, shape, 3, 11 + trial);
-            got.losses.forEach((loss, i) => expect(Math.abs(loss - reference.losses[i])).toBeLessThan(1e-4));
+            // Relative for the loss: an unbounded ReLU RNN's can reach hundreds in 3 steps (881 for rnn-relu 3x1 on
+            // headless-gl, 1.2e-3 off in float32: 1.4e-6 of it, while every weight was within 4e-7).
+            got.losses.forEach((loss, i) => expect(Math.abs(loss - reference.losses[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(reference.losses[i]))));
             got.weights.forEach((w, i) => w.forEach((x, k) => {
               if (Math.abs(x - reference.weights[i][k]) > 1e-4) throw new Error(`parameter ${i}[${k}]: ${x} vs reference ${reference.weights[i][k]}`);
             }));
