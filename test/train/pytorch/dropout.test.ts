@@ -13,17 +13,10 @@
 // RNN_DROPOUT_SEEDS="11 12 ... 22" runs those seeds instead and prints the measurement behind
 // those numbers (see report). Needs /usr/bin/python3 with torch; skipped by name without it.
 
-import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { rnn, tempWorkspace } from '../../cli/helpers';
 
-const PYTHON = '/usr/bin/python3';
-const HAS_TORCH = (() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, torch.distributed'], { encoding: 'utf8' });
-  return !probe.error && probe.status === 0;
-})();
-const withTorch = HAS_TORCH ? describe : describe.skip;
-const SKIPPED = HAS_TORCH ? '' : ` (skipped: ${PYTHON} cannot import torch; apt-get install python3-torch)`;
+import { SKIPPED, withTorch } from './torch';
 
 /** Large enough that dropout's effect stands above the seeds' spread, small enough for ~5 s a run of ours. */
 const MODEL = ['--layers', '2', '--hidden', '64', '--embedding', '16', '--seq-len', '16', '--batch', '32'];

@@ -11,13 +11,7 @@ import * as path from 'path';
 import { loadCheckpoint } from '../../../src/checkpoint/checkpoint';
 import { ROOT, rnn, tempWorkspace, tensorsOf } from '../../cli/helpers';
 
-const PYTHON = '/usr/bin/python3';
-const HAS_TORCH = (() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, torch.distributed'], { encoding: 'utf8' });
-  return !probe.error && probe.status === 0;
-})();
-const withTorch = HAS_TORCH ? describe : describe.skip;
-const SKIPPED = HAS_TORCH ? '' : ` (skipped: ${PYTHON} cannot import torch; apt-get install python3-torch)`;
+import { PYTHON, SKIPPED, withTorch } from './torch';
 
 /** A small model, two layers so the dropout path between them exists, on the workspace's generated play. */
 const SMALL = ['--layers', '2', '--hidden', '8', '--embedding', '5', '--seq-len', '8', '--batch', '4'];

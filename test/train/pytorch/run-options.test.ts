@@ -5,19 +5,12 @@
 // They need /usr/bin/python3 with torch (CI installs Debian's python3-torch); without it they are
 // skipped by name, with the reason.
 
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Run, rnn, rnnAsync, tempWorkspace, tensorsOf } from '../../cli/helpers';
 
-const PYTHON = '/usr/bin/python3';
-const HAS_TORCH = (() => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, torch.distributed'], { encoding: 'utf8' });
-  return !probe.error && probe.status === 0;
-})();
-const withTorch = HAS_TORCH ? describe : describe.skip;
-const SKIPPED = HAS_TORCH ? '' : ` (skipped: ${PYTHON} cannot import torch; apt-get install python3-torch)`;
+import { SKIPPED, withTorch } from './torch';
 
 /** A small model, two layers, on the workspace's generated play. */
 const SMALL = ['--layers', '2', '--hidden', '8', '--embedding', '5', '--seq-len', '8', '--batch', '4'];
