@@ -27,8 +27,8 @@ export interface DryRun {
   rule: { hiddenSize: number; cell: string; dropout: number; passes: number; budgetPasses: number | null } | null;
   rates: {
     source: 'measured' | 'cache'; file: string; measuredAt: string; seconds: number; backend: string; backendDescription: string; threads: number;
-    /** The load average that marked the machine busy while measuring (the rates may read low), or null. */
-    busyLoad: number | null;
+    /** The cores other processes kept busy while measuring, when that marked the machine busy (the rates may read low), or null. */
+    busyCores: number | null;
     sizes: Array<{ layers: number; hiddenSize: number; charsPerSecond: number; estimated: boolean }>;
   } | null;
   config: Readonly<TrainConfig>;
@@ -70,7 +70,7 @@ export function dryRunPlan(
     rule: recipe ? { hiddenSize: recipe.hiddenSize, cell: recipe.cell, dropout: recipe.dropout, passes: recipe.passes, budgetPasses: recipe.budgetPasses } : null,
     rates: rates ? {
       source: rates.source, file: rates.file, measuredAt: rates.measuredAt, seconds: rates.seconds, backend: rates.key.backend,
-      backendDescription: rates.backendDescription, threads: rates.key.threads, busyLoad: rates.busyLoad,
+      backendDescription: rates.backendDescription, threads: rates.key.threads, busyCores: rates.busyCores,
       sizes: rates.rates.map((r) => ({ ...r, estimated: rates.estimated.includes(r.hiddenSize) })),
     } : null,
     config,
@@ -106,7 +106,7 @@ export function describePlan(plan: DryRun): string {
   if (rates) {
     const sizes = rates.sizes.map((s) => `${s.layers}x${s.hiddenSize} ${n(s.charsPerSecond)}${s.estimated ? ' (estimated)' : ''}`).join(', ');
     const how = rates.source === 'measured' ? `measured now in ${rates.seconds.toFixed(1)} s` : `read from ${rates.file} (measured ${rates.measuredAt.slice(0, 16).replace('T', ' ')} UTC)`;
-    const busy = rates.busyLoad === null ? '' : ` (the machine was busy, load average ${rates.busyLoad.toFixed(1)}: these may read low)`;
+    const busy = rates.busyCores === null ? '' : ` (the machine was busy, other processes on ${rates.busyCores.toFixed(1)} cores: these may read low)`;
     lines.push(`  rates           ${how} on ${rates.backendDescription}: ${sizes} chars/s${busy}`);
   } else {
     lines.push('  rates           not measured (the size rule runs for --time runs without --max-iters, on the wasm backend)');

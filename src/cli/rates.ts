@@ -25,24 +25,45 @@ export interface RunRates {
   /** The share of its threads' time the measurement got (CPU time / (wall time × threads)); null off the wasm backend. */
   cpuShare: number | null;
   /**
-   * The 1-minute load average before measuring, when it said the machine was busy (at least
-   * half a process per core): the rates then read low, are used for this run, and are not cached.
+   * The cores other processes kept busy, on average, while this measured, when that said the
+   * machine was busy (see BUSY_SHARE_PER_CORE): the rates then read low, are used for this run,
+   * and are not cached. Null when it was not (and when read from the cache).
    */
-  busyLoad: number | null;
+  busyCores: number | null;
 }
 
 /**
- * Load per core from which a measurement counts as taken beside other work. An idle machine
- * sits near 0; on 2 shared cores at load average 12–17 (2026-12-05) a wasm measurement with 2
- * threads got 12% of its threads' time and read 2x256 at 2,061–2,457 chars/s, against 11,242 on
- * an idle machine of the same kind (the rule's former table).
+ * Share of the machine's cores that other processes may use while the rates are measured before
+ * the measurement counts as taken beside other work. Measured over the measurement itself (the
+ * machine's busy CPU time less this process's), not the load average: that one still counts a
+ * run which ended a minute ago, so every run started right after another (a grid of runs, a
+ * `--plan` before the run) read as busy and went uncached. On 2 shared cores at load average
+ * 12–17 (2026-12-05) a wasm measurement with 2 threads got 12% of its threads' time and read 2x256
+ * at 2,061–2,457 chars/s, against 11,242 on an idle machine of the same kind (the rule's former table).
  */
-export const BUSY_LOAD_PER_CORE = 0.5;
+export const BUSY_SHARE_PER_CORE = 0.25;
+
+/** CPU time the whole machine has spent busy so far (every core, every process), in seconds. */
+export function machineBusySeconds(): number {
+  let ms = 0;
+  for (const c of os.cpus()) ms += c.times.user + c.times.nice + c.times.sys + c.times.irq;
+  return ms / 1000;
+}
+
+/** `others` (cores other processes kept busy) when that makes a machine of `cores` busy, else null. */
+export function busyAt(others: number, cores: number): number | null {
+  return others >= BUSY_SHARE_PER_CORE * cores ? others : null;
+}
+
+/** The cores other processes kept busy on average: the machine's busy time less this process's, over the wall time. */
+export function othersCores(machineSeconds: number, ownSeconds: number, wallSeconds: number): number {
+  return Math.max(0, machineSeconds - ownSeconds) / Math.max(1e-9, wallSeconds);
+}
 
 /** The rates of `hiddenSizes` at `shape` for a run on `backend` with `threads` (0: one per core). */
 export async function runRates(
   shape: RateShape, hiddenSizes: readonly number[], backend: BackendName, threads: number, gpuMode: GpuMode,
-  options: MeasureOptions = MEASURE_DEFAULTS, loadAverage: number = os.loadavg()[0],
+  options: MeasureOptions = MEASURE_DEFAULTS, machineSeconds: () => number = machineBusySeconds,
 ): Promise<RunRates> {
   // 0 threads: one per core, as the wasm backend resolves it; the key names the count.
   const key = ratesKey(shape, hiddenSizes, { name: backend, threads: threads > 0 ? threads : os.availableParallelism() }, version);
@@ -51,27 +72,31 @@ export async function runRates(
   if (cached) {
     return {
       rates: cached.rates, source: 'cache', file, cacheError: null, key, measuredAt: cached.measuredAt, seconds: cached.seconds, estimated: [],
-      backendDescription: cached.backendDescription ?? key.backend, cpuShare: null, busyLoad: null,
+      backendDescription: cached.backendDescription ?? key.backend, cpuShare: null, busyCores: null,
     };
   }
-  const busyLoad = loadAverage >= BUSY_LOAD_PER_CORE * os.availableParallelism() ? loadAverage : null;
   const be = await createBackend(backend, { threads, gpuMode, preferGpu: true });
   let measured;
+  let machine;
   try {
+    const before = machineSeconds();
     measured = await measureRates(be, shape, hiddenSizes, options);
+    machine = machineSeconds() - before;
   } finally {
     be.destroy();
   }
+  const others = othersCores(machine, measured.cpuSeconds, measured.seconds);
+  const busyCores = busyAt(others, os.cpus().length || os.availableParallelism());
   const measuredAt = new Date().toISOString();
   // Only the wasm backend's threads are CPU threads to count; a GPU's time is not the process's.
   const cpuShare = be.name === 'wasm' ? measured.cpuSeconds / (measured.seconds * key.threads) : null;
   // An estimate, or a measurement beside other work, is used for this run only, not kept.
-  const keep = measured.estimated.length === 0 && busyLoad === null;
+  const keep = measured.estimated.length === 0 && busyCores === null;
   const entry = { key, rates: measured.rates, measuredAt, seconds: measured.seconds, backendDescription: be.description };
   const cacheError = keep ? storeRates(file, entry) : null;
   return {
     rates: measured.rates, source: 'measured', file, cacheError, key, measuredAt, seconds: measured.seconds, estimated: measured.estimated,
-    backendDescription: be.description, cpuShare, busyLoad,
+    backendDescription: be.description, cpuShare, busyCores,
   };
 }
 
@@ -85,9 +110,9 @@ export function describeRates(r: RunRates): string {
     : `read from ${r.file} (${where}; measured ${r.measuredAt.slice(0, 16).replace('T', ' ')} UTC; delete the file to measure again)`;
   let kept = '';
   if (r.source === 'measured') {
-    if (r.busyLoad !== null) {
+    if (r.busyCores !== null) {
       const share = r.cpuShare === null ? '' : `; the measurement got ${Math.round(r.cpuShare * 100)}% of its ${r.key.threads} threads' time`;
-      kept = `; the machine was busy (load average ${r.busyLoad.toFixed(1)} on ${r.key.cores} cores${share}), so these may read low and are not cached`;
+      kept = `; the machine was busy (other processes kept ${r.busyCores.toFixed(1)} of its ${os.cpus().length || r.key.cores} cores busy meanwhile${share}), so these may read low and are not cached`;
     } else if (r.estimated.length > 0) kept = '; not cached (some were estimated)';
     else if (r.cacheError) kept = `; not cached (${r.file}: ${(r.cacheError as NodeJS.ErrnoException).code ?? r.cacheError.message})`;
     else kept = `; cached in ${r.file}`;
