@@ -202,13 +202,18 @@ function runOurs(corpus, budget) {
     plan: { passes: plan.expected.passes, rule: plan.rule, rates: plan.rates, split: plan.split, corpus: plan.corpus },
     chose: run.stderr.split('\n').find((l) => l.includes('training characters:')) ?? null,
     iterations: summary.iterations, passes: (summary.iterations * c.batchSize * c.seqLen) / plan.corpus.train,
-    final: summary.valLoss, best: summary.bestValLoss, trainLoss: summary.trainLoss, elapsedMs: summary.elapsedMs,
+    final: summary.valLoss, best: summary.bestValLoss, endChoice: summary.endChoice ?? null, trainLoss: summary.trainLoss, elapsedMs: summary.elapsedMs,
     command: `rnn ${args.join(' ')}`.replaceAll(GRID, '$GRID'),
   };
 }
 
-/** PyTorch training the recipe rnn's cell at this budget chose (bench/peers/pytorch_train.py), with or without the same tail averaging. */
-function runPytorch(corpus, budget, ours, averaged) {
+/**
+ * PyTorch training the recipe rnn's cell at this budget chose (bench/peers/pytorch_train.py), once,
+ * with rnn's tail averaging and its end (the lower of the mean and the raw weights): two results,
+ * `pytorch` (the raw weights at the end: what the run ends on without averaging, which never
+ * changes the steps) and `pytorch-averaged` (what it ends on averaged as rnn).
+ */
+function runPytorch(corpus, budget, ours) {
   const c = ours.config;
   if (!['lstm', 'gru'].includes(c.model.cell)) return { skipped: `the peer trains lstm and gru, not ${c.model.cell}` };
   const args = [path.join(__dirname, 'peers', 'pytorch_train.py'), '--corpus', path.join(CORPORA, `${corpus}.txt`), '--minutes', String(minutesOf(budget)),
@@ -218,15 +223,20 @@ function runPytorch(corpus, budget, ours, averaged) {
     '--val-fraction', String(c.valFraction), '--val-split', c.valSplit ?? 'tail', '--eval-batch', String(c.batchSize), '--eval-seq-len', String(c.seqLen),
     // Validation at rnn's interval in iterations (the same share of each run), and rnn's stop where the plan set one.
     '--eval-every-iters', String(c.evalEvery), ...(c.maxIters > 0 ? ['--max-iters', String(c.maxIters)] : []),
-    '--average-tail', String(averaged ? c.averageTail : 0)];
+    '--average-tail', String(c.averageTail)];
   process.stderr.write(`grid: ${SYSTEM_PYTHON} ${args.join(' ')}\n`);
   const run = spawnSync(SYSTEM_PYTHON, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   if (run.status !== 0) throw new Error(`pytorch_train.py exited ${run.status}: ${run.stderr.trim().split('\n').pop()}`);
   const last = run.stdout.trim().split('\n').map((l) => JSON.parse(l)).pop();
-  return {
-    model: `${c.model.layers}x${c.model.hiddenSize} ${c.model.cell}`, dropout: c.dropout, averageTail: averaged ? c.averageTail : 0,
-    passes: last.chars / ours.plan.corpus.train, final: last.val_loss, best: last.best_val_loss, torch: last.torch_version,
+  const common = {
+    model: `${c.model.layers}x${c.model.hiddenSize} ${c.model.cell}`, dropout: c.dropout, passes: last.chars / ours.plan.corpus.train,
+    torch: last.torch_version, endChoice: last.end_choice ?? null,
     command: `${SYSTEM_PYTHON} ${args.map((a) => a.replaceAll(GRID, '$GRID')).join(' ').replace(ROOT + path.sep, '')}`,
+  };
+  return {
+    // The tail's validation passes scored the mean: the raw weights have no best of their own.
+    pytorch: { ...common, averageTail: 0, final: last.raw_val_loss, best: null },
+    'pytorch-averaged': { ...common, averageTail: c.averageTail, final: last.val_loss, best: last.best_val_loss },
   };
 }
 
@@ -278,11 +288,11 @@ function run() {
         record(ours);
       }
       if (budget !== pytorchAt) continue;
-      for (const [engine, averaged] of [['pytorch', false], ['pytorch-averaged', true]]) {
-        if (done.has(cellKey(corpus, budget, engine))) continue;
-        process.stderr.write(`grid: ${corpus} at ${budget}, ${engine}\n`);
-        record({ corpus, budget, engine, ...when(), ...runPytorch(corpus, budget, ours, averaged) });
-      }
+      const engines = ['pytorch', 'pytorch-averaged'].filter((engine) => !done.has(cellKey(corpus, budget, engine)));
+      if (engines.length === 0) continue;
+      process.stderr.write(`grid: ${corpus} at ${budget}, pytorch\n`);
+      const peer = runPytorch(corpus, budget, ours);
+      for (const engine of engines) record({ corpus, budget, engine, ...when(), ...peer[engine] });
     }
   }
 }
@@ -319,7 +329,8 @@ function table() {
   const dates = [...new Set(rows.map((r) => `${r.date} (${r.commit})`))].join(', ');
   const machines = [...new Set(rows.map((r) => r.machine))].join('; ');
   out.push('', `Validation loss in nats/char, final (best); \`pytorch\`: bench/peers/pytorch_train.py training the recipe rnn chose at that ` +
-    'budget, `pytorch-averaged` the same with the tail averaging rnn used. ' +
+    'budget (its raw weights at the end), `pytorch-averaged` the same run as rnn ends it: the tail averaged, then the lower of the mean ' +
+    'and the raw weights. ' +
     `Measured ${dates || '—'} on ${machines || '—'}; \`node bench/grid.js run\`, each cell's command in ${path.relative(ROOT, RESULTS)}.`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -9,7 +9,10 @@ detached, a zero state at each new epoch; mean cross-entropy; clip_grad_norm_ --
 at a constant rate unless --cosine (to --min-lr at the end of the time budget, as ours).
 --average-tail F keeps ours's tail weight averaging (src/engine/tail-average.ts): over the last
 fraction F of the budget a running mean of the weights, a point every 4 iterations, which the
-validation passes score (the raw weights go back for training); 0, the default, is off.
+validation passes score (the raw weights go back for training), and at the end the raw weights
+scored too, the lower of the two kept, as ours ends (src/engine/trainer.ts chooseAtEnd): the
+summary's "end_choice" holds both, and its "raw_val_loss" is what the same run without averaging
+ends on (averaging never changes the steps); 0, the default, is off.
 
 Split and evaluation are ours: the last floor(N·0.1) characters are validation (src/data/corpus.ts
 splitCorpus), or with --val-split blocks every 10th block of the text (src/data/split.ts), and
@@ -162,11 +165,17 @@ def main():
     def report(final):
         nonlocal loss_sum, loss_steps, best
         val = scored()
+        choice = None
+        if final and averaged > 0:
+            raw = validation_loss(model, val_ids)
+            choice = {"mean": val, "raw": raw, "chose": "raw" if raw < val else "mean"}
+            val = min(val, raw)
         best = val if best is None else min(best, val)
         line = {"elapsed_s": round(time.perf_counter() - started, 2), "iteration": iteration, "chars": iteration * B * T,
                 "val_loss": val, "train_loss": loss_sum / loss_steps if loss_steps else None}
         if final:
-            line.update({"final": True, "best_val_loss": best, "torch_version": torch.__version__, "threads": torch.get_num_threads(),
+            line.update({"final": True, "best_val_loss": best, "end_choice": choice,
+                         "raw_val_loss": choice["raw"] if choice else val, "torch_version": torch.__version__, "threads": torch.get_num_threads(),
                          "blas_threads": ARGS.blas_threads, "averaged": averaged, "parameters": sum(p.numel() for p in model.parameters()),
                          "settings": {k: v for k, v in vars(ARGS).items() if k != "corpus"}})
         print(json.dumps(line), flush=True)

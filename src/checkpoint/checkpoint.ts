@@ -6,6 +6,8 @@
 // state.* tensors that resuming needs). Everything else lives in __metadata__ as strings.
 // In a run's averaged tail (--average-tail) those named weights are the running mean, what
 // validation measured; the raw weights training steps on are optimizer.iterate.* beside them.
+// At the run's end, if the raw weights validate lower, they take the plain names and the mean
+// moves to optimizer.mean.* (progress.endChoice says which).
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -26,6 +28,8 @@ export const FORMAT_VERSION = 1;
 export const EXTENSION = '.safetensors';
 /** The raw weights of an averaged run's training checkpoint, beside their mean (which takes the plain names). */
 const ITERATE = 'optimizer.iterate.';
+/** The tail's mean, when the run's end chose the raw weights for the plain names (progress.endChoice). */
+const MEAN = 'optimizer.mean.';
 
 
 export interface CorpusFingerprint {
@@ -80,14 +84,17 @@ export async function saveCheckpoint(
     return data;
   };
   const averaged = average !== null && average.count > 0;
+  // The run's end may have found the raw weights validating lower than the mean: those then.
+  const meanNamed = averaged && meta.progress.endChoice?.chose !== 'raw';
   for (let i = 0; i < model.params.length; i++) {
     const p = model.params[i];
-    tensors.push({ name: p.name, shape: p.shape, data: averaged ? average.mean[i] : await f32(p.value) });
+    tensors.push({ name: p.name, shape: p.shape, data: meanNamed ? average.mean[i] : await f32(p.value) });
   }
   if (optimizer) {
     for (let i = 0; i < model.params.length; i++) {
       const p = model.params[i];
       if (averaged) tensors.push({ name: `${ITERATE}${p.name}`, shape: p.shape, data: await f32(p.value) });
+      if (averaged && !meanNamed) tensors.push({ name: `${MEAN}${p.name}`, shape: p.shape, data: average.mean[i] });
       tensors.push({ name: `optimizer.exp_avg.${p.name}`, shape: p.shape, data: await f32(optimizer.moments[i].m) });
       tensors.push({ name: `optimizer.exp_avg_sq.${p.name}`, shape: p.shape, data: await f32(optimizer.moments[i].v) });
     }
@@ -382,7 +389,8 @@ export function hasTrainingState(ckpt: LoadedCheckpoint): boolean {
 /**
  * Uploads optimizer moments and the carried hidden state, for --resume, after restoreModel. In
  * an averaged tail the model's weights are the mean: the raw ones training continues from come
- * from optimizer.iterate.*, and the mean goes back into `average` (dropped when there is none).
+ * from optimizer.iterate.*, and the mean goes back into `average` (dropped when there is none),
+ * from optimizer.mean.* where the run's end chose the raw weights.
  */
 export function restoreTrainingState(
   ckpt: LoadedCheckpoint, model: Model, optimizer: Adam, carried: Workspace, average: WeightAverage | null = null,
@@ -391,7 +399,8 @@ export function restoreTrainingState(
   const averaged = ckpt.meta.progress.averaged ?? 0;
   if (averaged > 0) {
     if (!Number.isSafeInteger(averaged)) throw new CheckpointError(`${ckpt.path}: progress.averaged is not a count; the file is damaged`);
-    average?.restore(model.params.map((p) => tensorFor(ckpt, p.name, p.shape)), averaged);
+    const mean = ckpt.meta.progress.endChoice?.chose === 'raw' ? MEAN : '';
+    average?.restore(model.params.map((p) => tensorFor(ckpt, `${mean}${p.name}`, p.shape)), averaged);
     for (const p of model.params) be.upload(p.value, tensorFor(ckpt, `${ITERATE}${p.name}`, p.shape));
   }
   model.params.forEach((p, i) => {

@@ -139,6 +139,8 @@ function checkpointSummary(ckpt: LoadedCheckpoint): Record<string, unknown> {
     averagedFrom: meta.averagedFrom ?? null,
     /** Points in the running mean its weights are (--average-tail); 0: the weights are the last step's. */
     averaged: meta.progress.averaged ?? 0,
+    /** At an averaged run's end: the mean's and the raw weights' validation losses, and which the weights are; null otherwise. */
+    endChoice: meta.progress.endChoice ?? null,
   };
 }
 
@@ -186,9 +188,14 @@ async function runInfo(given: string | undefined, opts: InfoOptions): Promise<vo
     if (init && typeof init.checkpoint === 'string') {
       row('started', `from the weights of ${init.checkpoint} (iteration ${init.iteration}, sha256 ${String(init.sha256).slice(0, 12)}…), by --init-from`);
     }
-    if (p.averaged) {
+    const tail = `${Math.round((t.averageTail ?? 0) * 100)}% of the run (--average-tail)`;
+    if (p.endChoice?.chose === 'raw') {
+      row('weights', `the last step's own: they validate ${p.endChoice.raw.toFixed(4)}, lower than the running mean of ${p.averaged} points ` +
+        `of the last ${tail} at ${p.endChoice.mean.toFixed(4)}${summary.resumable ? ', which is kept for --resume' : ''}`);
+    } else if (p.averaged) {
+      const raw = p.endChoice ? ` (validation ${p.endChoice.mean.toFixed(4)}; the last step's own weights ${p.endChoice.raw.toFixed(4)})` : '';
       row('weights', `the running mean of ${p.averaged} points (one every ${AVERAGE_STRIDE} steps) of the last ` +
-        `${Math.round((t.averageTail ?? 0) * 100)}% of the run (--average-tail)${summary.resumable ? "; the last step's own weights are kept for --resume" : ''}`);
+        `${tail}${raw}${summary.resumable ? "; the last step's own weights are kept for --resume" : ''}`);
     }
     if (meta.averagedFrom) {
       const measured = p.bestValLoss === null ? ' (its own validation loss not measured: rnn eval … --split val)' : '';

@@ -4,6 +4,7 @@ import ora, { Ora } from 'ora';
 import { TrainConfig } from '../config';
 import { EvalInfo, StepInfo, StopReason } from '../engine/trainer';
 import { TrainProgress } from '../engine/trainer';
+import { describeEndChoice } from '../engine/tail-average';
 import { Log } from './log';
 import { lossPlot } from './plot';
 
@@ -89,6 +90,7 @@ export class ProgressReporter {
     const val = progress.bestValLoss === null ? '' : `, best val ${progress.bestValLoss.toFixed(3)} nats/char`;
     const plot = lossPlot(progress.history, this.log.color);
     if (plot) this.log.info(plot);
+    if (progress.endChoice) this.log.info(describeEndChoice(progress.endChoice));
     this.log.info(`rnn: stopped at iteration ${progress.iteration} (${why}) after ${formatDuration(progress.elapsedMs)}${val}; saved ${checkpoint}`);
   }
 }

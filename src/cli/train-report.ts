@@ -133,7 +133,7 @@ export function jsonSummary(run: TrainingRun, paths: RunPaths, reason: StopReaso
     checkpoint: paths.latest, best: progress.bestValLoss === null ? null : paths.best,
     iterations: progress.iteration, epochs: progress.epoch, stop: reason, patience,
     trainLoss: progress.lastTrainLoss, valLoss: progress.lastValLoss, bestValLoss: progress.bestValLoss,
-    elapsedMs: progress.elapsedMs, backend, config: run.config,
+    endChoice: progress.endChoice ?? null, elapsedMs: progress.elapsedMs, backend, config: run.config,
   })}\n`;
 }
 

@@ -58,7 +58,7 @@ export function trainCommand(): Command {
     .option('--min-lr <rate>', `the rate at the end of a cosine or step schedule (default: ${DEFAULTS.minLrFraction} × --lr)`, numberOption(0, 10))
     .option('--dropout <p>', 'dropout between layers and before the decoder, in training (0: off; with --time and no --max-iters, the size rule chooses unless given)', numberOption(0, 0.95), DEFAULTS.dropout)
     .option('--average-tail <f>', 'over the last fraction f of the run, keep a running mean of the weights (every ' +
-      `${AVERAGE_STRIDE} steps); validation, checkpoints and sampling use it (0: off)`, numberOption(0, 0.99), DEFAULTS.averageTail)
+      `${AVERAGE_STRIDE} steps); validation, checkpoints and sampling use it, and the run ends on it or on the raw weights, whichever validates lower (0: off)`, numberOption(0, 0.99), DEFAULTS.averageTail)
     .option('--weight-decay <x>', 'decoupled weight decay of the weight matrices, as torch.optim.AdamW (not biases; 0: off, plain Adam)', numberOption(0), DEFAULTS.weightDecay)
     .option('--weight-drop <p>', 'DropConnect on the recurrent weights (AWD-LSTM\'s WeightDrop): in training, each layer\'s ' +
       'hidden-to-hidden matrix keeps each weight with probability 1 − p (scaled by 1/(1 − p)), one mask per window; ' +

@@ -2,7 +2,9 @@
 // one run): a running mean of the weights the optimizer visits late in the run. Those points
 // circle a basin; their mean sits nearer its middle than any one of them and predicts held-out
 // text better (measured: docs/averaging.md). Training steps the raw weights as before;
-// validation, the saved checkpoints and sampling use the mean.
+// validation, the saved checkpoints and sampling use the mean. At the run's end the raw weights
+// are measured too, and where they validate lower (a short run still learning fast: the mean
+// lags it) the run ends on them instead (EndChoice, src/engine/trainer.ts).
 //
 // The mean lives on the host in float32, updated as mean += (w − mean) / n in float64 and
 // rounded once per value: no kernel of any backend is involved (a download every STRIDE steps),
@@ -22,6 +24,20 @@ export function joinsAverage(tail: number, runFraction: number, iteration: numbe
 /** Whether the run has reached its last `tail` fraction (tail 0: never). */
 export function inAverageTail(tail: number, runFraction: number): boolean {
   return tail > 0 && runFraction >= 1 - tail;
+}
+
+/** A run's end with an averaged tail: the mean's and the raw weights' validation losses, and which it keeps. */
+export interface EndChoice {
+  mean: number;
+  raw: number;
+  chose: 'mean' | 'raw';
+}
+
+/** What an averaged run ended on, and both validation losses, in one line for stderr. */
+export function describeEndChoice(c: EndChoice): string {
+  return c.chose === 'mean'
+    ? `rnn: it ends on the tail's running mean of the weights: val ${c.mean.toFixed(4)}, the last step's own weights ${c.raw.toFixed(4)}`
+    : `rnn: it ends on the last step's own weights: val ${c.raw.toFixed(4)}, the tail's running mean ${c.mean.toFixed(4)} (kept for --resume)`;
 }
 
 export class WeightAverage {

@@ -8,7 +8,7 @@
 
 import { TrainConfig, weightDropOf, zonesOut } from '../config';
 import { Batcher, TokenIds, Window } from '../data/batcher';
-import { WeightAverage, inAverageTail, joinsAverage } from './tail-average';
+import { EndChoice, WeightAverage, inAverageTail, joinsAverage } from './tail-average';
 import { Evaluator } from './evaluator';
 import { Model, Workspace } from './model';
 import { trainingMode } from './workspace';
@@ -18,6 +18,7 @@ import { learningRateAt, runProgress } from './schedule';
 
 // The Evaluator serves rnn eval and rnn average too; its callers have imported it from here.
 export { Evaluator } from './evaluator';
+export type { EndChoice } from './tail-average';
 export type { EvalSum } from './evaluator';
 
 export interface HistoryPoint {
@@ -45,6 +46,12 @@ export interface TrainProgress {
   history: HistoryPoint[];
   /** Points in the tail's running mean of the weights (--average-tail); absent or 0: none yet. */
   averaged?: number;
+  /**
+   * Set by a run's end when the tail's mean had points: both validation losses, and the weights
+   * the run ends on, whichever is lower. 'raw': the checkpoint's weights are the optimizer's own,
+   * the mean kept apart for --resume. Gone at the next step.
+   */
+  endChoice?: EndChoice;
 }
 
 export interface StepInfo {
@@ -202,8 +209,10 @@ export class Trainer {
     }
 
     // The end of a run: measure, and save whatever happened since the last save. An interrupt
-    // saves at once, without the validation pass: the user is waiting.
-    if (reason !== 'interrupted' && (run.stepsSinceEval > 0 || progress.history.length === 0)) await this.evaluateAndSave(hooks, run, true);
+    // saves at once, without the validation pass: the user is waiting. With an averaged tail the
+    // end measures the raw weights too and keeps whichever validates lower (endChoice).
+    if (reason !== 'interrupted' && (run.stepsSinceEval > 0 || progress.history.length === 0)) await this.evaluateAndSave(hooks, run, true, true);
+    else if (reason !== 'interrupted' && this.endChoiceDue()) await this.chooseAfterLastEval(hooks, run);
     else {
       progress.elapsedMs = Date.now() - run.startedAt;
       await hooks.save(progress, false);
@@ -225,6 +234,7 @@ export class Trainer {
   private async advance(runFraction: number): Promise<void> {
     const { config, progress, average, batcher } = this;
     progress.iteration += 1;
+    delete progress.endChoice; // a run resumed past its end trains on: its weights are the mean again
     if (average) {
       // A resumed run given a longer budget may stand before its tail again: the mean starts anew there.
       if (joinsAverage(config.averageTail, runFraction, progress.iteration)) await average.add();
@@ -238,8 +248,45 @@ export class Trainer {
     }
   }
 
-  /** Measures the validation split (with the tail's mean once it has a point), records the point, saves. */
-  private async evaluateAndSave(hooks: TrainerHooks, run: RunState, forceSave: boolean): Promise<void> {
+  /** Whether the run's end has a tail's mean to weigh against the raw weights, and no choice made yet. */
+  private endChoiceDue(): boolean {
+    return this.evaluator !== null && this.average !== null && this.average.count > 0 && this.progress.endChoice === undefined;
+  }
+
+  /**
+   * The run's end, given the tail mean's validation loss: measures the raw weights too, records
+   * both (progress.endChoice) and returns the lower, which the checkpoint will hold.
+   */
+  private async chooseAtEnd(meanLoss: number): Promise<number> {
+    const raw = await this.evaluator!.meanLoss();
+    this.progress.endChoice = { mean: meanLoss, raw, chose: raw < meanLoss ? 'raw' : 'mean' };
+    return Math.min(raw, meanLoss);
+  }
+
+  /** The end, when the last step's validation already measured the mean: the raw weights beside it, saved again. */
+  private async chooseAfterLastEval(hooks: TrainerHooks, run: RunState): Promise<void> {
+    const { progress } = this;
+    const last = progress.history[progress.history.length - 1];
+    // (A run resumed at its very end from an interrupt's save has no validation here: measure both.)
+    if (last?.iteration !== progress.iteration || last.valLoss === undefined) return this.evaluateAndSave(hooks, run, true, true);
+    const mean = last.valLoss;
+    const chosen = await this.chooseAtEnd(mean);
+    let improved = false;
+    if (chosen < mean) {
+      progress.lastValLoss = chosen;
+      last.valLoss = chosen;
+      improved = progress.bestValLoss === null || chosen < progress.bestValLoss;
+      if (improved) progress.bestValLoss = chosen;
+    }
+    progress.elapsedMs = Date.now() - run.startedAt;
+    await hooks.save(progress, improved);
+  }
+
+  /**
+   * Measures the validation split (with the tail's mean once it has a point), records the point,
+   * saves. At the run's `end`, an averaged tail's raw weights are measured too (chooseAtEnd).
+   */
+  private async evaluateAndSave(hooks: TrainerHooks, run: RunState, forceSave: boolean, end = false): Promise<void> {
     const { config, progress, average } = this;
     const trainLoss = run.stepsSinceEval > 0 ? run.lossSinceEval / run.stepsSinceEval : progress.lastTrainLoss ?? NaN;
     const point: HistoryPoint = { iteration: progress.iteration, trainLoss };
@@ -247,7 +294,8 @@ export class Trainer {
     if (this.evaluator) {
       const evaluator = this.evaluator;
       // What the checkpoint will hold: the tail's mean once it has a point.
-      const valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
+      let valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
+      if (end && this.endChoiceDue()) valLoss = await this.chooseAtEnd(valLoss);
       point.valLoss = valLoss;
       progress.lastValLoss = valLoss;
       improved = progress.bestValLoss === null || valLoss < progress.bestValLoss;

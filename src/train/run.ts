@@ -176,7 +176,7 @@ export function checkpointSaver(run: TrainingRun, where: SavePlan): (p: TrainPro
     // so it holds the raw weights the optimizer visited, not the tail's running mean of them.
     // (Validation measured the mean then, so a snapshot of an averaged tail has no figure of its own.)
     if (config.snapshots) {
-      const own = p.averaged ? { ...p, averaged: 0, lastValLoss: null } : p;
+      const own = p.averaged ? { ...p, averaged: 0, lastValLoss: null, endChoice: undefined } : p;
       await saveCheckpoint(snapshotPath(where.paths.snapshots, p.iteration), { ...meta, progress: own }, model, null, null);
     }
   };

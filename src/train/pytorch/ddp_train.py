@@ -54,6 +54,7 @@ from torch.nn.parallel import DistributedDataParallel  # noqa: E402
 
 FORMAT, FORMAT_VERSION = "rnn-checkpoint", 1
 ITERATE = "optimizer.iterate."  # the raw weights of an averaged tail, beside their mean (src/checkpoint/checkpoint.ts)
+MEAN = "optimizer.mean."  # the mean, when the run's end chose the raw weights for the plain names (progress.endChoice)
 AVERAGE_STRIDE = 4  # src/engine/average.ts: a point of the mean every 4 steps
 STOP_REASONS = ["", "max-iters", "time", "interrupted", "patience"]
 MODULES = {"lstm": "lstm", "gru": "gru", "rnn-tanh": "rnn", "rnn-relu": "rnn"}
@@ -363,8 +364,9 @@ class Run:
                     "exp_avg_sq": tensors[f"optimizer.exp_avg_sq.{name}"].reshape(p.shape).to(self.device).clone(),
                 }
             if self.average is not None and averaged > 0:
+                mean = MEAN if (progress.get("endChoice") or {}).get("chose") == "raw" else ""
                 for name, m in zip(self.names, self.average.mean):
-                    m.copy_(tensors[name].reshape(m.shape))
+                    m.copy_(tensors[mean + name].reshape(m.shape))
                 self.average.count = averaged
             L = self.model_config["layers"]
             h = torch.stack([tensors[f"state.h_l{l}"].reshape(B, -1) for l in range(L)])
@@ -400,14 +402,18 @@ class Run:
     def save(self, path, progress, state, with_training):
         """One of our checkpoints (src/checkpoint/checkpoint.ts saveCheckpoint), rank 0 only. A training
         checkpoint's plain names hold the tail's mean once it has a point (the raw weights beside it as
-        optimizer.iterate.*); a snapshot (weights only) holds the raw weights the optimizer visited."""
+        optimizer.iterate.*), unless the run's end chose the raw weights (the mean then beside them as
+        optimizer.mean.*); a snapshot (weights only) holds the raw weights the optimizer visited."""
         averaged = with_training and self.average is not None and self.average.count > 0
+        mean_named = averaged and (progress.get("endChoice") or {}).get("chose") != "raw"
         tensors = {}
         for i, (name, p) in enumerate(zip(self.names, self.params)):
-            tensors[name] = self.average.mean[i] if averaged else p
+            tensors[name] = self.average.mean[i] if mean_named else p
             if with_training:
                 if averaged:
                     tensors[ITERATE + name] = p
+                if averaged and not mean_named:
+                    tensors[MEAN + name] = self.average.mean[i]
                 moments = self.optimizer.state.get(p, {})
                 tensors[f"optimizer.exp_avg.{name}"] = moments.get("exp_avg", torch.zeros_like(p))
                 tensors[f"optimizer.exp_avg_sq.{name}"] = moments.get("exp_avg_sq", torch.zeros_like(p))
@@ -476,7 +482,18 @@ class Run:
         def elapsed_ms():
             return (time.monotonic() - started_at) * 1000
 
-        def evaluate_and_save(force_save, state_all):
+        def end_choice_due():
+            return self.rank == 0 and val is not None and len(val) >= 2 and self.average is not None and self.average.count > 0 \
+                and "endChoice" not in progress
+
+        def choose_at_end(score, mean_loss):
+            """The run's end (src/engine/trainer.ts chooseAtEnd): the raw weights measured beside the
+            tail's mean, both recorded, the lower kept."""
+            raw = score()
+            progress["endChoice"] = {"mean": mean_loss, "raw": raw, "chose": "raw" if raw < mean_loss else "mean"}
+            return min(raw, mean_loss)
+
+        def evaluate_and_save(force_save, state_all, end=False):
             nonlocal loss_since_eval, steps_since_eval, since_best
             train_loss = loss_since_eval / steps_since_eval if steps_since_eval > 0 else (progress["lastTrainLoss"] if progress["lastTrainLoss"] is not None else float("nan"))
             point = {"iteration": progress["iteration"], "trainLoss": train_loss}
@@ -484,6 +501,8 @@ class Run:
             if self.rank == 0 and val is not None and len(val) >= 2:
                 score = lambda: validation_loss(self.model, val, B, T, self.device)  # noqa: E731
                 val_loss = self.average.with_mean(score) if self.average is not None else score()
+                if end and end_choice_due():
+                    val_loss = choose_at_end(score, val_loss)
                 point["valLoss"] = val_loss
                 progress["lastValLoss"] = val_loss
                 improved = progress["bestValLoss"] is None or val_loss < progress["bestValLoss"]
@@ -558,6 +577,7 @@ class Run:
                 raise RunError(f"training diverged at iteration {progress['iteration'] + 1} (loss {loss}); try a smaller --lr or --clip-norm",
                                everywhere=True)
             progress["iteration"] += 1
+            progress.pop("endChoice", None)  # a run resumed past its end trains on: its weights are the mean again
             if self.average is not None:
                 if in_average_tail(config["averageTail"], fraction) and progress["iteration"] % AVERAGE_STRIDE == 0:
                     self.average.add()
@@ -584,8 +604,23 @@ class Run:
                     if self.rank == 0:
                         self.save_all(progress, state_all, False)
         state_all = self.gather_state(state, first, b)
+        last = progress["history"][-1] if progress["history"] else None
         if reason != "interrupted" and (steps_since_eval > 0 or len(progress["history"]) == 0):
-            evaluate_and_save(True, state_all)
+            evaluate_and_save(True, state_all, end=True)
+        elif reason != "interrupted" and end_choice_due() and (last is None or last["iteration"] != progress["iteration"] or last.get("valLoss") is None):
+            evaluate_and_save(True, state_all, end=True)  # resumed at its very end from an interrupt's save: measure both
+        elif reason != "interrupted" and end_choice_due():
+            # The last step's validation measured the mean: the raw weights beside it, saved again.
+            mean_loss = last["valLoss"]
+            chosen = choose_at_end(lambda: validation_loss(self.model, val, B, T, self.device), mean_loss)
+            improved = False
+            if chosen < mean_loss:
+                progress["lastValLoss"] = last["valLoss"] = chosen
+                improved = progress["bestValLoss"] is None or chosen < progress["bestValLoss"]
+                if improved:
+                    progress["bestValLoss"] = chosen
+            progress["elapsedMs"] = round(elapsed_ms())
+            self.save_all(progress, state_all, improved)
         else:
             progress["elapsedMs"] = round(elapsed_ms())
             if self.rank == 0:
@@ -610,7 +645,10 @@ class Run:
         if best:
             self.save(paths["best"], progress, state_all, True)
         if self.config.get("snapshots"):
-            own = dict(progress, averaged=0, lastValLoss=None) if progress.get("averaged") else progress
+            own = progress
+            if progress.get("averaged"):  # raw weights: no mean, so none of its figures
+                own = {key: value for key, value in progress.items() if key != "endChoice"}
+                own.update(averaged=0, lastValLoss=None)
             snapshot = os.path.join(paths["snapshots"], f"iter-{progress['iteration']:07d}.safetensors")
             self.save(snapshot, own, state_all, False)
 

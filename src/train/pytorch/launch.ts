@@ -15,6 +15,7 @@ import { DEFAULTS, TrainConfig } from '../../config';
 import { InterruptedError, UsageError } from '../../errors';
 import { Corpus } from '../../data/corpus';
 import { TrainProgress } from '../../engine/trainer';
+import { describeEndChoice } from '../../engine/tail-average';
 import { Model } from '../../engine/model';
 import { Rng } from '../../engine/rng';
 import { createBackend } from '../../kernels';
@@ -376,12 +377,13 @@ function finish(run: PytorchRun, result: TrainerResult): void {
   const loss = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : x.toFixed(4));
   run.info(`rnn: ${result.reason} after ${progress.iteration} iterations (${progress.epoch} epochs): train loss ${loss(progress.lastTrainLoss)}, ` +
     `val loss ${loss(progress.lastValLoss)}, ${Math.round(result.charsPerSecond ?? 0).toLocaleString('en-US')} chars/s; saved ${paths.latest}`);
+  if (progress.endChoice) run.info(describeEndChoice(progress.endChoice));
   if (opts.json) {
     run.out(`${JSON.stringify({
       checkpoint: paths.latest, best: progress.bestValLoss === null ? null : paths.best,
       iterations: progress.iteration, epochs: progress.epoch, stop: result.reason, patience: opts.patience,
       trainLoss: progress.lastTrainLoss, valLoss: progress.lastValLoss, bestValLoss: progress.bestValLoss,
-      elapsedMs: progress.elapsedMs, backend: result.backend, engine: 'pytorch', processes: result.world, config,
+      endChoice: progress.endChoice ?? null, elapsedMs: progress.elapsedMs, backend: result.backend, engine: 'pytorch', processes: result.world, config,
     })}\n`);
   }
   if (result.reason === 'interrupted') throw new InterruptedError(`interrupted; ${run.resumeHint}`);
