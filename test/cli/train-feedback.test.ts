@@ -74,6 +74,15 @@ describe('rnn train feedback', () => {
     const sample = (f: string): string => rnn(['sample', '--checkpoint', f, '--seed', '1337', '--temp', '0.8', '--length', '200']).stdout;
     expect(sample(meanFile)).toBe(drawn![1]);
     expect(sample(file)).not.toBe(drawn![1]);
+    // rnn info names the choice and both figures; --json gives them as numbers.
+    const [raw, mean] = /val ([\d.]+), the tail's running mean ([\d.]+)/.exec(run.stderr)!.slice(1);
+    expect(rnn(['info', file]).stdout).toMatch(new RegExp(`weights +the last step's own: they validate ${raw}, lower than the running mean of 2 points ` +
+      `of the last 50% of the run \\(--average-tail\\) at ${mean}, which is kept for --resume`));
+    const json = JSON.parse(rnn(['info', file, '--json']).stdout).checkpoint;
+    expect(json.endChoice).toMatchObject({ chose: 'raw' });
+    expect(json.endChoice.raw.toFixed(4)).toBe(raw);
+    expect(json.endChoice.mean.toFixed(4)).toBe(mean);
+    expect(json.lastValLoss).toBe(json.endChoice.raw);
   });
 });
 
