@@ -46,15 +46,21 @@ describe.each(BACKENDS)('resume on %s', (backend, extra) => {
 
   // A constant rate, so extending --max-iters past k does not change the steps before it (a
   // decaying schedule spans the run's length; test/cli/interrupt.test.ts resumes a cosine run),
-  // and a random cell with dropout and zoneout masks in play. No tail averaging: its tail is a
-  // fraction of the run's length too (the next case resumes an averaged run).
-  it('k steps + SIGINT + --resume ends bit-identical to N steps straight, for random k and cell', async () => {
+  // and a random cell with its masks in play: dropout and zoneout's, or weight drop's on W_hh
+  // (drawn from the seed and the step as dropout's are, so a resumed run multiplies by the masked
+  // weights an uninterrupted one would). No tail averaging: its tail is a fraction of the run's
+  // length too (the next case resumes an averaged run).
+  const MASKS: Array<[string, string[], number, number]> = [
+    ['dropout and zoneout', ['--dropout', '0.2', '--zoneout', '0.1'], 3, 0],
+    ['--weight-drop', ['--weight-drop', '0.3', '--dropout', '0.1'], 2, 1],
+  ];
+  it.each(MASKS)('k steps with %s + SIGINT + --resume ends bit-identical to N steps straight, for random k and cell', async (what, masks, numRuns, seed) => {
     let trial = 0;
     const ks: string[] = [];
     const cells = fc.constantFrom('lstm', 'peephole', 'gru', 'rnn-tanh', 'rnn-relu');
     await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 6 }), cells, async (delayMs, more, cell) => {
-      const flags = [...common, '--cell', cell, '--lr-schedule', 'constant', '--dropout', '0.2', '--zoneout', '0.1', '--average-tail', '0'];
-      const dir = path.join(work, `${backend}-${trial++}`);
+      const flags = [...common, '--cell', cell, '--lr-schedule', 'constant', ...masks, '--average-tail', '0'];
+      const dir = path.join(work, `${backend}-${seed}-${trial++}`);
       const cut = path.join(dir, 'cut'), whole = path.join(dir, 'whole');
       const latest = path.join(cut, 'play.safetensors');
       expect(await trainInterrupted(['train', corpus, ...flags, '--max-iters', '1000000', '--checkpoint-dir', cut], latest, delayMs)).toBe(130);
@@ -67,33 +73,8 @@ describe.each(BACKENDS)('resume on %s', (backend, extra) => {
       expect(resumed.iteration).toBe(k + more);
       expect(resumed.valLoss).toBe(straight.valLoss);
       expect(resumed.tensors.equals(straight.tensors)).toBe(true);
-    }), { numRuns: 3, seed: backend.length });
-    process.stdout.write(`resume on ${backend}: interrupted at k = ${ks.join(', ')}\n`);
-  });
-
-  // Weight drop across the cut: its W_hh masks are drawn from the seed and the step, as dropout's are,
-  // so a resumed run multiplies by the masked weights an uninterrupted one would.
-  it('k steps with --weight-drop + SIGINT + --resume ends bit-identical to N steps straight, for random k and cell', async () => {
-    let trial = 0;
-    const ks: string[] = [];
-    const cells = fc.constantFrom('lstm', 'peephole', 'gru', 'rnn-tanh', 'rnn-relu');
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 6 }), cells, async (delayMs, more, cell) => {
-      const flags = [...common, '--cell', cell, '--lr-schedule', 'constant', '--weight-drop', '0.3', '--dropout', '0.1', '--average-tail', '0'];
-      const dir = path.join(work, `${backend}-wd-${trial++}`);
-      const cut = path.join(dir, 'cut'), whole = path.join(dir, 'whole');
-      const latest = path.join(cut, 'play.safetensors');
-      expect(await trainInterrupted(['train', corpus, ...flags, '--max-iters', '1000000', '--checkpoint-dir', cut], latest, delayMs)).toBe(130);
-      const k = stateOf(latest).iteration;
-      ks.push(`${k} (${cell})`);
-      const n = String(k + more);
-      expect(rnn(['train', corpus, ...flags, '--max-iters', n, '--checkpoint-dir', cut, '--resume']).code).toBe(0);
-      expect(rnn(['train', corpus, ...flags, '--max-iters', n, '--checkpoint-dir', whole]).code).toBe(0);
-      const resumed = stateOf(latest), straight = stateOf(path.join(whole, 'play.safetensors'));
-      expect(resumed.iteration).toBe(k + more);
-      expect(resumed.valLoss).toBe(straight.valLoss);
-      expect(resumed.tensors.equals(straight.tensors)).toBe(true);
-    }), { numRuns: 2, seed: backend.length + 1 });
-    process.stdout.write(`weight-drop resume on ${backend}: interrupted at k = ${ks.join(', ')}\n`);
+    }), { numRuns, seed: backend.length + seed });
+    process.stdout.write(`resume with ${what} on ${backend}: interrupted at k = ${ks.join(', ')}\n`);
   });
 
   // Tail averaging across the cut: the run's bound stays (so does its tail, from iteration 3 (a first point at 4)),
