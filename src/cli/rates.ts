@@ -37,9 +37,11 @@ export interface RunRates {
  * the measurement counts as taken beside other work. Measured over the measurement itself (the
  * machine's busy CPU time less this process's), not the load average: that one still counts a
  * run which ended a minute ago, so every run started right after another (a grid of runs, a
- * `--plan` before the run) read as busy and went uncached. On 2 shared cores at load average
- * 12–17 (2026-12-05) a wasm measurement with 2 threads got 12% of its threads' time and read 2x256
- * at 2,061–2,457 chars/s, against 11,242 on an idle machine of the same kind (the rule's former table).
+ * `--plan` before the run) read as busy and went uncached: on an idle 2-core machine at load
+ * average 1.7, a minute after a run, others kept 0.004 cores busy (2026-12-05). On 2 shared
+ * cores at load average 12–17 (2026-12-05) a wasm measurement with 2 threads got 12% of its
+ * threads' time and read 2x256 at 2,061–2,457 chars/s, against 11,242 on an idle machine of the
+ * same kind (the rule's former table).
  */
 export const BUSY_SHARE_PER_CORE = 0.25;
 
