@@ -292,7 +292,7 @@ function run() {
       if (engines.length === 0) continue;
       process.stderr.write(`grid: ${corpus} at ${budget}, pytorch\n`);
       const peer = runPytorch(corpus, budget, ours);
-      for (const engine of engines) record({ corpus, budget, engine, ...when(), ...peer[engine] });
+      for (const engine of engines) record({ corpus, budget, engine, ...when(), ...(peer.skipped ? peer : peer[engine]) });
     }
   }
 }
