@@ -144,6 +144,23 @@ describe('a run with --average-tail', () => {
     return { after, trainer, m, progress, valLosses, choices };
   }
 
+  /** A run whose end made `choice`, saved as a training checkpoint in a fresh folder, and read back. */
+  async function savedRun(choice: NonNullable<TrainProgress['endChoice']>): Promise<
+    Awaited<ReturnType<typeof run>> & { dir: string; file: string; saved: ReturnType<typeof loadCheckpoint> }
+  > {
+    const done = await run();
+    const { trainer, m, progress } = done;
+    progress.endChoice = choice;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-average-'));
+    const file = path.join(dir, 'run.safetensors');
+    const meta = {
+      model: m.config, train: trainer.config, vocab: new Vocab(['a', 'b', 'c', 'd', 'e', 'f']), progress, adamStep: trainer.optimizer.step,
+      corpus: { source: 'x', sha256: '0', characters: 460 }, createdAt: '',
+    };
+    await saveCheckpoint(file, meta, m, trainer.optimizer, trainer.workspace, trainer.average);
+    return { ...done, dir, file, saved: loadCheckpoint(file) };
+  }
+
   /** Validation loss of a fresh model holding `values`. */
   async function lossOf(values: readonly Float32Array[]): Promise<number> {
     const copy = model(backend, 9);
@@ -212,16 +229,7 @@ describe('a run with --average-tail', () => {
   });
 
   it('saves the raw weights under the model names when the end chose them, the mean as optimizer.mean.*, and resumes both', async () => {
-    const { trainer, m, progress } = await run();
-    progress.endChoice = { mean: 2, raw: 1, chose: 'raw' };
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-average-'));
-    const file = path.join(dir, 'run.safetensors');
-    const meta = {
-      model: m.config, train: trainer.config, vocab: new Vocab(['a', 'b', 'c', 'd', 'e', 'f']), progress, adamStep: trainer.optimizer.step,
-      corpus: { source: 'x', sha256: '0', characters: 460 }, createdAt: '',
-    };
-    await saveCheckpoint(file, meta, m, trainer.optimizer, trainer.workspace, trainer.average);
-    const saved = loadCheckpoint(file);
+    const { trainer, m, progress, dir, file, saved } = await savedRun({ mean: 2, raw: 1, chose: 'raw' });
     expect(saved.meta.progress.endChoice).toEqual({ mean: 2, raw: 1, chose: 'raw' });
     const raw = await weights(m);
     m.params.forEach((p, i) => {
@@ -252,16 +260,7 @@ describe('a run with --average-tail', () => {
   });
 
   it('saves the mean under the model names and the raw weights as optimizer.iterate.*, and restores both', async () => {
-    const { trainer, m, progress } = await run();
-    progress.endChoice = { mean: 1, raw: 2, chose: 'mean' };
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnn-average-'));
-    const file = path.join(dir, 'run.safetensors');
-    const meta = {
-      model: m.config, train: trainer.config, vocab: new Vocab(['a', 'b', 'c', 'd', 'e', 'f']), progress, adamStep: trainer.optimizer.step,
-      corpus: { source: 'x', sha256: '0', characters: 460 }, createdAt: '',
-    };
-    await saveCheckpoint(file, meta, m, trainer.optimizer, trainer.workspace, trainer.average);
-    const saved = loadCheckpoint(file);
+    const { trainer, m, progress, dir, file, saved } = await savedRun({ mean: 1, raw: 2, chose: 'mean' });
     const raw = await weights(m);
     m.params.forEach((p, i) => {
       expect(Array.from(saved.tensors.get(p.name)!.data)).toEqual(Array.from(trainer.average!.mean[i]));
