@@ -207,6 +207,32 @@ function runOurs(corpus, budget) {
   };
 }
 
+/** A configuration without what names the run or bounds it in time, to compare two budgets' plans. */
+function planKey(config) {
+  const { name, timeBudgetMs, ...rest } = config;
+  const sorted = (v) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v);
+  return JSON.stringify(sorted(rest));
+}
+
+/**
+ * The recorded cell one budget below, when this budget would train the very same run: the plan at
+ * this budget (`--plan --json`, no training) is that cell's configuration but for the budget, and
+ * that run stopped on its iterations (the plan's passes) in under half its budget, so the time never
+ * led its schedule and a longer budget leaves every step as it was. Otherwise null: the cell trains.
+ */
+function sameRunBelow(corpus, budget, budgets) {
+  const i = budgets.indexOf(budget);
+  if (i <= 0) return null;
+  const below = results().find((r) => cellKey(r.corpus, r.budget, r.engine) === cellKey(corpus, budgets[i - 1], 'rnn'));
+  if (!below?.config || below.config.maxIters <= 0 || below.iterations < below.config.maxIters) return null;
+  if (below.elapsedMs > 0.5 * minutesOf(below.budget) * 60000) return null;
+  const planned = rnn(['train', path.join(CORPORA, `${corpus}.txt`), '--time', budget, '--checkpoint-dir', path.join(GRID, 'checkpoints'),
+    '--name', `${corpus}-${budget}`, '--plan', '--json']);
+  if (planned.status !== 0) return null;
+  return planKey(JSON.parse(planned.stdout).config) === planKey(below.config) ? below : null;
+}
+
 /**
  * PyTorch training the recipe rnn's cell at this budget chose (bench/peers/pytorch_train.py), once,
  * with rnn's tail averaging and its end (the lower of the mean and the raw weights): two results,
@@ -283,8 +309,14 @@ function run() {
     for (const budget of own) {
       let ours = results().find((r) => cellKey(r.corpus, r.budget, r.engine) === cellKey(corpus, budget, 'rnn')) ?? null;
       if (!done.has(cellKey(corpus, budget, 'rnn'))) {
-        process.stderr.write(`grid: ${corpus} at ${budget}\n`);
-        ours = { corpus, budget, engine: 'rnn', ...when(), ...runOurs(corpus, budget) };
+        const below = sameRunBelow(corpus, budget, own);
+        if (below) {
+          process.stderr.write(`grid: ${corpus} at ${budget} plans ${below.budget}'s run, which stopped on its iterations in ${(below.elapsedMs / 60000).toFixed(1)} min: not trained again\n`);
+          ours = { ...below, budget, sameRunAs: below.sameRunAs ?? below.budget }; // dated as the run it repeats
+        } else {
+          process.stderr.write(`grid: ${corpus} at ${budget}\n`);
+          ours = { corpus, budget, engine: 'rnn', ...when(), ...runOurs(corpus, budget) };
+        }
         record(ours);
       }
       if (budget !== pytorchAt) continue;
@@ -322,7 +354,8 @@ function table() {
       if (!r) return '';
       if (r.skipped) return `skipped: ${r.skipped}`;
       return `${fmt(r.final)} (best ${fmt(r.best)}); ${r.model}, dropout ${r.dropout}, ${passesText(r.passes)} passes` +
-        `${r.plan && typeof r.plan.passes === 'number' ? ` (${passesText(r.plan.passes)} planned)` : ''}`;
+        `${r.plan && typeof r.plan.passes === 'number' ? ` (${passesText(r.plan.passes)} planned)` : ''}` +
+        `${r.sameRunAs ? `; ${r.sameRunAs}'s run (same plan, stopped on its iterations: not trained again)` : ''}`;
     });
     out.push(`| ${corpus} | ${cells.join(' | ')} |`);
   }
