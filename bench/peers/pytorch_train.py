@@ -22,7 +22,10 @@ window by window (--eval-seq-len) with the state carried, the last partial windo
 mean nats per predicted character. Give it the B and T of the `rnn train` run it races.
 
 The clock is wall-clock from the first training step and includes the validation passes, as
-`rnn train --time` does; a pass runs every --eval-every-s seconds and once at the end. Each pass
+`rnn train --time` does; a pass runs every --eval-every-s seconds and once at the end, and the end's
+passes come out of the budget as ours (src/engine/schedule.ts endReserveMs): training stops, annealed,
+when what is left is what they take (the last pass's time, or before one, a third of training's time
+on as many characters), at most a quarter of the budget. Each pass
 prints one JSON line on stdout: {"elapsed_s", "iteration", "chars", "val_loss", "train_loss"};
 the last line is a summary with "final": true.
 
@@ -82,6 +85,8 @@ from torch import nn  # noqa: E402
 from tbptt import encode, split_parts, streams_of, train_window, zero_state as lstm_zero_state  # noqa: E402
 
 torch.set_num_threads(ARGS.threads)
+
+END_SHARE = 0.25  # the most of the budget the end keeps back, as src/engine/schedule.ts END_SHARE
 
 
 class CharRNN(nn.Module):
@@ -146,6 +151,17 @@ def main():
     best = None
 
     mean, averaged = [torch.zeros_like(p) for p in model.parameters()], 0
+    # The end's reserve, as src/engine/trainer.ts reserveMs: its passes (the mean's, and the raw weights'
+    # beside an averaged tail), each as long as the last pass, at most END_SHARE of the budget.
+    end_passes, pass_s, fraction_seen = (2 if ARGS.average_tail > 0 else 1), None, 0.0
+
+    def reserve_s(elapsed):
+        per_pass = pass_s
+        if per_pass is None:
+            if iteration == 0:
+                return 0.0
+            per_pass = len(val_ids) * elapsed / (3 * iteration * B * T)
+        return min(end_passes * per_pass, END_SHARE * budget_s)
 
     def scored():
         """Validation loss of the running mean once it has a point (the raw weights restored after)."""
@@ -163,8 +179,10 @@ def main():
                     p.copy_(r)
 
     def report(final):
-        nonlocal loss_sum, loss_steps, best
+        nonlocal loss_sum, loss_steps, best, pass_s
+        pass_started = time.perf_counter()
         val = scored()
+        pass_s = time.perf_counter() - pass_started
         choice = None
         if final and averaged > 0:
             raw = validation_loss(model, val_ids)
@@ -184,7 +202,8 @@ def main():
     loss_fn = nn.CrossEntropyLoss()  # mean over B·T
     while True:
         elapsed = time.perf_counter() - started
-        if elapsed >= budget_s or (ARGS.max_iters and iteration >= ARGS.max_iters):
+        reserve = reserve_s(elapsed)
+        if elapsed + reserve >= budget_s or (ARGS.max_iters and iteration >= ARGS.max_iters):
             break
         if ARGS.eval_every_iters:
             if iteration > 0 and iteration % ARGS.eval_every_iters == 0 and loss_steps > 0:
@@ -193,7 +212,8 @@ def main():
             report(False)
             next_eval += ARGS.eval_every_s
             continue
-        fraction = min(1.0, max(elapsed / budget_s, iteration / ARGS.max_iters if ARGS.max_iters else 0.0))
+        fraction = min(1.0, max(fraction_seen, elapsed / max(1e-3, budget_s - reserve), iteration / ARGS.max_iters if ARGS.max_iters else 0.0))
+        fraction_seen = fraction
         if ARGS.cosine:
             rate = ARGS.min_lr + 0.5 * (ARGS.lr - ARGS.min_lr) * (1 + math.cos(math.pi * fraction))
             for group in optimizer.param_groups:

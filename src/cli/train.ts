@@ -73,7 +73,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--val-split <split>', 'which characters are held out: tail (the last --val-fraction) or blocks ' +
       `(every k-th block of up to ${MAX_BLOCK_CHARS} characters, sampling the whole text)`).choices(VAL_SPLITS as string[]).default(DEFAULTS.valSplit))
     .option('--max-iters <n>', 'stop after n iterations (0: no limit, needs --time)', intOption(0), DEFAULTS.maxIters)
-    .option('--time <duration>', 'stop after this long, e.g. 90s, 10m, 1h (with no --max-iters given, time alone bounds the run)', parseDuration)
+    .option('--time <duration>', 'stop after this long, e.g. 90s, 10m, 1h, the end\'s validation included (with no --max-iters given, time alone bounds the run)', parseDuration)
     .option('--eval-every <n>', 'measure validation loss every n iterations (a new run whose validation split would take over a tenth of it at 200 validates less often, and says so)', intOption(1), DEFAULTS.evalEvery)
     .option('--save-every <n>', 'save every n iterations (0: at every evaluation); always at the end', intOption(0), DEFAULTS.saveEvery)
     .option('--checkpoint-dir <dir>', 'where checkpoints go', DEFAULTS.checkpointDir)

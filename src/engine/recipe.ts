@@ -13,6 +13,7 @@
 import { RecurrentInit } from '../config';
 import { CellName } from '../cells';
 import { SizeRate, recurrentCost } from './rates';
+import { endReserveMs } from './schedule';
 
 /** The hidden sizes the rule chooses among (at the run's --layers); these are what is measured. */
 export const RECIPE_HIDDEN_SIZES: readonly number[] = [128, 256, 384, 512];
@@ -96,6 +97,8 @@ export interface RecipeRequest {
   /** Validation costs a forward pass over valChars every evalEvery windows of B×T characters. */
   valChars: number;
   evalEvery: number;
+  /** The validation passes the run's end makes, out of the budget (endReserveMs); 0 when not given. */
+  endPasses?: number;
   batchSize: number;
   seqLen: number;
   /** E: scales a rate to a size not measured. */
@@ -111,7 +114,7 @@ export interface Recipe {
   layers: number;
   hiddenSize: number;
   dropout: number;
-  /** Estimated chars/s (validation passes counted) and passes over the training text for the chosen size. */
+  /** Estimated chars/s (validation passes, the end's included, counted) and passes over the training text for the chosen size. */
   charsPerSecond: number;
   passes: number;
   /** The passes the whole budget would buy, where the rule stops at MAX_PASSES before it (else null). */
@@ -144,7 +147,10 @@ export function chooseRecipe(request: RecipeRequest, rates: readonly SizeRate[])
   const trainingShare = 1 / (1 + request.valChars / (3 * Math.max(1, trainedPerEval)));
   const layers = request.layers ?? 2;
   const passesOf = (hiddenSize: number): { rate: number; passes: number } => {
-    const rate = rateOf(rates, layers, hiddenSize, request.embeddingSize) * trainingShare;
+    const training = rateOf(rates, layers, hiddenSize, request.embeddingSize);
+    // The end's passes come out of the budget as the trainer keeps them back (endReserveMs).
+    const endMs = endReserveMs(request.budgetMs, request.endPasses ?? 0, (1000 * request.valChars) / (3 * training));
+    const rate = training * trainingShare * (seconds > 0 ? Math.max(0, 1 - endMs / request.budgetMs) : 1);
     return { rate, passes: (rate * seconds) / Math.max(1, request.trainChars) };
   };
   const candidates = [...new Set(rates.map((r) => r.hiddenSize))].sort((a, b) => a - b);

@@ -17,12 +17,32 @@ export interface ScheduleConfig {
   timeBudgetMs: number;
 }
 
-/** How far along the run is, in [0, 1]: iterations and training time, whichever bounds it more. */
-export function runProgress(config: ScheduleConfig, iteration: number, elapsedMs: number): number {
+/**
+ * How far along the run is, in [0, 1]: iterations and training time, whichever bounds it more.
+ * The time is measured against the budget less `reserveMs`, what the run's end keeps back for its
+ * validation (endReserveMs): training stops there, annealed.
+ */
+export function runProgress(config: ScheduleConfig, iteration: number, elapsedMs: number, reserveMs = 0): number {
   let progress = 0;
   if (config.maxIters > 0) progress = Math.max(progress, iteration / config.maxIters);
-  if (config.timeBudgetMs > 0) progress = Math.max(progress, elapsedMs / config.timeBudgetMs);
+  if (config.timeBudgetMs > 0) progress = Math.max(progress, elapsedMs / Math.max(1, config.timeBudgetMs - reserveMs));
   return Math.min(1, Math.max(0, progress));
+}
+
+/**
+ * The most of a --time budget its end may keep back. Past it the end's validation runs over the
+ * budget: training a quarter of the budget less is as far as the budget is worth giving up to it.
+ */
+export const END_SHARE = 0.25;
+
+/**
+ * What a --time run keeps back from training for its end, so that the whole run, the end's
+ * validation passes included, fits the budget: `passes` passes of `passMs` each, at most END_SHARE
+ * of the budget. 0 without a budget or a known pass time.
+ */
+export function endReserveMs(budgetMs: number, passes: number, passMs: number): number {
+  if (!(budgetMs > 0) || !(passes > 0) || !(passMs > 0)) return 0;
+  return Math.min(passes * passMs, END_SHARE * budgetMs);
 }
 
 /** The rate for the next step, given the iterations done and the run's progress. */

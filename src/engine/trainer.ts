@@ -14,7 +14,7 @@ import { Model, Workspace } from './model';
 import { trainingMode } from './workspace';
 import { Adam, ClipConfig } from './optimizer';
 import { Rng } from './rng';
-import { learningRateAt, runProgress } from './schedule';
+import { endReserveMs, learningRateAt, runProgress } from './schedule';
 
 // The Evaluator serves rnn eval and rnn average too; its callers have imported it from here.
 export { Evaluator } from './evaluator';
@@ -121,6 +121,13 @@ interface RunState {
   stepsSinceEval: number;
   /** Evaluations since the best one (--patience). */
   sinceBest: number;
+  /** Date.now() and the iteration when this call began: the training rate before any validation pass. */
+  sessionStart: number;
+  sessionIteration: number;
+  /** How long the last validation pass of this call took (ms), or null before one: the end's reserve. */
+  passMs: number | null;
+  /** The furthest the run's progress has come: a reserve that shrinks never moves the schedule back. */
+  fraction: number;
 }
 
 /** Evaluations since the best one, counted from the history so a resumed run goes on counting. */
@@ -162,12 +169,13 @@ export class Trainer {
   async run(hooks: TrainerHooks): Promise<StopReason> {
     const { config, model, optimizer, batcher, workspace: ws, progress } = this;
     const B = config.batchSize, T = config.seqLen;
-    const run: RunState = {
-      startedAt: Date.now() - progress.elapsedMs, lossSinceEval: 0, stepsSinceEval: 0, sinceBest: evaluationsSinceBest(progress),
-    };
     const sessionStart = Date.now();
-    const stochastic = config.dropout > 0 || zonesOut(model.config) || weightDropOf(config) > 0;
     const sessionStartIteration = progress.iteration;
+    const run: RunState = {
+      startedAt: sessionStart - progress.elapsedMs, lossSinceEval: 0, stepsSinceEval: 0, sinceBest: evaluationsSinceBest(progress),
+      sessionStart, sessionIteration: sessionStartIteration, passMs: null, fraction: 0,
+    };
+    const stochastic = config.dropout > 0 || zonesOut(model.config) || weightDropOf(config) > 0;
     let window: Window | undefined;
     let reason: StopReason | null = null;
     for (;;) {
@@ -176,7 +184,9 @@ export class Trainer {
 
       if (progress.window === 0) ws.resetState(); // a new epoch starts from a zero state
       window = batcher.window(progress.window, T, window);
-      const runFraction = runProgress(config, progress.iteration, Date.now() - run.startedAt);
+      const started = Date.now();
+      run.fraction = Math.max(run.fraction, runProgress(config, progress.iteration, started - run.startedAt, this.reserveMs(run, started)));
+      const runFraction = run.fraction;
       optimizer.learningRate = learningRateAt(config, progress.iteration, runFraction);
       // Masks depend only on the seed and the iteration, so a resumed run draws what it would have.
       const masks = stochastic ? Rng.forStep(config.seed, progress.iteration) : null;
@@ -224,7 +234,8 @@ export class Trainer {
   private stopReason(hooks: TrainerHooks, run: RunState): StopReason | null {
     const { config, progress } = this;
     if (config.maxIters > 0 && progress.iteration >= config.maxIters) return 'max-iters';
-    if (config.timeBudgetMs > 0 && Date.now() - run.startedAt >= config.timeBudgetMs) return 'time';
+    const now = Date.now();
+    if (config.timeBudgetMs > 0 && now - run.startedAt + this.reserveMs(run, now) >= config.timeBudgetMs) return 'time';
     if (hooks.stopRequested()) return 'interrupted';
     if (hooks.patience && run.sinceBest >= hooks.patience) return 'patience';
     return null;
@@ -246,6 +257,24 @@ export class Trainer {
       progress.window = 0;
       progress.epoch += 1;
     }
+  }
+
+  /**
+   * What a --time run keeps back from training for its end (endReserveMs): its validation passes,
+   * the split's (with the tail's mean) and, with an averaged tail, the raw weights' beside it. A pass
+   * takes what the last one took, or before one has run in this call, about a third of training's
+   * time on as many characters (as the plan reckons it).
+   */
+  private reserveMs(run: RunState, now: number): number {
+    const { config, progress, evaluator } = this;
+    if (config.timeBudgetMs <= 0 || !evaluator) return 0;
+    let passMs = run.passMs;
+    if (passMs === null) {
+      const trained = (progress.iteration - run.sessionIteration) * config.batchSize * config.seqLen;
+      if (trained === 0) return 0;
+      passMs = (evaluator.predictions * (now - run.sessionStart)) / (3 * trained);
+    }
+    return endReserveMs(config.timeBudgetMs, this.average ? 2 : 1, passMs);
   }
 
   /** Whether the run's end has a tail's mean to weigh against the raw weights, and no choice made yet. */
@@ -294,7 +323,9 @@ export class Trainer {
     if (this.evaluator) {
       const evaluator = this.evaluator;
       // What the checkpoint will hold: the tail's mean once it has a point.
+      const passStart = Date.now();
       let valLoss = average ? await average.withMean(() => evaluator.meanLoss()) : await evaluator.meanLoss();
+      run.passMs = Date.now() - passStart;
       if (end && this.endChoiceDue()) valLoss = await this.chooseAtEnd(valLoss);
       point.valLoss = valLoss;
       progress.lastValLoss = valLoss;

@@ -394,6 +394,7 @@ function withRecipe(
   }
   const estimate = chooseRecipe({
     trainChars: corpus.trainChars, valChars: corpus.valChars, budgetMs: config.timeBudgetMs, cell: ruleCell(config, given),
+    endPasses: corpus.valChars >= 2 ? (config.averageTail > 0 ? 2 : 1) : 0,
     embeddingSize: config.model.embeddingSize, evalEvery: config.evalEvery, batchSize: config.batchSize, seqLen: config.seqLen,
     layers: config.model.layers,
     hiddenSize: given.has('hidden') ? config.model.hiddenSize : undefined,

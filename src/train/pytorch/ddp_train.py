@@ -212,13 +212,23 @@ def detached(state):
 # ---------------------------------------------------------------------------------------------
 # The schedule (src/engine/schedule.ts) and the tail average (src/engine/average.ts)
 
-def run_progress(config, iteration, elapsed_ms):
+def run_progress(config, iteration, elapsed_ms, reserve_ms=0.0):
     progress = 0.0
     if config["maxIters"] > 0:
         progress = max(progress, iteration / config["maxIters"])
     if config["timeBudgetMs"] > 0:
-        progress = max(progress, elapsed_ms / config["timeBudgetMs"])
+        progress = max(progress, elapsed_ms / max(1.0, config["timeBudgetMs"] - reserve_ms))
     return min(1.0, max(0.0, progress))
+
+
+END_SHARE = 0.25
+
+
+def end_reserve_ms(budget_ms, passes, pass_ms):
+    """What a --time run keeps back from training for its end's validation passes (src/engine/schedule.ts)."""
+    if not budget_ms > 0 or not passes > 0 or not pass_ms > 0:
+        return 0.0
+    return min(passes * pass_ms, END_SHARE * budget_ms)
 
 
 def learning_rate_at(config, iteration, progress):
@@ -473,7 +483,7 @@ class Run:
                 since_best = 0 if point["valLoss"] == progress["bestValLoss"] else since_best + 1
         stochastic = config["dropout"] > 0
         weight_drop = (config.get("weightDrop") or 0) > 0
-        control = torch.zeros(2, dtype=torch.float64, device=self.device)
+        control = torch.zeros(3, dtype=torch.float64, device=self.device)  # stop code, elapsed ms, the end's reserve ms
         scale = W / (B * T)  # see the module's docstring: DDP's mean of W such losses is the global mean
         last_step = None
         patience = plan["patience"]
@@ -481,6 +491,21 @@ class Run:
 
         def elapsed_ms():
             return (time.monotonic() - started_at) * 1000
+
+        pass_ms, fraction_seen = None, 0.0
+
+        def reserve_ms(now_ms):
+            """src/engine/trainer.ts reserveMs: the end's passes, each as long as the last validation pass
+            or, before one, a third of training's time on as many characters."""
+            if config["timeBudgetMs"] <= 0 or val is None or len(val) < 2:
+                return 0.0
+            per_pass = pass_ms
+            if per_pass is None:
+                trained = (progress["iteration"] - session_iteration) * B * T
+                if trained == 0:
+                    return 0.0
+                per_pass = len(val) * (time.monotonic() - session_start) * 1000 / (3 * trained)
+            return end_reserve_ms(config["timeBudgetMs"], 2 if self.average is not None else 1, per_pass)
 
         def end_choice_due():
             return self.rank == 0 and val is not None and len(val) >= 2 and self.average is not None and self.average.count > 0 \
@@ -494,13 +519,15 @@ class Run:
             return min(raw, mean_loss)
 
         def evaluate_and_save(force_save, state_all, end=False):
-            nonlocal loss_since_eval, steps_since_eval, since_best
+            nonlocal loss_since_eval, steps_since_eval, since_best, pass_ms
             train_loss = loss_since_eval / steps_since_eval if steps_since_eval > 0 else (progress["lastTrainLoss"] if progress["lastTrainLoss"] is not None else float("nan"))
             point = {"iteration": progress["iteration"], "trainLoss": train_loss}
             improved = False
             if self.rank == 0 and val is not None and len(val) >= 2:
                 score = lambda: validation_loss(self.model, val, B, T, self.device)  # noqa: E731
+                pass_started = time.monotonic()
                 val_loss = self.average.with_mean(score) if self.average is not None else score()
+                pass_ms = (time.monotonic() - pass_started) * 1000
                 if end and end_choice_due():
                     val_loss = choose_at_end(score, val_loss)
                 point["valLoss"] = val_loss
@@ -533,15 +560,17 @@ class Run:
             # Rank 0 decides whether to go on, and its clock sets the schedule's position for every rank.
             if self.rank == 0:
                 code = 0
+                now_ms = elapsed_ms()
+                reserve = reserve_ms(now_ms)
                 if config["maxIters"] > 0 and progress["iteration"] >= config["maxIters"]:
                     code = 1
-                elif config["timeBudgetMs"] > 0 and elapsed_ms() >= config["timeBudgetMs"]:
+                elif config["timeBudgetMs"] > 0 and now_ms + reserve >= config["timeBudgetMs"]:
                     code = 2
                 elif INTERRUPTED:
                     code = 3
                 elif patience and since_best >= patience:
                     code = 4
-                control[0], control[1] = code, elapsed_ms()
+                control[0], control[1], control[2] = code, now_ms, reserve
             dist.broadcast(control, 0, group=self.group)
             if int(control[0].item()) != 0:
                 reason = STOP_REASONS[int(control[0].item())]
@@ -549,7 +578,7 @@ class Run:
             now_ms = control[1].item()
             if progress["window"] == 0:
                 state = self.model.zero_state(b, self.device)  # a new epoch starts from a zero state
-            fraction = run_progress(config, progress["iteration"], now_ms)
+            fraction_seen = fraction = max(fraction_seen, run_progress(config, progress["iteration"], now_ms, control[2].item()))
             rate = learning_rate_at(config, progress["iteration"], fraction)
             for group in self.optimizer.param_groups:
                 group["lr"] = rate
