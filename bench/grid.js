@@ -180,11 +180,15 @@ function rnn(args) {
   return spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 }
 
+/** A cell's `rnn train` arguments: its corpus, budget, checkpoint directory and name. */
+function cellArgs(corpus, budget) {
+  return [path.join(CORPORA, `${corpus}.txt`), '--time', budget, '--checkpoint-dir', path.join(GRID, 'checkpoints'), '--name', `${corpus}-${budget}`];
+}
+
 /** One rnn cell: the plan (--plan --json), then the run with the defaults; passes, final and best validation. */
 function runOurs(corpus, budget) {
-  const file = path.join(CORPORA, `${corpus}.txt`);
   const name = `${corpus}-${budget}`;
-  const common = [file, '--time', budget, '--checkpoint-dir', path.join(GRID, 'checkpoints'), '--name', name];
+  const common = cellArgs(corpus, budget);
   const planned = rnn(['train', ...common, '--plan', '--json']);
   if (planned.status !== 0) throw new Error(`rnn train --plan (${name}) exited ${planned.status}: ${planned.stderr.trim().split('\n').pop()}`);
   const plan = JSON.parse(planned.stdout);
@@ -227,8 +231,7 @@ function sameRunBelow(corpus, budget, budgets) {
   const below = results().find((r) => cellKey(r.corpus, r.budget, r.engine) === cellKey(corpus, budgets[i - 1], 'rnn'));
   if (!below?.config || below.config.maxIters <= 0 || below.iterations < below.config.maxIters) return null;
   if (below.elapsedMs > 0.5 * minutesOf(below.budget) * 60000) return null;
-  const planned = rnn(['train', path.join(CORPORA, `${corpus}.txt`), '--time', budget, '--checkpoint-dir', path.join(GRID, 'checkpoints'),
-    '--name', `${corpus}-${budget}`, '--plan', '--json']);
+  const planned = rnn(['train', ...cellArgs(corpus, budget), '--plan', '--json']);
   if (planned.status !== 0) return null;
   return planKey(JSON.parse(planned.stdout).config) === planKey(below.config) ? below : null;
 }

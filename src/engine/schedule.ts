@@ -45,6 +45,14 @@ export function endReserveMs(budgetMs: number, passes: number, passMs: number): 
   return Math.min(passes * passMs, END_SHARE * budgetMs);
 }
 
+/**
+ * The validation passes a run's end makes: the split's (with the tail's mean), and with an
+ * averaged tail the raw weights' beside it; none without a validation split.
+ */
+export function endPasses(validates: boolean, averageTail: number): number {
+  return validates ? (averageTail > 0 ? 2 : 1) : 0;
+}
+
 /** The rate for the next step, given the iterations done and the run's progress. */
 export function learningRateAt(config: ScheduleConfig, iteration: number, progress: number): number {
   const { learningRate: lr, minLr } = config;

@@ -14,7 +14,7 @@ import { Model, Workspace } from './model';
 import { trainingMode } from './workspace';
 import { Adam, ClipConfig } from './optimizer';
 import { Rng } from './rng';
-import { endReserveMs, learningRateAt, runProgress } from './schedule';
+import { endPasses, endReserveMs, learningRateAt, runProgress } from './schedule';
 
 // The Evaluator serves rnn eval and rnn average too; its callers have imported it from here.
 export { Evaluator } from './evaluator';
@@ -170,22 +170,22 @@ export class Trainer {
     const { config, model, optimizer, batcher, workspace: ws, progress } = this;
     const B = config.batchSize, T = config.seqLen;
     const sessionStart = Date.now();
-    const sessionStartIteration = progress.iteration;
     const run: RunState = {
       startedAt: sessionStart - progress.elapsedMs, lossSinceEval: 0, stepsSinceEval: 0, sinceBest: evaluationsSinceBest(progress),
-      sessionStart, sessionIteration: sessionStartIteration, passMs: null, fraction: 0,
+      sessionStart, sessionIteration: progress.iteration, passMs: null, fraction: 0,
     };
     const stochastic = config.dropout > 0 || zonesOut(model.config) || weightDropOf(config) > 0;
     let window: Window | undefined;
     let reason: StopReason | null = null;
     for (;;) {
-      reason = this.stopReason(hooks, run);
+      const started = Date.now();
+      const reserveMs = this.reserveMs(run, started);
+      reason = this.stopReason(hooks, run, started, reserveMs);
       if (reason) break;
 
       if (progress.window === 0) ws.resetState(); // a new epoch starts from a zero state
       window = batcher.window(progress.window, T, window);
-      const started = Date.now();
-      run.fraction = Math.max(run.fraction, runProgress(config, progress.iteration, started - run.startedAt, this.reserveMs(run, started)));
+      run.fraction = Math.max(run.fraction, runProgress(config, progress.iteration, started - run.startedAt, reserveMs));
       const runFraction = run.fraction;
       optimizer.learningRate = learningRateAt(config, progress.iteration, runFraction);
       // Masks depend only on the seed and the iteration, so a resumed run draws what it would have.
@@ -204,7 +204,7 @@ export class Trainer {
         loss,
         gradNorm,
         learningRate: optimizer.learningRate,
-        charsPerSecond: ((progress.iteration - sessionStartIteration) * B * T) / Math.max(1e-3, (now - sessionStart) / 1000),
+        charsPerSecond: ((progress.iteration - run.sessionIteration) * B * T) / Math.max(1e-3, (now - run.sessionStart) / 1000),
         elapsedMs: now - run.startedAt,
       });
 
@@ -230,12 +230,11 @@ export class Trainer {
     return reason;
   }
 
-  /** Why the run stops before its next step, or null to go on. */
-  private stopReason(hooks: TrainerHooks, run: RunState): StopReason | null {
+  /** Why the run stops before its next step (at `now`, the end keeping back `reserveMs`), or null to go on. */
+  private stopReason(hooks: TrainerHooks, run: RunState, now: number, reserveMs: number): StopReason | null {
     const { config, progress } = this;
     if (config.maxIters > 0 && progress.iteration >= config.maxIters) return 'max-iters';
-    const now = Date.now();
-    if (config.timeBudgetMs > 0 && now - run.startedAt + this.reserveMs(run, now) >= config.timeBudgetMs) return 'time';
+    if (config.timeBudgetMs > 0 && now - run.startedAt + reserveMs >= config.timeBudgetMs) return 'time';
     if (hooks.stopRequested()) return 'interrupted';
     if (hooks.patience && run.sinceBest >= hooks.patience) return 'patience';
     return null;
@@ -274,7 +273,7 @@ export class Trainer {
       if (trained === 0) return 0;
       passMs = (evaluator.predictions * (now - run.sessionStart)) / (3 * trained);
     }
-    return endReserveMs(config.timeBudgetMs, this.average ? 2 : 1, passMs);
+    return endReserveMs(config.timeBudgetMs, endPasses(true, config.averageTail), passMs);
   }
 
   /** Whether the run's end has a tail's mean to weigh against the raw weights, and no choice made yet. */

@@ -19,6 +19,7 @@ import { Batcher } from '../data/batcher';
 import { ValSplit } from '../data/split';
 import { RateShape, SizeRate } from '../engine/rates';
 import { RECIPE_CELL, RECIPE_HIDDEN_SIZES, RECIPE_INIT, Recipe, chooseRecipe, evalEveryFor, itersForPasses } from '../engine/recipe';
+import { endPasses } from '../engine/schedule';
 import { CheckpointMeta, CorpusFingerprint } from '../checkpoint/checkpoint';
 import { SavedTrainConfig, upgradeTrainConfig } from '../checkpoint/upgrade';
 
@@ -394,7 +395,7 @@ function withRecipe(
   }
   const estimate = chooseRecipe({
     trainChars: corpus.trainChars, valChars: corpus.valChars, budgetMs: config.timeBudgetMs, cell: ruleCell(config, given),
-    endPasses: corpus.valChars >= 2 ? (config.averageTail > 0 ? 2 : 1) : 0,
+    endPasses: endPasses(corpus.valChars >= 2, config.averageTail),
     embeddingSize: config.model.embeddingSize, evalEvery: config.evalEvery, batchSize: config.batchSize, seqLen: config.seqLen,
     layers: config.model.layers,
     hiddenSize: given.has('hidden') ? config.model.hiddenSize : undefined,
